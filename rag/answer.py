@@ -1,0 +1,163 @@
+"""The default (no-LLM) answerer: choose the clause(s) that answer, quote them verbatim, or refuse.
+
+Clause score = how many of the question's key terms the clause (and its sentence/section) contains,
+weighted by their rarity (IDF from the BM25 index), plus the clause's embedding similarity to the
+question, plus a bonus for holding a figure when one is asked for.
+
+Refusal is explainable, and checked before any figure is shown:
+1. the question names a place no document covers (杭州, Hangzhou) and no corpus city;
+2. no document of the named city covers (or mentions) the year asked;
+3. the best clause's *support* is below `min_support`: support is the IDF-weighted share of the
+   question's key terms found in the clause's sentence and section (for English questions the
+   glossary supplies the Chinese forms), or, when a question has no key terms to match, its
+   embedding similarity mapped to 0..1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import Clause
+from .citations import Answer, Citation, cite
+from .numbers import find_amounts, render_amount_en
+from .query import Query
+from .retrieval import ScoredChunk
+from .store import PlanIndex
+
+__all__ = ["ScoredClause", "score_clauses", "compose_answer", "refusal", "term_weights"]
+
+DIGIT = re.compile(r"\d")
+# Dense similarity of e5-small between an unrelated and a matching clause spans roughly 0.78..0.90.
+DENSE_FLOOR, DENSE_CEIL = 0.80, 0.90
+MAX_CLAUSES = 3
+
+
+@dataclass(frozen=True)
+class ScoredClause:
+    clause: Clause
+    score: float
+    support: float  # 0..1, see module docstring
+    covered: frozenset[int]  # indexes of the query term groups this clause's context covers
+    chunk_rank: int
+
+
+def term_weights(index: PlanIndex, query: Query) -> list[float]:
+    """IDF of each term group (its rarest form), from the BM25 index's document frequencies."""
+    vocab = index.bm25.vocab_dict
+    indptr = index.bm25.scores["indptr"]
+    n = len(index.chunks)
+    idfs = []
+    for group in query.term_groups:
+        best = 0.0
+        for t in group:
+            tid = vocab.get(t.lower()) if t.lower() in vocab else vocab.get(t)
+            df = int(indptr[tid + 1] - indptr[tid]) if tid is not None else 0
+            # A term the corpus never uses (often a tokenisation fragment) counts like a common one.
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else 1.0
+            best = max(best, idf)
+        idfs.append(best)
+    return idfs
+
+
+def _covered(groups, text: str) -> frozenset[int]:
+    return frozenset(i for i, g in enumerate(groups) if any(t.lower() in text for t in g))
+
+
+def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chunks: list[ScoredChunk]
+                  ) -> list[ScoredClause]:
+    weights = term_weights(index, query)
+    total = sum(weights)
+    out = []
+    for sc in chunks:
+        chunk = sc.chunk
+        doc = index.documents[chunk.doc_id]
+        header = (chunk.header + " " + chunk.section).lower()
+        rows = index.clauses_by_chunk.get(chunk.chunk_id, [])
+        if not rows:
+            continue
+        sims = index.clause_vectors[rows] @ query_vector
+        for row, sim in zip(rows, sims):
+            clause = index.clauses[row]
+            text = clause.text.lower()
+            context = (doc.text[clause.sentence_start:clause.sentence_end] + " " + header).lower()
+            own = _covered(query.term_groups, text)
+            ctx = _covered(query.term_groups, context)
+            lexical_own = sum(weights[i] for i in own) / total if total else 0.0
+            lexical_ctx = sum(weights[i] for i in ctx) / total if total else 0.0
+            dense = min(1.0, max(0.0, (float(sim) - DENSE_FLOOR) / (DENSE_CEIL - DENSE_FLOOR)))
+            support = lexical_ctx if total else dense
+            figure = 1.0 if query.wants_figure and DIGIT.search(clause.text) else 0.0
+            score = 0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense + 0.15 * figure + 0.05 / (1 + sc.rank)
+            out.append(ScoredClause(clause, score, support, ctx, sc.rank))
+    out.sort(key=lambda s: -s.score)
+    return out
+
+
+def select_clauses(scored: list[ScoredClause], min_support: float) -> list[ScoredClause]:
+    """The best clause, plus up to two more from the same document that cover key terms it does not."""
+    if not scored or scored[0].support < min_support:
+        return []
+    chosen = [scored[0]]
+    covered = set(scored[0].covered)
+    for s in scored[1:]:
+        if len(chosen) >= MAX_CLAUSES:
+            break
+        new = set(s.covered) - covered
+        if new and s.support >= min_support and s.score >= 0.8 * chosen[0].score \
+                and s.clause.doc_id == chosen[0].clause.doc_id:
+            chosen.append(s)
+            covered |= new
+    return chosen
+
+
+def refusal(query: Query, reason_zh: str, reason_en: str, support: float = 0.0) -> Answer:
+    if query.is_english:
+        text = f"The documents do not state this: {reason_en}."
+    else:
+        text = f"文档中没有相关内容：{reason_zh}。"
+    return Answer(query.text, text, True, [], query.lang, reason=reason_en, support=support)
+
+
+def _city_label(index: PlanIndex, doc_id: str, english: bool) -> str:
+    m = index.documents[doc_id].metadata
+    if english:
+        from pypinyin import lazy_pinyin
+
+        city = "".join(lazy_pinyin(m.city)).capitalize() if m.city else None
+        return f"{city}'s《{m.title}》" if city else f"《{m.title}》"
+    return f"《{m.title}》" + (f"（{m.city}）" if m.city and m.city not in m.title else "")
+
+
+def compose_answer(index: PlanIndex, query: Query, groups: list[tuple[str | None, list[ScoredClause]]],
+                   missing: list[str]) -> Answer:
+    """Render chosen clauses as a cited answer. `groups` holds (city, clauses) in question order."""
+    citations: list[Citation] = []
+    lines = []
+    for city, clauses in groups:
+        if not clauses:
+            continue
+        doc_id = clauses[0].clause.doc_id
+        quotes = []
+        for s in clauses:
+            c = cite(index, s.clause, len(citations) + 1, s.score)
+            citations.append(c)
+            quotes.append(f"“{c.quote}”[{c.number}]")
+        label = _city_label(index, doc_id, query.is_english)
+        if query.is_english:
+            line = f"According to {label}: " + "; ".join(quotes) + "."
+            amounts = [f"{raw} = {render_amount_en(v)}" for s in clauses for raw, v in find_amounts(s.clause.text)]
+            if amounts:
+                line += " (" + "; ".join(dict.fromkeys(amounts)) + ")"
+        else:
+            line = f"根据{label}：" + "；".join(quotes) + "。"
+        lines.append(line)
+    if missing:
+        lines.append(("Not stated in the documents: " if query.is_english else "文档未载明：") + "; ".join(missing)
+                     + ("." if query.is_english else "。"))
+    support = min((g[1][0].support for g in groups if g[1]), default=0.0)
+    return Answer(query.text, "\n".join(lines), False, citations, query.lang, support=support,
+                  reason=("; ".join(missing) if missing else None))

@@ -1,0 +1,238 @@
+"""`Assistant`: the one place where the stages are wired together (load → index → retrieve → answer).
+
+    from rag import Assistant
+    assistant = Assistant.from_settings()          # loads indexes/default, building it if needed
+    answer = assistant.ask("绍兴2025年技术交易额目标是多少?")
+    print(answer.answer, answer.citations[0].quote)
+
+An Assistant is safe to share between threads: questions read an immutable snapshot of the index;
+adding or removing a document builds a new index and swaps the snapshot in one assignment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from .answer import compose_answer, refusal, score_clauses, select_clauses
+from .citations import Answer
+from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_documents
+from .embeddings import load_embedder
+from .errors import DocumentLoadError, IndexNotFoundError, InvalidQuestionError
+from .query import CityCatalog, Query, analyse_query
+from .retrieval import HybridRetriever, eligible_documents, retrieve
+from .settings import Settings
+from .store import PlanIndex, build_index, load_index
+
+__all__ = ["Assistant"]
+
+log = logging.getLogger(__name__)
+MAX_UPLOAD_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    index: PlanIndex
+    catalog: CityCatalog
+
+
+class Assistant:
+    def __init__(self, settings: Settings, embedder, index: PlanIndex):
+        self.settings = settings
+        self.embedder = embedder
+        self._snapshot = _Snapshot(index, CityCatalog.from_metadata([d.metadata for d in index.documents.values()]))
+        self._write_lock = threading.Lock()
+        self.warnings: list[str] = []
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, progress: bool = False, build: bool = True,
+                      **overrides) -> "Assistant":
+        """Load the index at settings.index_dir; build it (or bring it up to date) from documents_dir if needed.
+
+        `build=False` only loads, raising IndexNotFoundError when there is no index.
+        """
+        settings = (settings or Settings.load()).with_overrides(**overrides)
+        embedder = load_embedder(settings.embedder, allow_download=settings.allow_download)
+        warnings: list[str] = []
+        try:
+            index = load_index(settings.index_dir, expected_embedder=embedder.info)
+            if build and (_documents_changed(settings.documents_dir, index)
+                          or index.manifest.get("chunk_size") != settings.chunk_size):
+                log.info("documents changed since the index was built: updating it")
+                index, warnings = _build(settings, embedder, progress)
+        except IndexNotFoundError:
+            if not build:
+                raise
+            index, warnings = _build(settings, embedder, progress)
+        assistant = cls(settings, embedder, index)
+        assistant.warnings = warnings
+        return assistant
+
+    @property
+    def index(self) -> PlanIndex:
+        return self._snapshot.index
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        """A LangChain retriever over the current index."""
+        snap = self._snapshot
+        return HybridRetriever(index=snap.index, embedder=self.embedder, catalog=snap.catalog,
+                               k=self.settings.k, fetch_k=self.settings.fetch_k)
+
+    # ------------------------------------------------------------ asking
+
+    def validate_question(self, question: object) -> str:
+        if not isinstance(question, str):
+            raise InvalidQuestionError(f"the question must be text, not {type(question).__name__}")
+        q = unicodedata.normalize("NFKC", question).strip()
+        q = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", q)
+        if not q:
+            raise InvalidQuestionError("the question is empty; ask something like “绍兴2025年技术交易额目标是多少?”")
+        if len(q) > self.settings.max_question_chars:
+            raise InvalidQuestionError(
+                f"the question is {len(q)} characters long; the limit is {self.settings.max_question_chars} "
+                "(ask one thing at a time, or raise max_question_chars)")
+        return q
+
+    def analyse(self, question: str) -> Query:
+        snap = self._snapshot
+        return analyse_query(self.validate_question(question), snap.catalog, snap.index.tokenizer)
+
+    def ask(self, question: str, *, city: str | None = None, year: int | None = None, k: int | None = None,
+            llm: bool | None = None) -> Answer:
+        """Answer `question` from the documents, with verbatim cited quotes, or refuse."""
+        snap = self._snapshot  # one consistent index for the whole question, whatever other threads do
+        index = snap.index
+        query = analyse_query(self.validate_question(question), snap.catalog, index.tokenizer)
+        if city:
+            city = snap.catalog.aliases.get(index.tokenizer.simplify(city).lower(), city)
+        k = k or self.settings.k
+
+        cities: list[str | None] = [city] if city else (list(query.cities) or [None])
+        if query.unknown_places and not query.cities and not city:
+            places = "、".join(query.unknown_places)
+            return refusal(query, f"没有关于{places}的规划文件", f"no indexed plan covers {places}")
+        vector = self.embedder.embed_queries([query.simplified])[0]
+
+        groups, missing = [], [f"{p}（未收录）" if not query.is_english else f"{p} (no plan indexed)"
+                               for p in query.unknown_places]
+        best_support = 0.0
+        for c in cities:
+            allowed = eligible_documents(index, query, c, year)
+            if not allowed:
+                years = "、".join(str(y) for y in ((year,) if year else query.years))
+                missing.append(f"没有{c or ''}{years}年的规划文件" if not query.is_english
+                               else f"no plan {('for ' + c + ' ') if c else ''}covers {years}")
+                continue
+            chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=allowed)
+            scored = score_clauses(index, query, vector, chunks)
+            best_support = max(best_support, scored[0].support if scored else 0.0)
+            chosen = select_clauses(scored, self.settings.min_support)
+            if chosen:
+                groups.append((c, chosen))
+            elif c:
+                missing.append(f"{c}的相关内容" if not query.is_english else f"nothing on this for {c}")
+        if not groups:
+            reason_en = "; ".join(missing) or "no passage in the documents supports an answer"
+            reason_zh = "；".join(missing) or "检索到的段落都不包含所问的内容"
+            return refusal(query, reason_zh, reason_en, best_support)
+        answer = compose_answer(index, query, groups, missing)
+        use_llm = self.settings.llm if llm is None else llm
+        if use_llm:
+            from .generation import generate_answer
+
+            answer = generate_answer(self.settings, query, answer, index)
+        return answer
+
+    # ------------------------------------------------------------ documents
+
+    def documents(self) -> list[dict]:
+        """The indexed documents' metadata, with chunk counts."""
+        index = self._snapshot.index
+        counts: dict[str, int] = {}
+        for c in index.chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        return [{"doc_id": d.doc_id, "source": d.source, **d.metadata.to_dict(), "chunks": counts.get(d.doc_id, 0),
+                 "characters": len(d.text)} for d in index.documents.values()]
+
+    def add_document(self, filename: str, data: bytes, *, progress: bool = False) -> dict:
+        """Save an uploaded plan into documents_dir and index it incrementally. Nothing is lost on failure."""
+        name = Path(filename).name  # no directories: an upload cannot escape documents_dir
+        name = re.sub(r"[^\w.\-\u4e00-\u9fff]+", "_", name).lstrip(".")
+        suffix = Path(name).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise DocumentLoadError(f"{filename}: unsupported file type; upload one of {', '.join(SUPPORTED_SUFFIXES)}")
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise DocumentLoadError(f"{filename}: {len(data)} bytes is over the {MAX_UPLOAD_BYTES}-byte upload limit")
+        decode_bytes(data, filename)  # refuse binary/undecodable input before anything touches the disk
+        with self._write_lock:
+            target = self.settings.documents_dir / name
+            if target.exists() and target.read_bytes() != data:
+                stem, n = target.stem, 2
+                while target.exists():
+                    target = target.with_name(f"{stem}_{n}{suffix}")
+                    n += 1
+            tmp = target.with_name(f".{target.name}.uploading")
+            tmp.write_bytes(data)
+            try:
+                load_document(tmp.rename(target), root=self.settings.documents_dir.parent)
+                stats = self._rebuild(progress)
+            except Exception:
+                target.unlink(missing_ok=True)
+                raise
+        return {"saved_as": target.name, **stats}
+
+    def remove_document(self, doc_id: str, *, progress: bool = False) -> dict:
+        with self._write_lock:
+            doc = self._snapshot.index.documents.get(doc_id)
+            if doc is None:
+                raise DocumentLoadError(f"no indexed document with id {doc_id!r}")
+            path = self.settings.documents_dir / Path(doc.source).name
+            backup = path.read_bytes() if path.exists() else None
+            path.unlink(missing_ok=True)
+            try:
+                return self._rebuild(progress)
+            except Exception:
+                if backup is not None:
+                    path.write_bytes(backup)
+                raise
+
+    def _rebuild(self, progress: bool) -> dict:
+        index, warnings = _build(self.settings, self.embedder, progress)
+        self._snapshot = _Snapshot(index, CityCatalog.from_metadata([d.metadata for d in index.documents.values()]))
+        self.warnings = warnings
+        return {"documents": len(index.documents), "chunks": len(index.chunks), "warnings": warnings}
+
+
+def _build(settings: Settings, embedder, progress: bool) -> tuple[PlanIndex, list[str]]:
+    documents, warnings = load_documents(settings.documents_dir, root=settings.documents_dir.parent)
+    for w in warnings:
+        log.warning(w)
+    build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress)
+    return load_index(settings.index_dir, expected_embedder=embedder.info), warnings
+
+
+def _documents_changed(documents_dir: Path, index: PlanIndex) -> bool:
+    """Cheap staleness check: the set of files or any file's decoded-text hash differs from the manifest."""
+    if not documents_dir.is_dir():
+        return False
+    indexed = {d.source.rsplit("/", 1)[-1]: d.sha256 for d in index.documents.values()}
+    seen = {}
+    for path in documents_dir.iterdir():
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES or path.name.startswith(".") \
+                or path.name.lower() == "readme.md" or not path.is_file():
+            continue
+        try:
+            seen[path.name] = hashlib.sha256(decode_bytes(path.read_bytes(), path.name).encode("utf-8")).hexdigest()
+        except (OSError, DocumentLoadError):
+            seen[path.name] = "unreadable"
+    if any(h == "unreadable" for h in seen.values()):
+        seen = {k: v for k, v in seen.items() if v != "unreadable"}  # skipped at build time too
+    return seen != indexed

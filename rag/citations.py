@@ -1,0 +1,76 @@
+"""`Citation` and `Answer`: what every interface (library, CLI, UI, eval) returns.
+
+A citation's `quote` is always `document.text[start:end]` of the stored document; `check_offsets`
+verifies that against an index, and `Answer.to_dict()` is the JSON contract of `rag ask --json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .chunking import Clause
+from .store import PlanIndex
+
+__all__ = ["Citation", "Answer", "cite", "check_offsets"]
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int  # the [n] marker in the answer
+    doc_id: str
+    source: str  # document path relative to the repository root
+    title: str
+    city: str | None
+    year: int | None
+    section: str
+    quote: str  # verbatim: document text[start:end]
+    start: int
+    end: int
+    score: float
+    context_start: int  # the enclosing sentence, for showing the quote in its passage
+    context_end: int
+    chunk_id: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    lang: str = "zh"
+    mode: str = "extractive"  # "extractive" | "llm" | "extractive (LLM answer failed grounding)"
+    reason: str | None = None  # why it refused, or what was left out
+    support: float = 0.0  # 0..1: how well the best passage covers the question (see answer.py)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "lang": self.lang,
+            "mode": self.mode,
+            "reason": self.reason,
+            "support": round(self.support, 4),
+        }
+
+
+def cite(index: PlanIndex, clause: Clause, number: int, score: float) -> Citation:
+    doc = index.documents[clause.doc_id]
+    chunk = index.chunks[index.chunk_row[clause.chunk_id]]
+    m = doc.metadata
+    return Citation(
+        number=number, doc_id=doc.doc_id, source=doc.source, title=m.title, city=m.city, year=m.year,
+        section=chunk.section, quote=doc.text[clause.start:clause.end], start=clause.start, end=clause.end,
+        score=round(float(score), 4), context_start=clause.sentence_start, context_end=clause.sentence_end,
+        chunk_id=clause.chunk_id,
+    )
+
+
+def check_offsets(index: PlanIndex, citation: Citation) -> bool:
+    doc = index.documents.get(citation.doc_id)
+    return doc is not None and doc.text[citation.start:citation.end] == citation.quote

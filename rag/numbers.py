@@ -1,0 +1,83 @@
+"""Figures in text: find them, render Chinese amounts in English, and compare numbers across scripts.
+
+Used by the answerer (English renderings), the grounding check of generated answers and the eval's
+groundedness metric, so all three agree on what "the same number" means.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["find_amounts", "render_amount_en", "number_values", "ungrounded_numbers"]
+
+CN_UNITS = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3}
+AMOUNT_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(万亿|亿|万|千)?元")
+NUMBER_RE = re.compile(r"(?<![\d.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*(万亿|亿|万|千|trillion|billion|million|thousand)?", re.I)
+EN_UNITS = {"trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3}
+
+
+def find_amounts(text: str) -> list[tuple[str, float]]:
+    """Money amounts written the Chinese way: [("450亿元", 4.5e10), ...]."""
+    out = []
+    for m in AMOUNT_RE.finditer(text):
+        value = float(m.group(1)) * CN_UNITS.get(m.group(2) or "", 1.0)
+        out.append((m.group(0), value))
+    return out
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.2f}".rstrip("0").rstrip(".")
+
+
+def render_amount_en(value: float) -> str:
+    """4.5e10 -> "45 billion yuan"."""
+    for name, scale in (("trillion", 1e12), ("billion", 1e9), ("million", 1e6)):
+        if value >= scale:
+            return f"{_fmt(value / scale)} {name} yuan"
+    return f"{_fmt(value)} yuan"
+
+
+def number_values(text: str) -> set[float]:
+    """Every number in `text` as plain values, with and without its Chinese/English scale word.
+
+    "450亿元" gives {450, 4.5e10}; "45 billion" gives {45, 4.5e10}: the two agree on 4.5e10.
+    Chinese numerals are converted with cn2an first ("三十家" -> 30).
+    """
+    text = _cn_numerals_to_arabic(text)
+    values = set()
+    for m in NUMBER_RE.finditer(text):
+        base = float(m.group(1).replace(",", ""))
+        values.add(round(base, 6))
+        unit = (m.group(2) or "").lower()
+        scale = CN_UNITS.get(unit) or EN_UNITS.get(unit)
+        if scale:
+            values.add(round(base * scale, 2))
+    return values
+
+
+def ungrounded_numbers(answer: str, evidence: str) -> list[str]:
+    """Numbers in `answer` that appear in no form in `evidence` (empty list = grounded)."""
+    allowed = number_values(evidence)
+    out = []
+    for m in NUMBER_RE.finditer(_cn_numerals_to_arabic(answer)):
+        if not number_values(m.group(0)) & allowed:
+            out.append(m.group(0).strip())
+    return out
+
+
+CN_COUNT_RE = re.compile(r"[零一二三四五六七八九十百千两〇]+(?=[万亿]?[家个项所名人元件台户倍])")
+
+
+def _cn_numerals_to_arabic(text: str) -> str:
+    """Chinese numerals that count something ("三十家") become digits; "一是"/"十四五" are left alone."""
+    if not CN_COUNT_RE.search(text):
+        return text
+    import cn2an
+
+    def convert(m: re.Match) -> str:
+        try:
+            return str(cn2an.cn2an(m.group(0), "smart"))
+        except (ValueError, KeyError):
+            return m.group(0)
+
+    return CN_COUNT_RE.sub(convert, text)

@@ -1,0 +1,186 @@
+"""Question analysis: language, cities (Chinese, Traditional, pinyin/English), years, plan kind, figure intent.
+
+City names come from the indexed documents' own metadata; pinyin aliases are derived with pypinyin,
+so a new city's document is understood in English without editing any list here. Place names that
+are *not* in the corpus (杭州, Hangzhou) are detected too, so the answerer can refuse instead of
+answering with another city's figure.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+
+from .documents import PROVINCES, DocumentMetadata
+from .tokenize import Tokenizer
+
+__all__ = ["Query", "CityCatalog", "analyse_query", "load_glossary"]
+
+FIGURE_HINTS = re.compile(
+    r"多少|目标|几[个家项所名人]|比例|比重|占比|数量|金额|规模|达到|目标值|增长|几成|百分之|"
+    r"how (?:many|much)|what (?:percentage|share|proportion|amount|number|figure)|\btarget|\bfigure|\bnumber|\bamount",
+    re.I)
+KIND_HINTS = {
+    "十四五": re.compile(r"十四五|14th five|fourteenth five|2021\s*[-–—~至到]\s*2025", re.I),
+    "工作要点": re.compile(r"工作要点|要点|work points|key points|annual work plan", re.I),
+    "工作意见": re.compile(r"工作意见|work opinions?|opinions? on", re.I),
+    "实施方案": re.compile(r"实施方案|implementation plan|implementation scheme", re.I),
+}
+YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# Words that look like pinyin place names in English questions but are not places.
+NOT_PLACES = {"what", "which", "when", "where", "how", "the", "science", "technology", "plan", "work", "points",
+              "target", "according", "does", "document", "city", "province", "china", "chinese", "year"}
+
+
+@dataclass(frozen=True)
+class CityCatalog:
+    """Cities of the corpus with their aliases (中文, 市-suffixed, Traditional, pinyin)."""
+
+    aliases: dict[str, str]  # alias (lowercase) -> canonical Chinese city name
+    english: dict[str, str]  # canonical -> English name ("Shaoxing")
+
+    @classmethod
+    def from_metadata(cls, metas: list[DocumentMetadata]) -> "CityCatalog":
+        from pypinyin import lazy_pinyin
+
+        try:
+            import opencc
+
+            s2t = opencc.OpenCC("s2t").convert
+        except Exception:  # pragma: no cover
+            s2t = lambda s: s  # noqa: E731
+        aliases, english = {}, {}
+        for m in metas:
+            if not m.city:
+                continue
+            city = m.city
+            py = lazy_pinyin(city)
+            english[city] = "".join(py).capitalize()
+            for alias in (city, city + "市", s2t(city), s2t(city) + "市", "".join(py), " ".join(py), "-".join(py)):
+                aliases[alias.lower()] = city
+        return cls(aliases, english)
+
+    @property
+    def cities(self) -> list[str]:
+        return sorted(set(self.aliases.values()))
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str  # as asked
+    simplified: str  # Traditional -> Simplified
+    lang: str  # "zh" | "en" | "mixed"
+    cities: tuple[str, ...]  # corpus cities named, in order of mention
+    unknown_places: tuple[str, ...]  # places named that no document covers
+    years: tuple[int, ...]
+    kinds: tuple[str, ...]  # plan kinds/periods named: 十四五, 工作要点 ...
+    wants_figure: bool
+    terms: tuple[str, ...]  # content tokens for matching (Chinese, incl. glossary expansions)
+    term_groups: tuple[tuple[str, ...], ...] = field(default=())  # each group: alternative forms of one idea
+
+    @property
+    def is_english(self) -> bool:
+        return self.lang == "en"
+
+
+@functools.lru_cache(maxsize=1)
+def load_glossary() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """English phrase -> Chinese forms, longest phrases first."""
+    rows = []
+    text = resources.files("rag").joinpath("data/glossary.tsv").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        en, zh = line.split("\t", 1)
+        rows.append((en.strip().lower(), tuple(z.strip() for z in zh.split(",") if z.strip())))
+    rows.sort(key=lambda r: -len(r[0]))
+    return tuple(rows)
+
+
+@functools.lru_cache(maxsize=1)
+def _pinyin_places() -> dict[str, str]:
+    """pinyin -> Chinese for jieba's common place names (ns), to spot "Hangzhou" as a place not in the corpus."""
+    from pypinyin import lazy_pinyin
+    import jieba
+
+    out = {}
+    path = jieba.get_dict_file()
+    with path as f:
+        for raw in f:
+            parts = raw.decode("utf-8").split()
+            if len(parts) == 3 and parts[2] == "ns" and 2 <= len(parts[0]) <= 3 and int(parts[1]) >= 200:
+                name = parts[0][:-1] if parts[0].endswith("市") and len(parts[0]) == 3 else parts[0]
+                if len(name) >= 2:
+                    out.setdefault("".join(lazy_pinyin(name)), name)
+    return out
+
+
+def _language(text: str) -> str:
+    cjk = len(CJK.findall(text))
+    latin_words = [w for w in LATIN_WORD.findall(text) if w.lower() not in {"r", "d", "gdp", "r&d"}]
+    if cjk == 0:
+        return "en"
+    if len(latin_words) >= 3 and cjk <= 6:
+        return "en"
+    return "mixed" if latin_words else "zh"
+
+
+def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer) -> Query:
+    simplified = tokenizer.simplify(question)
+    lowered = simplified.lower()
+    lang = _language(simplified)
+
+    found: list[tuple[int, str]] = []
+    for alias, city in catalog.aliases.items():
+        pattern = re.escape(alias) if CJK.search(alias) else r"\b" + re.escape(alias) + r"(?:'s)?\b"
+        if m := re.search(pattern, lowered):
+            found.append((m.start(), city))
+    cities = tuple(dict.fromkeys(c for _, c in sorted(found)))
+
+    unknown = _unknown_places(simplified, catalog, tokenizer)
+    years = tuple(dict.fromkeys(int(y) for y in YEAR_RE.findall(simplified)))
+    kinds = tuple(k for k, pattern in KIND_HINTS.items() if pattern.search(simplified))
+    wants_figure = bool(FIGURE_HINTS.search(simplified))
+
+    city_words = {a for a in catalog.aliases} | set(cities) | {p.split(' ')[0] for p in unknown}
+    city_words |= {p + '市' for p in city_words}
+    groups: list[tuple[str, ...]] = []
+    for tok in tokenizer(simplified):
+        if tok in city_words or YEAR_RE.fullmatch(tok) or not CJK.search(tok) and tok.isascii() and lang != "zh" \
+                and tok not in {"r&d", "gdp"}:
+            continue
+        groups.append((tok,))
+    if lang != "zh":
+        rest = lowered
+        for en, zh in load_glossary():
+            if re.search(r"(?<![a-z])" + re.escape(en) + r"(?![a-z])", rest):
+                groups.append(zh)
+                rest = rest.replace(en, " ")
+    groups = list(dict.fromkeys(groups))
+    terms = tuple(dict.fromkeys(t for g in groups for t in g))
+    return Query(question, simplified, lang, cities, unknown, years, kinds, wants_figure, terms, tuple(groups))
+
+
+def _unknown_places(simplified: str, catalog: CityCatalog, tokenizer: Tokenizer) -> tuple[str, ...]:
+    import jieba.posseg
+
+    known = set(catalog.aliases) | set(catalog.cities)
+    out = []
+    for tok in jieba.posseg.cut(simplified):
+        word = tok.word[:-1] if tok.word.endswith("市") and len(tok.word) >= 3 else tok.word
+        if tok.flag == "ns" and len(word) >= 2 and word not in known and word not in PROVINCES \
+                and not word.endswith(("省", "国")) and word not in {"中国", "全国", "全省", "全市", "国内", "国外"} \
+                and (tok.word.endswith("市") or len(word) <= 3):
+            if not any(word in k or k in word for k in known):
+                out.append(word)
+    for w in LATIN_WORD.findall(simplified):
+        lw = w.lower().removesuffix("'s")
+        if w[0].isupper() and lw not in NOT_PLACES and lw not in catalog.aliases:
+            zh = _pinyin_places().get(lw)
+            if zh and zh not in known and zh not in PROVINCES:
+                out.append(f"{zh} ({w.removesuffix(chr(39) + 's')})")
+    return tuple(dict.fromkeys(out))

@@ -1,0 +1,119 @@
+"""Hybrid retrieval: dense (FAISS) + BM25, reciprocal-rank fused, filtered and boosted by city/year/kind.
+
+`HybridRetriever` is a LangChain `BaseRetriever`: `retriever.invoke("绍兴技术交易额")` returns
+`Document`s whose metadata carry doc_id, source, title, city, year, section, start/end and score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from .chunking import Chunk
+from .query import CityCatalog, Query, analyse_query
+from .store import PlanIndex
+
+__all__ = ["ScoredChunk", "HybridRetriever", "retrieve", "eligible_documents"]
+
+RRF_K = 60
+KIND_BOOST = 0.5  # in units of one top RRF rank: a plan named by kind ("十四五", "工作要点") wins ties clearly
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    chunk: Chunk
+    score: float  # fused score (higher is better)
+    dense: float  # cosine similarity of the question and the chunk
+    rank: int
+
+
+def eligible_documents(index: PlanIndex, query: Query, city: str | None = None, year: int | None = None) -> set[str]:
+    """Documents a question may be answered from: right city, and covering (or mentioning) the year asked."""
+    cities = (city,) if city else query.cities
+    years = (year,) if year else query.years
+    out = set()
+    for doc_id, doc in index.documents.items():
+        m = doc.metadata
+        if cities and m.city not in cities:
+            continue
+        if years and not any(y in m.years or f"{y}年" in doc.text for y in years):
+            continue
+        out.add(doc_id)
+    return out
+
+
+def _kind_match(index: PlanIndex, doc_id: str, query: Query) -> bool:
+    if not query.kinds:
+        return False
+    m = index.documents[doc_id].metadata
+    return any(k == m.period or k == m.kind or k in m.title for k in query.kinds)
+
+
+def retrieve(index: PlanIndex, query: Query, query_vector: np.ndarray, *, k: int, fetch_k: int,
+             allowed: set[str] | None = None) -> list[ScoredChunk]:
+    """Top-k chunks among `allowed` documents (all when None), fused from dense and BM25 rankings."""
+    n = len(index.chunks)
+    ok = np.ones(n, dtype=bool) if allowed is None else np.array([c.doc_id in allowed for c in index.chunks])
+    if not ok.any():
+        return []
+    # Dense: exact inner product over the whole (small) FAISS index, then filter.
+    search_n = n if allowed is not None else min(n, fetch_k)
+    sims, rows = index.dense.search(query_vector.reshape(1, -1).astype(np.float32), search_n)
+    dense_sim = np.full(n, -1.0, dtype=np.float32)
+    dense_sim[rows[0][rows[0] >= 0]] = sims[0][rows[0] >= 0]
+    dense_rank = [i for i in rows[0] if i >= 0 and ok[i]][:fetch_k]
+
+    fused = np.zeros(n, dtype=np.float64)
+    for r, i in enumerate(dense_rank):
+        fused[i] += 1.0 / (RRF_K + r + 1)
+    if query.terms:
+        bm25 = np.asarray(index.bm25.get_scores(list(query.terms)), dtype=np.float64)
+        bm25[~ok] = 0.0
+        order = [i for i in np.argsort(-bm25) if bm25[i] > 0][:fetch_k]
+        for r, i in enumerate(order):
+            fused[i] += 1.0 / (RRF_K + r + 1)
+    for i, c in enumerate(index.chunks):
+        if ok[i] and fused[i] > 0 and _kind_match(index, c.doc_id, query):
+            fused[i] += KIND_BOOST / (RRF_K + 1)
+    fused[~ok] = -1.0
+    top = [i for i in np.argsort(-fused) if ok[i] and fused[i] > 0][:k]
+    return [ScoredChunk(index.chunks[i], float(fused[i]), float(dense_sim[i]), r) for r, i in enumerate(top)]
+
+
+class HybridRetriever(BaseRetriever):
+    """LangChain retriever over a policy-rag index. Build it with `Assistant.retriever` or directly."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: PlanIndex
+    embedder: object
+    catalog: CityCatalog
+    k: int = 5
+    fetch_k: int = 30
+    city: str | None = None
+    year: int | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
+                                ) -> list[Document]:
+        q = analyse_query(query, self.catalog, self.index.tokenizer)
+        vec = self.embedder.embed_queries([q.simplified])[0]
+        allowed = eligible_documents(self.index, q, self.city, self.year)
+        return [to_document(self.index, sc) for sc in retrieve(self.index, q, vec, k=self.k, fetch_k=self.fetch_k,
+                                                                allowed=allowed)]
+
+
+def to_document(index: PlanIndex, sc: ScoredChunk) -> Document:
+    c = sc.chunk
+    doc = index.documents[c.doc_id]
+    m = doc.metadata
+    return Document(
+        page_content=c.text,
+        id=c.chunk_id,
+        metadata={"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": doc.source, "title": m.title, "city": m.city,
+                  "year": m.year, "section": c.section, "start": c.start, "end": c.end, "score": sc.score},
+    )

@@ -1,0 +1,295 @@
+"""Build, save and load an index directory: FAISS + BM25 + chunks/clauses, in open formats.
+
+    indexes/<name>/
+      manifest.json     format version, embedder, chunking, per-document hashes, file checksums
+      dense.faiss       FAISS inner-product index over chunk vectors (cosine: vectors are normalised)
+      chunk_vectors.npy clause_vectors.npy   the vectors (reused by rebuilds for unchanged text)
+      bm25/             bm25s arrays + JSON over jieba tokens
+      documents.jsonl   each document's stored text, clean spans and metadata (citations point into this text)
+      chunks.jsonl      clauses.jsonl      userdict.txt
+
+Nothing is pickled. Writes are atomic: a new index is built in a sibling temporary directory and
+swapped in by rename, so a crash mid-build leaves the previous index usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .chunking import Chunk, Clause, chunk_document
+from .documents import DocumentMetadata, PlanDocument
+from .embeddings import EmbedderInfo
+from .errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
+from .tokenize import Tokenizer, learn_indicator_terms
+
+__all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "index_lock"]
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+CHECKED_FILES = ("dense.faiss", "chunk_vectors.npy", "clause_vectors.npy", "documents.jsonl", "chunks.jsonl",
+                 "clauses.jsonl", "userdict.txt")
+
+
+@dataclass
+class PlanIndex:
+    """Everything retrieval and answering need, loaded in memory. Treat as read-only once built."""
+
+    path: Path
+    manifest: dict
+    documents: dict[str, PlanDocument]
+    chunks: list[Chunk]
+    clauses: list[Clause]
+    dense: "object"  # faiss.Index
+    chunk_vectors: np.ndarray
+    clause_vectors: np.ndarray
+    bm25: "object"  # bm25s.BM25
+    tokenizer: Tokenizer
+
+    def __post_init__(self) -> None:
+        self.chunk_row = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        self.clauses_by_chunk: dict[str, list[int]] = {}
+        for i, cl in enumerate(self.clauses):
+            self.clauses_by_chunk.setdefault(cl.chunk_id, []).append(i)
+
+    @property
+    def embedder(self) -> EmbedderInfo:
+        return EmbedderInfo(**self.manifest["embedder"])
+
+
+# ---------------------------------------------------------------- hashing / io helpers
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+@contextlib.contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    """One builder at a time per index directory (other processes wait)."""
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = index_dir.parent / f".{index_dir.name}.lock"
+    with lock_path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------- build
+
+
+def _previous_vectors(index_dir: Path, embedder: EmbedderInfo) -> dict[str, np.ndarray]:
+    """text-hash -> vector from an existing index built by the same embedder (empty if none/unusable)."""
+    try:
+        manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("format_version") != FORMAT_VERSION or manifest.get("embedder") != embedder.to_dict():
+            return {}
+        cache = {}
+        for rows_file, vec_file, key in (("chunks.jsonl", "chunk_vectors.npy", "embed_sha"),
+                                         ("clauses.jsonl", "clause_vectors.npy", "embed_sha")):
+            rows = _read_jsonl(index_dir / rows_file)
+            vecs = np.load(index_dir / vec_file, allow_pickle=False)
+            if len(rows) != len(vecs):
+                return {}
+            for row, vec in zip(rows, vecs):
+                cache[row[key]] = vec
+        return cache
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _embed_with_cache(texts: list[str], embed: Callable[[list[str]], np.ndarray], cache: dict[str, np.ndarray],
+                      dim: int) -> tuple[np.ndarray, list[str], int]:
+    keys = [_sha(t) for t in texts]
+    todo = [i for i, k in enumerate(keys) if k not in cache]
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    if todo:
+        fresh = embed([texts[i] for i in todo])
+        for j, i in enumerate(todo):
+            out[i] = fresh[j]
+            cache[keys[i]] = fresh[j]
+    done = set(todo)
+    for i, k in enumerate(keys):
+        if i not in done:
+            out[i] = cache[k]
+    return out, keys, len(todo)
+
+
+def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chunk_size: int = 300,
+                progress: bool = True, rebuild: bool = False) -> dict:
+    """Chunk, embed (re-using vectors of unchanged text), index and atomically write `index_dir`.
+
+    Returns build statistics: counts, how many texts were embedded vs reused, seconds.
+    """
+    import bm25s
+    import faiss
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    index_dir = Path(index_dir)
+    info: EmbedderInfo = embedder.info
+    with index_lock(index_dir):
+        cache = {} if rebuild else _previous_vectors(index_dir, info)
+        chunks: list[Chunk] = []
+        clauses: list[Clause] = []
+        for doc in documents:
+            c, cl = chunk_document(doc, chunk_size)
+            chunks.extend(c)
+            clauses.extend(cl)
+        tokenizer = Tokenizer(learn_indicator_terms([d.clean_text for d in documents]))
+
+        chunk_texts = [c.indexed_text for c in chunks]
+        # Clauses are embedded bare (short texts keep the build fast): which document and city a clause
+        # belongs to is settled by chunk retrieval before clauses are compared with the question.
+        clause_texts = [cl.text for cl in clauses]
+        n_todo = sum(1 for t in chunk_texts + clause_texts if _sha(t) not in cache)
+        bar = tqdm(total=n_todo, desc="embedding", unit="text", disable=not progress or n_todo == 0)
+        embed = lambda texts: embedder.embed_passages(texts, progress=bar.update)  # noqa: E731
+        chunk_vecs, chunk_keys, n1 = _embed_with_cache(chunk_texts, embed, cache, info.dimension)
+        clause_vecs, clause_keys, n2 = _embed_with_cache(clause_texts, embed, cache, info.dimension)
+        bar.close()
+
+        dense = faiss.IndexFlatIP(info.dimension)
+        dense.add(chunk_vecs)
+        bm25 = bm25s.BM25()
+        corpus_tokens = [tokenizer(t) or ["∅"] for t in chunk_texts]
+        bm25.index(corpus_tokens, show_progress=False)
+
+        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
+        try:
+            faiss.write_index(dense, str(tmp / "dense.faiss"))
+            np.save(tmp / "chunk_vectors.npy", chunk_vecs, allow_pickle=False)
+            np.save(tmp / "clause_vectors.npy", clause_vecs, allow_pickle=False)
+            bm25.save(str(tmp / "bm25"))
+            tokenizer.save(tmp / "userdict.txt")
+            _write_jsonl(tmp / "documents.jsonl", [
+                {"doc_id": d.doc_id, "source": d.source, "sha256": d.sha256, "metadata": d.metadata.to_dict(),
+                 "spans": [list(s) for s in d.spans], "text": d.text} for d in documents])
+            _write_jsonl(tmp / "chunks.jsonl", [{**c.to_dict(), "embed_sha": k} for c, k in zip(chunks, chunk_keys)])
+            _write_jsonl(tmp / "clauses.jsonl", [{**c.to_dict(), "embed_sha": k} for c, k in zip(clauses, clause_keys)])
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "embedder": info.to_dict(),
+                "chunk_size": chunk_size,
+                "documents": {d.doc_id: {"source": d.source, "sha256": d.sha256, "title": d.metadata.title}
+                              for d in documents},
+                "counts": {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)},
+                "files": {name: _file_sha(tmp / name) for name in CHECKED_FILES},
+            }
+            (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+            _swap_in(tmp, index_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses),
+            "embedded": n1 + n2, "reused": len(chunks) + len(clauses) - n1 - n2,
+            "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _swap_in(tmp: Path, index_dir: Path) -> None:
+    """Replace index_dir by tmp. Between the two renames the old copy is kept as .<name>.old (see _recover)."""
+    old = index_dir.parent / f".{index_dir.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if index_dir.exists():
+        os.rename(index_dir, old)
+    os.rename(tmp, index_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(index_dir: Path) -> None:
+    """A crash between the two renames of _swap_in leaves only .<name>.old: put it back."""
+    old = index_dir.parent / f".{index_dir.name}.old"
+    if not index_dir.exists() and (old / "manifest.json").exists():
+        os.rename(old, index_dir)
+
+
+# ---------------------------------------------------------------- load
+
+
+def load_index(index_dir: Path, *, expected_embedder: EmbedderInfo | None = None, verify: bool = True) -> PlanIndex:
+    """Load and check an index. Raises IndexNotFoundError / IndexCorruptError / EmbedderMismatchError."""
+    import bm25s
+    import faiss
+
+    index_dir = Path(index_dir)
+    _recover(index_dir)
+    rebuild = f"rebuild it with `rag index --rebuild --index-dir {index_dir}`"
+    manifest_path = index_dir / "manifest.json"
+    if not manifest_path.exists():
+        raise IndexNotFoundError(f"no index at {index_dir}; build one with `rag index --index-dir {index_dir}`")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        version = manifest["format_version"]
+        built_with = EmbedderInfo(**manifest["embedder"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"index manifest {manifest_path} is unreadable ({exc}); {rebuild}") from exc
+    if version != FORMAT_VERSION:
+        raise IndexCorruptError(f"index at {index_dir} has format version {version}, this policy-rag reads "
+                                f"{FORMAT_VERSION}; {rebuild}")
+    if expected_embedder is not None and built_with != expected_embedder:
+        raise EmbedderMismatchError(
+            f"index at {index_dir} was built with embedder {built_with.name!r} ({built_with.dimension}-d) but the "
+            f"configured embedder is {expected_embedder.name!r} ({expected_embedder.dimension}-d); {rebuild} "
+            f"--embedder {expected_embedder.name}, or set the embedder back to {built_with.name!r}")
+    try:
+        if verify:
+            for name, digest in manifest["files"].items():
+                if _file_sha(index_dir / name) != digest:
+                    raise IndexCorruptError(f"index file {index_dir / name} does not match its checksum "
+                                            f"(truncated or modified); {rebuild}")
+        docs = {}
+        for row in _read_jsonl(index_dir / "documents.jsonl"):
+            docs[row["doc_id"]] = PlanDocument(
+                doc_id=row["doc_id"], source=row["source"], text=row["text"],
+                spans=tuple(tuple(s) for s in row["spans"]), metadata=DocumentMetadata.from_dict(row["metadata"]),
+                sha256=row["sha256"])
+        chunks = [Chunk(**{k: v for k, v in r.items() if k != "embed_sha"}) for r in _read_jsonl(index_dir / "chunks.jsonl")]
+        clauses = [Clause(**{k: v for k, v in r.items() if k != "embed_sha"}) for r in _read_jsonl(index_dir / "clauses.jsonl")]
+        dense = faiss.read_index(str(index_dir / "dense.faiss"))
+        chunk_vectors = np.load(index_dir / "chunk_vectors.npy", allow_pickle=False)
+        clause_vectors = np.load(index_dir / "clause_vectors.npy", allow_pickle=False)
+        bm25 = bm25s.BM25.load(str(index_dir / "bm25"), allow_pickle=False)
+        tokenizer = Tokenizer.from_file(index_dir / "userdict.txt")
+    except IndexCorruptError:
+        raise
+    except Exception as exc:  # any unreadable piece means the same thing to the user
+        raise IndexCorruptError(f"index at {index_dir} is unreadable ({type(exc).__name__}: {exc}); {rebuild}") from exc
+    if dense.ntotal != len(chunks) or len(chunk_vectors) != len(chunks) or len(clause_vectors) != len(clauses) \
+            or dense.d != built_with.dimension:
+        raise IndexCorruptError(f"index at {index_dir} is inconsistent (vector and chunk counts differ); {rebuild}")
+    return PlanIndex(index_dir, manifest, docs, chunks, clauses, dense, chunk_vectors, clause_vectors, bm25, tokenizer)

@@ -1,0 +1,109 @@
+"""Chinese/English tokenisation shared by BM25 and answer-clause matching.
+
+jieba runs with a user dictionary learnt from the documents themselves: the indicator phrase that
+stands before a figure ("…技术合同成交额突破92亿元") and recurs in the corpus becomes one token, so
+BM25 and clause matching compare 技术合同成交额 with 技术合同成交额, not 技术/合同/成交 fragments.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import Counter
+from pathlib import Path
+
+__all__ = ["Tokenizer", "learn_indicator_terms", "STOPWORDS"]
+
+# Function words and plan boilerplate that say nothing about which passage answers a question.
+STOPWORDS = frozenset(
+    """的 了 和 与 及 等 是 在 为 对 把 被 由 以 于 其 之 或 并 也 将 要 年 多少 什么 哪些 哪个 几 吗 呢 么
+    如何 怎么 怎样 是否 目标 提出 计划 打算 要求 方面 工作 全市 我市 本市 市 有关 相关 进一步 加快 推进 推动
+    the a an of to in for on and or is are was were be what which how many much does do did by with as at its it
+    that this target goal plan city s""".split()
+)
+TOKEN_RE = re.compile(r"[A-Za-z]+(?:&[A-Za-z]+)?|\d+(?:\.\d+)?%?|[\u4e00-\u9fff]+")
+LEAD_VERBS = ("力争", "争取", "实现", "新增", "培育", "认定", "引进", "达到", "突破", "超过", "保持", "提高", "增长", "达")
+TRAIL_VERBS = ("达到", "突破", "超过", "保持", "增长", "达", "为", "占")
+
+
+def learn_indicator_terms(texts: list[str], min_count: int = 2) -> list[str]:
+    """Indicator phrases: the CJK run just before a figure, trimmed of verbs, recurring in the corpus.
+
+    For each figure we take the longest suffix (4–8 characters) of the preceding run that occurs at
+    least `min_count` times across the corpus *after at least two different characters*: a phrase
+    always preceded by the same character (定高新技术企业 in 认定高新技术企业) is a fragment, not a term.
+    """
+    corpus = "\n".join(texts)
+
+    def left_contexts(cand: str) -> set[str]:
+        return {corpus[m.start() - 1] if m.start() else "^" for m in re.finditer(re.escape(cand), corpus)}
+
+    terms: Counter[str] = Counter()
+    for text in texts:
+        for m in re.finditer(r"([\u4e00-\u9fffA-Za-z&]{3,20})\s*\d", text):
+            run = m.group(1)
+            for verb in TRAIL_VERBS:
+                if run.endswith(verb):
+                    run = run[: -len(verb)]
+                    break
+            best = None
+            for n in range(min(8, len(run)), 3, -1):
+                cand = run[-n:]
+                if any(cand.startswith(v) for v in LEAD_VERBS):
+                    continue
+                if corpus.count(cand) >= min_count and len(left_contexts(cand)) >= 2:
+                    best = cand
+                    break
+            if best:
+                terms[best] += 1
+    return sorted(terms)
+
+
+class Tokenizer:
+    """A jieba tokenizer instance (not jieba's global one) with the corpus's user dictionary."""
+
+    def __init__(self, user_terms: list[str] | None = None):
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter on stderr
+        self._jieba = jieba.Tokenizer()
+        self._lock = threading.Lock()  # jieba initialises lazily; make the first call thread-safe
+        self.user_terms = sorted(set(user_terms or []))
+        for term in self.user_terms:
+            self._jieba.add_word(term, freq=50_000)
+        try:
+            import opencc
+
+            self._t2s = opencc.OpenCC("t2s")
+        except Exception:  # pragma: no cover - opencc is a dependency, this is only a guard
+            self._t2s = None
+
+    @classmethod
+    def from_file(cls, path: Path) -> "Tokenizer":
+        terms = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        return cls(terms)
+
+    def save(self, path: Path) -> None:
+        path.write_text("\n".join(self.user_terms) + "\n", encoding="utf-8")
+
+    def simplify(self, text: str) -> str:
+        """Traditional -> Simplified (紹興 -> 绍兴), so both scripts match the stored text."""
+        return self._t2s.convert(text) if self._t2s else text
+
+    def words(self, text: str) -> list[str]:
+        """All tokens, lowercased, punctuation dropped (stopwords kept)."""
+        out = []
+        # Only CJK runs go through jieba; Latin words and numbers ("R&D", "2.0", "3.3%") stay whole.
+        for m in TOKEN_RE.finditer(self.simplify(text)):
+            tok = m.group(0)
+            if "\u4e00" <= tok[0] <= "\u9fff":
+                with self._lock:
+                    out.extend(self._jieba.cut(tok))
+            else:
+                out.append(tok.lower())
+        return out
+
+    def __call__(self, text: str) -> list[str]:
+        """Content tokens for BM25 / matching: stopwords and single CJK characters dropped."""
+        return [t for t in self.words(text) if t not in STOPWORDS and not (len(t) == 1 and "\u4e00" <= t <= "\u9fff")]
