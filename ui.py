@@ -1,0 +1,557 @@
+"""policy-rag web UI (Gradio): ask cited questions, manage the indexed documents, run the eval set.
+
+    python ui.py                      # http://127.0.0.1:7860, loads (or builds) indexes/default
+    python ui.py --port 8000 --auth alice:secret
+    python ui.py --share              # only then is a public gradio.live link created
+
+Everything here goes through the public `rag.Assistant` API. Callbacks are plain module-level
+functions taking the assistant as their first argument, so they can be unit-tested without a browser.
+
+Safety: every piece of document text and user input is passed through `html.escape` before it is put
+into HTML, and the chatbot renders with `render_markdown=False`, `sanitize_html=True` and no LaTeX,
+so a document containing `<script>` or a Markdown image link shows as text and never runs or loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline by default: no telemetry calls
+
+import gradio as gr  # noqa: E402
+
+from rag import Answer, Assistant, Citation, PolicyRagError, Settings  # noqa: E402
+
+__all__ = [
+    "build_app", "main", "parse_args", "answer_question", "render_answer", "render_citation", "upload_document",
+    "upload_bytes", "remove_document", "documents_table", "filter_choices", "run_evaluation", "CSS", "THEME",
+]
+
+ANY = "any"
+MAX_UPLOAD_BYTES = 2_000_000  # the library enforces the same limit; checked here before reading the file
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
+CONTEXT_CHARS = 60  # characters shown either side of the quote's sentence
+DOC_COLUMNS = ["doc_id", "title", "city", "year", "kind", "issue_date", "chunks", "source"]
+DOC_HEADERS = ["doc_id", "标题 title", "城市 city", "年份 year", "类型 kind", "发布日期 issued", "块 chunks",
+               "来源 source"]
+EVAL_SET = Path(__file__).resolve().parent / "eval" / "set.jsonl"
+
+LABELS = {
+    "zh": {
+        "sources": "参考来源", "refused": "未找到 · 文件中没有答案", "reason": "原因", "document": "文件",
+        "city": "城市", "year": "年份", "section": "章节", "source": "来源文件", "offsets": "位置",
+        "score": "相关度", "mode": "生成方式", "support": "支持度", "error": "出错了",
+        "no_context": "（原文已不在索引中，仅显示引文）", "chars": "字符",
+    },
+    "en": {
+        "sources": "Sources", "refused": "Not in the documents", "reason": "Reason", "document": "Document",
+        "city": "City", "year": "Year", "section": "Section", "source": "Source file", "offsets": "Offsets",
+        "score": "Score", "mode": "Mode", "support": "Support", "error": "Error",
+        "no_context": "(the document is no longer indexed; showing the quote only)", "chars": "characters",
+    },
+}
+
+CSS = """
+.rag-answer { line-height: 1.65; }
+.rag-answer .rag-text { white-space: pre-wrap; }
+.rag-answer .rag-ref { font-size: 0.75em; vertical-align: super; color: #2563eb; font-weight: 600; }
+.rag-badge { display: inline-block; padding: 2px 10px; border-radius: 999px; font-size: 0.85em;
+             font-weight: 600; margin-bottom: 6px; }
+.rag-badge.refused { background: #fef3c7; color: #92400e; border: 1px solid #f59e0b; }
+.rag-badge.error { background: #fee2e2; color: #991b1b; border: 1px solid #ef4444; }
+.rag-reason { color: #6b7280; font-size: 0.9em; }
+.rag-meta { color: #6b7280; font-size: 0.8em; margin-top: 4px; }
+.rag-sources { margin-top: 10px; border-top: 1px solid #e5e7eb; padding-top: 6px; }
+.rag-sources-title { font-weight: 600; font-size: 0.9em; margin-bottom: 4px; }
+.rag-sources details { margin: 4px 0; border: 1px solid #e5e7eb; border-radius: 6px; padding: 4px 8px; }
+.rag-sources summary { cursor: pointer; font-size: 0.9em; }
+.rag-sources .rag-num { color: #2563eb; font-weight: 700; margin-right: 4px; }
+.rag-sources .rag-summary-meta { color: #6b7280; }
+.rag-quote { white-space: pre-wrap; margin: 6px 0; padding: 6px 10px; border-left: 3px solid #2563eb;
+             background: rgba(37, 99, 235, 0.05); font-size: 0.92em; }
+.rag-quote .rag-outer { color: #9ca3af; }
+.rag-quote mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.rag-fields { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; font-size: 0.82em;
+              color: #4b5563; margin: 0; }
+.rag-fields dt { font-weight: 600; margin: 0; }
+.rag-fields dd { margin: 0; word-break: break-all; }
+.rag-status-ok { color: #166534; }
+.rag-status-error { color: #991b1b; font-weight: 600; }
+"""
+
+# System fonts only (no Google Fonts fetch: the app works offline); CJK fonts first so Chinese never falls back
+# to a font without the glyphs.
+THEME = gr.themes.Soft(
+    font=["Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsoft YaHei", "Source Han Sans SC",
+          "system-ui", "sans-serif"],
+    font_mono=["Noto Sans Mono CJK SC", "ui-monospace", "monospace"],
+)
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+
+def _esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _compact(text: str) -> str:
+    """Blank lines and indentation between paragraphs collapse to one line break (the quote itself is untouched)."""
+    return re.sub(r"[ \t\u3000]*\n[\s\u3000]*", "\n", text)
+
+
+def _labels(lang: str | None) -> dict[str, str]:
+    return LABELS["en" if (lang or "").lower().startswith("en") else "zh"]
+
+
+def _question_lang(text: str) -> str:
+    return "zh" if re.search(r"[\u4e00-\u9fff]", text or "") else "en"
+
+
+def render_citation(citation: Citation, assistant: Assistant | None, lang: str = "zh") -> str:
+    """One numbered reference: a <details> with the quote <mark>ed inside its sentence, plus where it comes from."""
+    L = _labels(lang)
+    c = citation
+    text = None
+    if assistant is not None:
+        doc = assistant.index.documents.get(c.doc_id)
+        if doc is not None and doc.text[c.start:c.end] == c.quote:
+            text = doc.text
+    if text is not None:
+        cs = max(0, min(c.context_start, c.start))
+        ce = min(len(text), max(c.context_end, c.end))
+        outer_a, outer_b = max(0, cs - CONTEXT_CHARS), min(len(text), ce + CONTEXT_CHARS)
+        quote_html = (
+            ("…" if outer_a > 0 else "")
+            + f'<span class="rag-outer">{_esc(_compact(text[outer_a:cs]))}</span>'
+            + _esc(_compact(text[cs:c.start]))
+            + f"<mark>{_esc(c.quote)}</mark>"
+            + _esc(_compact(text[c.end:ce]))
+            + f'<span class="rag-outer">{_esc(_compact(text[ce:outer_b]))}</span>'
+            + ("…" if outer_b < len(text) else "")
+        )
+        note = ""
+    else:
+        quote_html = f"<mark>{_esc(c.quote)}</mark>"
+        note = f'<div class="rag-reason">{_esc(L["no_context"])}</div>'
+    where = " · ".join(_esc(v) for v in (c.city, c.year) if v not in (None, ""))
+    fields = [
+        (L["document"], f"《{_esc(c.title)}》"),
+        (L["city"], _esc(c.city or "—")),
+        (L["year"], _esc(c.year or "—")),
+        (L["section"], _esc(c.section or "—")),
+        (L["source"], f"<code>{_esc(c.source)}</code>"),
+        (L["offsets"], f"{c.start}–{c.end} ({L['chars']})"),
+        (L["score"], _esc(f"{c.score:.3f}" if isinstance(c.score, (int, float)) else c.score)),
+    ]
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in fields)
+    return (
+        f'<details class="rag-citation" data-doc-id="{_esc(c.doc_id)}">'
+        f'<summary><span class="rag-num">[{int(c.number)}]</span>《{_esc(c.title)}》'
+        f'<span class="rag-summary-meta">{(" — " + where) if where else ""}</span>'
+        f" “{_esc(c.quote)}”</summary>"
+        f'<div class="rag-quote">{quote_html}</div>{note}'
+        f'<dl class="rag-fields">{dl}</dl></details>'
+    )
+
+
+def render_answer(answer: Answer, assistant: Assistant | None = None) -> str:
+    """An answer as safe HTML: escaped text with [n] markers, a refusal badge, then the numbered references."""
+    lang = answer.lang or _question_lang(answer.question)
+    L = _labels(lang)
+    parts = [f'<div class="rag-answer" lang="{"en" if lang.startswith("en") else "zh-CN"}">']
+    if answer.refused:
+        parts.append(f'<div class="rag-badge refused">⚠ {_esc(L["refused"])}</div>')
+    body = _esc(answer.answer)
+    body = re.sub(r"\[(\d{1,3})\]", r'<span class="rag-ref">[\1]</span>', body)
+    parts.append(f'<div class="rag-text">{body}</div>')
+    if answer.reason and answer.reason not in answer.answer and (
+            not lang.startswith("zh") or re.search(r"[\u4e00-\u9fff]", answer.reason)):
+        parts.append(f'<div class="rag-reason">{_esc(L["reason"])}: {_esc(answer.reason)}</div>')
+    parts.append(f'<div class="rag-meta">{_esc(L["mode"])}: {_esc(answer.mode)} · '
+                 f'{_esc(L["support"])}: {answer.support:.2f}</div>')
+    if answer.citations:
+        parts.append(f'<div class="rag-sources"><div class="rag-sources-title">{_esc(L["sources"])}</div>')
+        parts.extend(render_citation(c, assistant, lang) for c in answer.citations)
+        parts.append("</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def render_error(message: str, lang: str = "zh") -> str:
+    L = _labels(lang)
+    return (f'<div class="rag-answer"><div class="rag-badge error">✖ {_esc(L["error"])}</div>'
+            f'<div class="rag-text">{_esc(message)}</div></div>')
+
+
+def render_user(message: str) -> str:
+    return f'<div class="rag-user" style="white-space: pre-wrap">{_esc(message)}</div>'
+
+
+# ---------------------------------------------------------------------------------------------- chat
+
+def _none_if_any(value: Any) -> Any:
+    return None if value in (None, "", ANY) or (isinstance(value, str) and value.startswith(ANY)) else value
+
+
+def answer_question(assistant: Assistant, message: str, history: list | None, city: str | None = ANY,
+                    year: Any = ANY, k: int | float | None = None, use_llm: bool = False) -> tuple[list, str]:
+    """Chat callback: returns (new history, "" to clear the textbox). Never raises for a bad question."""
+    history = list(history or [])
+    message = message if isinstance(message, str) else ""
+    if not message.strip():
+        gr.Warning("请输入问题 / Please type a question.")
+        return history, message
+    lang = _question_lang(message)
+    history.append({"role": "user", "content": render_user(message)})
+    city_f = _none_if_any(city)
+    year_v = _none_if_any(year)
+    try:
+        year_f = int(year_v) if year_v is not None else None
+        k_f = int(k) if k else None
+        llm = bool(use_llm) and _llm_configured(assistant)
+        answer = assistant.ask(message, city=city_f, year=year_f, k=k_f, llm=llm)
+        content = render_answer(answer, assistant)
+    except (PolicyRagError, ValueError) as exc:  # invalid question, LLM endpoint failure, ...
+        content = render_error(str(exc), lang)
+    history.append({"role": "assistant", "content": content})
+    return history, ""
+
+
+def _llm_configured(assistant: Assistant) -> bool:
+    s = assistant.settings
+    return bool(getattr(s, "llm_base_url", None) or getattr(s, "llm_api_key", None))
+
+
+def filter_choices(assistant: Assistant) -> tuple[list[str], list[str]]:
+    """City and year dropdown choices from the indexed documents' metadata, each starting with "any"."""
+    docs = assistant.documents()
+    cities = sorted({d["city"] for d in docs if d.get("city")})
+    years: set[int] = set()
+    for d in docs:
+        years.update(int(y) for y in (d.get("years") or []) if y)
+        if d.get("year"):
+            years.add(int(d["year"]))
+    return [ANY, *cities], [ANY, *[str(y) for y in sorted(years, reverse=True)]]
+
+
+# ---------------------------------------------------------------------------------------------- documents
+
+def documents_table(assistant: Assistant) -> list[list[Any]]:
+    rows = []
+    for d in sorted(assistant.documents(), key=lambda d: (d.get("city") or "", -(d.get("year") or 0), d["doc_id"])):
+        rows.append([("" if d.get(c) is None else d.get(c)) for c in DOC_COLUMNS])
+    return rows
+
+
+def _status(ok: bool, message: str) -> str:
+    cls = "rag-status-ok" if ok else "rag-status-error"
+    return f'<div class="{cls}">{"✔" if ok else "✖"} {_esc(message)}</div>'
+
+
+def upload_bytes(assistant: Assistant, filename: str, data: bytes) -> tuple[bool, str]:
+    """Add one uploaded document; returns (ok, message). Validation and saving are done by the library, which
+    strips directories from the name and leaves nothing behind on failure."""
+    name = Path(str(filename)).name or "upload.txt"
+    if Path(name).suffix.lower() not in UPLOAD_TYPES:
+        return False, f"{name}: 不支持的文件类型 / unsupported file type — upload one of {', '.join(UPLOAD_TYPES)}"
+    if len(data) > MAX_UPLOAD_BYTES:
+        return False, (f"{name}: 文件太大 / too large ({len(data):,} bytes; the limit is "
+                       f"{MAX_UPLOAD_BYTES:,} bytes)")
+    if not data.strip():
+        return False, f"{name}: 文件是空的 / the file is empty"
+    started = time.perf_counter()
+    try:
+        result = assistant.add_document(str(filename), data)
+    except PolicyRagError as exc:
+        return False, f"上传失败 / upload failed: {exc}"
+    except OSError as exc:
+        return False, f"上传失败 / upload failed (could not save the file): {exc}"
+    took = time.perf_counter() - started
+    msg = (f"已添加 / added {result.get('saved_as', name)}: now {result.get('documents', '?')} documents, "
+           f"{result.get('chunks', '?')} chunks (indexed in {took:.1f} s). 现在可以提问 / ask about it now.")
+    warns = result.get("warnings") or []
+    if warns:
+        msg += " Warnings: " + "; ".join(str(w) for w in warns)
+    return True, msg
+
+
+def _file_path_and_name(file: Any) -> tuple[Path | None, str]:
+    if file is None:
+        return None, ""
+    if isinstance(file, (list, tuple)):
+        file = file[0] if file else None
+        if file is None:
+            return None, ""
+    path = getattr(file, "name", None) if not isinstance(file, (str, os.PathLike)) else file
+    if isinstance(file, dict):
+        path = file.get("path") or file.get("name")
+    if path is None:
+        return None, ""
+    p = Path(str(path))
+    orig = getattr(file, "orig_name", None) or (file.get("orig_name") if isinstance(file, dict) else None)
+    return p, orig or p.name
+
+
+def _doc_updates(assistant: Assistant) -> tuple:
+    cities, years = filter_choices(assistant)
+    doc_ids = [d["doc_id"] for d in assistant.documents()]
+    return (documents_table(assistant),
+            gr.update(choices=doc_ids, value=None),
+            gr.update(choices=cities),
+            gr.update(choices=years))
+
+
+def upload_document(assistant: Assistant, file: Any) -> tuple:
+    """Upload callback: (status html, documents table, remove-dropdown update, city update, year update)."""
+    path, name = _file_path_and_name(file)
+    if path is None:
+        ok, msg = False, "请选择文件 / choose a file to upload first"
+    else:
+        try:
+            size = path.stat().st_size
+            if size > MAX_UPLOAD_BYTES:
+                ok, msg = False, (f"{name}: 文件太大 / too large ({size:,} bytes; the limit is "
+                                  f"{MAX_UPLOAD_BYTES:,} bytes)")
+            else:
+                ok, msg = upload_bytes(assistant, name, path.read_bytes())
+        except OSError as exc:
+            ok, msg = False, f"{name}: cannot read the uploaded file: {exc}"
+    if ok:
+        gr.Info(msg, duration=4)
+    else:
+        gr.Warning(_esc(msg))
+    return (_status(ok, msg), *_doc_updates(assistant))
+
+
+def remove_document(assistant: Assistant, doc_id: str | None) -> tuple:
+    """Remove callback: same outputs as `upload_document`."""
+    if not doc_id:
+        ok, msg = False, "请选择要删除的文件 / choose a document to remove"
+    else:
+        try:
+            result = assistant.remove_document(doc_id)
+            ok, msg = True, (f"已删除 / removed {doc_id}: now {result.get('documents', '?')} documents, "
+                             f"{result.get('chunks', '?')} chunks")
+        except PolicyRagError as exc:
+            ok, msg = False, f"删除失败 / remove failed: {exc}"
+        except OSError as exc:
+            ok, msg = False, f"删除失败 / remove failed: {exc}"
+    if not ok:
+        gr.Warning(_esc(msg))
+    return (_status(ok, msg), *_doc_updates(assistant))
+
+
+# ---------------------------------------------------------------------------------------------- eval
+
+def _flatten(prefix: str, value: Any, rows: list[list[Any]]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, rows)
+    elif isinstance(value, (int, float, str, bool)) or value is None:
+        if isinstance(value, float):
+            value = round(value, 4)
+        rows.append([prefix, "" if value is None else value])
+    elif isinstance(value, (list, tuple)) and len(value) <= 8 and all(
+            isinstance(v, (int, float, str)) for v in value):
+        rows.append([prefix, ", ".join(str(v) for v in value)])
+
+
+def metrics_rows(metrics: dict) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    _flatten("", {k: v for k, v in metrics.items() if k not in {"items", "results", "per_item"}}, rows)
+    return rows
+
+
+def run_evaluation(assistant: Assistant, limit: float | int | None = 0, ids: str = "", baselines: bool = False,
+                   progress: Any = None) -> tuple[str, list[list[Any]], str | None, str]:
+    """Eval callback: (status html, metrics rows, plot path or None, report markdown as plain text)."""
+    try:
+        from rag.evaluation import run_eval
+    except ImportError as exc:
+        msg = f"eval runner not available (rag.evaluation could not be imported: {exc})"
+        return _status(False, msg), [], None, ""
+    id_list = [i for i in re.split(r"[\s,，]+", ids or "") if i]
+    out_dir = Path(tempfile.mkdtemp(prefix="policy-rag-eval-"))
+    if progress is not None:
+        try:
+            progress(0, desc="running the eval set…")
+        except Exception:  # noqa: BLE001 - progress is cosmetic
+            pass
+    started = time.perf_counter()
+    try:
+        result = run_eval(assistant.settings, set_path=EVAL_SET, out_dir=out_dir, baselines=bool(baselines),
+                          limit=int(limit) if limit else None, ids=id_list or None, progress=True)
+    except (PolicyRagError, ValueError, OSError, KeyError) as exc:
+        return _status(False, f"eval failed: {exc}"), [], None, ""
+    took = time.perf_counter() - started
+    metrics: dict = {}
+    mpath = out_dir / "metrics.json"
+    if mpath.is_file():
+        try:
+            metrics = json.loads(mpath.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            metrics = {}
+    if not metrics and isinstance(result, dict):
+        metrics = result
+    plot = out_dir / "accuracy_by_kind.png"
+    report = out_dir / "report.md"
+    report_text = report.read_text(encoding="utf-8") if report.is_file() else ""
+    msg = f"eval finished in {took:.1f} s; outputs in {out_dir}"
+    return _status(True, msg), metrics_rows(metrics), (str(plot) if plot.is_file() else None), report_text
+
+
+# ---------------------------------------------------------------------------------------------- app
+
+INTRO = (
+    "### policy-rag · 科技政策文件问答\n"
+    "Ask about the indexed government S&T plans in Chinese or English. Every answer quotes the documents "
+    "verbatim; open a reference to see the quote in its sentence. 答案均逐字引用原文，点击参考来源查看上下文。"
+)
+EXAMPLES = [
+    "绍兴2025年技术交易额目标是多少?",
+    "What is Shaoxing's 2025 technology transaction target?",
+    "鹰潭2025年高新技术企业的目标是多少?",
+    "南昌2015年科技工作的重点有哪些?",
+]
+
+
+def build_app(assistant: Assistant) -> gr.Blocks:
+    """The Gradio Blocks app around one shared (thread-safe) Assistant. Launch with `css=CSS, theme=THEME`."""
+    cities, years = filter_choices(assistant)
+    llm_ok = _llm_configured(assistant)
+    llm_info = ("Uses the configured OpenAI-compatible endpoint; answers are still grounded in cited quotes."
+                if llm_ok else
+                "Disabled: no LLM endpoint configured (set POLICY_RAG_LLM_BASE_URL / OPENAI_BASE_URL or "
+                "POLICY_RAG_LLM_API_KEY / OPENAI_API_KEY and restart). Answers are extractive.")
+    with gr.Blocks(title="policy-rag", analytics_enabled=False) as app:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("问答 Chat", id="chat"):
+                with gr.Row():
+                    with gr.Column(scale=4):
+                        chatbot = gr.Chatbot(
+                            label="对话 / Conversation", height=560, elem_id="rag-chatbot",
+                            sanitize_html=True, render_markdown=False, latex_delimiters=[],
+                            feedback_options=None, allow_file_downloads=False, allow_tags=False,
+                            placeholder="问一个关于文件的问题 · Ask a question about the documents",
+                        )
+                        with gr.Row():
+                            question = gr.Textbox(
+                                placeholder="例如：绍兴2025年技术交易额目标是多少?", show_label=False, scale=5,
+                                elem_id="rag-question", max_lines=4, autofocus=True, submit_btn=False,
+                            )
+                            ask_btn = gr.Button("提问 Ask", variant="primary", scale=1, elem_id="rag-ask")
+                        with gr.Row():
+                            clear_btn = gr.Button("清空对话 Clear", size="sm", variant="secondary")
+                        gr.Examples(EXAMPLES, inputs=[question], label="示例 Examples")
+                    with gr.Column(scale=1, min_width=220):
+                        city = gr.Dropdown(cities, value=ANY, label="城市 City", elem_id="rag-city",
+                                           allow_custom_value=False)
+                        year = gr.Dropdown(years, value=ANY, label="年份 Year", elem_id="rag-year")
+                        k = gr.Slider(1, 20, value=assistant.settings.k, step=1, label="检索块数 k (passages)")
+                        use_llm = gr.Checkbox(False, label="LLM generation", info=llm_info, interactive=llm_ok,
+                                              elem_id="rag-llm")
+
+                def _ask(message, history, city_v, year_v, k_v, llm_v):
+                    return answer_question(assistant, message, history, city_v, year_v, k_v, llm_v)
+
+                inputs = [question, chatbot, city, year, k, use_llm]
+                question.submit(_ask, inputs, [chatbot, question], concurrency_limit=4, concurrency_id="ask")
+                ask_btn.click(_ask, inputs, [chatbot, question], concurrency_limit=4, concurrency_id="ask")
+                clear_btn.click(lambda: ([], ""), None, [chatbot, question], queue=False)
+
+            with gr.Tab("文件 Documents", id="documents"):
+                table = gr.Dataframe(documents_table(assistant), headers=DOC_HEADERS, interactive=False,
+                                     wrap=True, elem_id="rag-documents", label="已索引文件 Indexed documents")
+                with gr.Row():
+                    with gr.Column():
+                        upload = gr.File(label="上传文件 Upload (.txt / .md / .html, UTF-8 or GBK, ≤ 2 MB)",
+                                         file_types=UPLOAD_TYPES, type="filepath", elem_id="rag-upload")
+                        upload_btn = gr.Button("添加到索引 Add to index", variant="primary", elem_id="rag-upload-btn")
+                    with gr.Column():
+                        remove_id = gr.Dropdown([d["doc_id"] for d in assistant.documents()], value=None,
+                                                label="删除文件 Remove document (doc_id)", elem_id="rag-remove-id")
+                        remove_btn = gr.Button("删除 Remove", variant="stop", elem_id="rag-remove-btn")
+                doc_status = gr.HTML("", elem_id="rag-doc-status")
+
+                outs = [doc_status, table, remove_id, city, year]
+                upload_btn.click(lambda f: upload_document(assistant, f), [upload], outs,
+                                 concurrency_limit=1, concurrency_id="docs")
+                remove_btn.click(lambda d: remove_document(assistant, d), [remove_id], outs,
+                                 concurrency_limit=1, concurrency_id="docs")
+
+            with gr.Tab("评测 Eval", id="eval"):
+                gr.Markdown("Run the fidelity eval set (`eval/set.jsonl`) against the current settings. "
+                            "Leave *limit* at 0 and *ids* empty for the whole set.")
+                with gr.Row():
+                    limit = gr.Number(0, label="limit (0 = all)", precision=0, minimum=0)
+                    ids = gr.Textbox(label="ids (comma separated, optional)", placeholder="num-001, fact-003")
+                    baselines = gr.Checkbox(False, label="also run baselines")
+                eval_btn = gr.Button("运行评测 Run eval", variant="primary")
+                eval_status = gr.HTML("")
+                metrics = gr.Dataframe(headers=["metric", "value"], interactive=False, label="Metrics")
+                plot = gr.Image(label="accuracy by kind", type="filepath", interactive=False)
+                report = gr.Code(label="report.md", language="markdown", interactive=False)
+
+                def _eval(limit_v, ids_v, base_v, progress=gr.Progress(track_tqdm=True)):
+                    return run_evaluation(assistant, limit_v, ids_v, base_v, progress)
+
+                eval_btn.click(_eval, [limit, ids, baselines], [eval_status, metrics, plot, report],
+                               concurrency_limit=1, concurrency_id="eval")
+    app.queue(max_size=64, default_concurrency_limit=2)
+    return app
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="rag ui", description="policy-rag web UI (Gradio).")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--auth", metavar="USER:PASS", help="require this login (recommended with --host 0.0.0.0)")
+    p.add_argument("--share", action="store_true", help="also create a public gradio.live link (off by default)")
+    p.add_argument("--index-dir", type=Path, help="index directory (default indexes/default)")
+    p.add_argument("--documents-dir", type=Path, help="documents directory (default documents/)")
+    p.add_argument("--embedder", help="embedding model id or path (default: the bundled multilingual-e5-small)")
+    args = p.parse_args(argv)
+    if args.auth is not None and (":" not in args.auth or not args.auth.split(":", 1)[0]):
+        p.error("--auth must look like user:password")
+    if not 0 < args.port < 65536:
+        p.error("--port must be between 1 and 65535")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = Settings.load(index_dir=args.index_dir, documents_dir=args.documents_dir, embedder=args.embedder)
+        print(f"policy-rag: loading the index at {settings.index_dir} (building it from {settings.documents_dir} "
+              "if needed)…", flush=True)
+        started = time.perf_counter()
+        assistant = Assistant.from_settings(settings, progress=True)
+    except PolicyRagError as exc:
+        print(f"policy-rag: cannot start the UI: {exc}", file=sys.stderr)
+        return 2
+    docs = assistant.documents()
+    print(f"policy-rag: ready — {len(docs)} documents, {sum(d['chunks'] for d in docs)} chunks "
+          f"({time.perf_counter() - started:.1f} s)", flush=True)
+    for w in assistant.warnings:
+        print(f"policy-rag: warning: {w}", file=sys.stderr)
+    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    app = build_app(assistant)
+    app.launch(server_name=args.host, server_port=args.port, auth=auth, share=bool(args.share), css=CSS,
+               theme=THEME, show_error=True, max_file_size=MAX_UPLOAD_BYTES, footer_links=["settings"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
