@@ -30,9 +30,9 @@ from .store import PlanIndex
 
 __all__ = ["ScoredClause", "score_clauses", "compose_answer", "refusal", "term_weights"]
 
-DIGIT = re.compile(r"\d")
 # Dense similarity of e5-small between an unrelated and a matching clause spans roughly 0.78..0.90.
 DENSE_FLOOR, DENSE_CEIL = 0.80, 0.90
+DENSE_SUPPORT_WEIGHT = 1.0
 MAX_CLAUSES = 3
 
 
@@ -43,6 +43,20 @@ class ScoredClause:
     support: float  # 0..1, see module docstring
     covered: frozenset[int]  # indexes of the query term groups this clause's context covers
     chunk_rank: int
+    lexical: float  # IDF-weighted share of key terms in the clause's sentence + section
+    dense: float  # cosine(question, clause)
+    has_figure: bool
+
+
+# A list number ("11、", "(三)") or a year is not a figure; "92亿元", "3.3%", "200家", "520" are.
+LIST_NUMBER = re.compile(r"^\s*(?:[(（]?\d{1,2}[)）.、．]|[(（][一二三四五六七八九十]+[)）])\s*")
+YEAR_TOKEN = re.compile(r"(?<!\d)(?:19|20)\d{2}(?:\s*年度?|(?=[-—–~至到]))")
+FIGURE = re.compile(r"\d")
+SENTENCE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年")
+
+
+def has_figure(text: str) -> bool:
+    return bool(FIGURE.search(YEAR_TOKEN.sub("", LIST_NUMBER.sub("", text))))
 
 
 def term_weights(index: PlanIndex, query: Query) -> list[float]:
@@ -88,13 +102,47 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             ctx = _covered(query.term_groups, context)
             lexical_own = sum(weights[i] for i in own) / total if total else 0.0
             lexical_ctx = sum(weights[i] for i in ctx) / total if total else 0.0
-            dense = min(1.0, max(0.0, (float(sim) - DENSE_FLOOR) / (DENSE_CEIL - DENSE_FLOOR)))
-            support = lexical_ctx if total else dense
-            figure = 1.0 if query.wants_figure and DIGIT.search(clause.text) else 0.0
-            score = 0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense + 0.15 * figure + 0.05 / (1 + sc.rank)
-            out.append(ScoredClause(clause, score, support, ctx, sc.rank))
+            dense = _unit(float(sim))
+            figure = has_figure(clause.text)
+            score = (0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense
+                     + (0.25 if query.wants_figure and figure else 0.0) + 0.05 / (1 + sc.rank))
+            support = max(lexical_ctx, DENSE_SUPPORT_WEIGHT * max(dense, _unit(sc.dense)))
+            out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure))
     out.sort(key=lambda s: -s.score)
     return out
+
+
+def _unit(sim: float) -> float:
+    return min(1.0, max(0.0, (sim - DENSE_FLOOR) / (DENSE_CEIL - DENSE_FLOOR)))
+
+
+def year_consistent(index: PlanIndex, scored: list[ScoredClause], years: tuple[int, ...]) -> list[ScoredClause]:
+    """Drop clauses that would answer for the wrong year.
+
+    - a plan that does not cover the year asked may answer only in a sentence that names that year
+      (a 2015 plan mentioning "2016-2020年");
+    - a sentence that names other years only ("2024年度 … 2.4%") does not answer a 2025 question.
+    """
+    if not years:
+        return scored
+    out = []
+    for s in scored:
+        doc = index.documents[s.clause.doc_id]
+        sentence = doc.text[s.clause.sentence_start:s.clause.sentence_end]
+        named = {int(y) for y in SENTENCE_YEAR.findall(sentence)}
+        covers = any(y in doc.metadata.years for y in years)
+        if named and not named & set(years) and not _range_covers(sentence, years):
+            continue
+        if covers or named & set(years):
+            out.append(s)
+    return out
+
+
+def _range_covers(sentence: str, years: tuple[int, ...]) -> bool:
+    for a, b in re.findall(r"((?:19|20)\d{2})\s*[-—–~至到]\s*((?:19|20)\d{2})", sentence):
+        if any(int(a) <= y <= int(b) for y in years):
+            return True
+    return False
 
 
 def select_clauses(scored: list[ScoredClause], min_support: float) -> list[ScoredClause]:
@@ -107,7 +155,7 @@ def select_clauses(scored: list[ScoredClause], min_support: float) -> list[Score
         if len(chosen) >= MAX_CLAUSES:
             break
         new = set(s.covered) - covered
-        if new and s.support >= min_support and s.score >= 0.8 * chosen[0].score \
+        if new and s.support >= min_support and s.score >= 0.6 * chosen[0].score \
                 and s.clause.doc_id == chosen[0].clause.doc_id:
             chosen.append(s)
             covered |= new

@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answer import compose_answer, refusal, score_clauses, select_clauses
+from .answer import compose_answer, refusal, year_consistent, score_clauses, select_clauses
 from .citations import Answer
 from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_documents
 from .embeddings import load_embedder
@@ -27,7 +27,7 @@ from .errors import DocumentLoadError, IndexNotFoundError, InvalidQuestionError
 from .query import CityCatalog, Query, analyse_query
 from .retrieval import HybridRetriever, eligible_documents, retrieve
 from .settings import Settings
-from .store import PlanIndex, build_index, load_index
+from .store import PIPELINE_VERSION, PlanIndex, build_index, load_index
 
 __all__ = ["Assistant"]
 
@@ -64,7 +64,8 @@ class Assistant:
         try:
             index = load_index(settings.index_dir, expected_embedder=embedder.info)
             if build and (_documents_changed(settings.documents_dir, index)
-                          or index.manifest.get("chunk_size") != settings.chunk_size):
+                          or index.manifest.get("chunk_size") != settings.chunk_size
+                          or index.manifest.get("pipeline_version") != PIPELINE_VERSION):
                 log.info("documents changed since the index was built: updating it")
                 index, warnings = _build(settings, embedder, progress)
         except IndexNotFoundError:
@@ -132,7 +133,7 @@ class Assistant:
                                else f"no plan {('for ' + c + ' ') if c else ''}covers {years}")
                 continue
             chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=allowed)
-            scored = score_clauses(index, query, vector, chunks)
+            scored = year_consistent(index, score_clauses(index, query, vector, chunks), (year,) if year else query.years)
             best_support = max(best_support, scored[0].support if scored else 0.0)
             chosen = select_clauses(scored, self.settings.min_support)
             if chosen:

@@ -61,15 +61,19 @@ class DocumentMetadata:
     issuer: str | None = None
     issue_date: str | None = None  # ISO date
     kind: str | None = None  # 工作要点 / 工作意见 / 实施方案 ...
+    # field -> (start, end) of the text it was read from, so a metadata answer can be cited verbatim
+    evidence: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["years"] = list(self.years)
+        d["evidence"] = {k: list(v) for k, v in self.evidence.items()}
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "DocumentMetadata":
-        return cls(**{**d, "years": tuple(d.get("years") or ())})
+        evidence = {k: tuple(v) for k, v in (d.get("evidence") or {}).items()}
+        return cls(**{**d, "years": tuple(d.get("years") or ()), "evidence": evidence})
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,10 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
     kind = next((k for k in KINDS if k in title), None)
     city = _find_city(text, title)
     province = _find_province(text)
-    issue_date = _find_issue_date(text)
+    evidence: dict[str, tuple[int, int]] = {}
+    issue_date, date_span = _find_issue_date(text)
+    if date_span:
+        evidence["issue_date"] = date_span
 
     period = next((p for p in FIVE_YEAR if p in title), None)
     if period:
@@ -219,17 +226,16 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
     year = years[-1] if years else None
 
     issuer = None
-    if m := ISSUER_FIELD.search(text):
+    if m := (ISSUER_FIELD.search(text) or ISSUER_LINE.search(text) or SOURCE_FIELD.search(text)):
         issuer = m.group(1)
-    elif m := ISSUER_LINE.search(text):
-        issuer = m.group(1)
-    elif m := SOURCE_FIELD.search(text):
-        issuer = m.group(1)
+        evidence["issuer"] = m.span(0) if m.re is not ISSUER_LINE else m.span(1)
+    if title in text:
+        evidence["title"] = (text.index(title), text.index(title) + len(title))
     if issuer and issuer.startswith("市") and city:
         issuer = city + issuer  # "市科技局" in a 鹰潭 document is 鹰潭市科技局
     return DocumentMetadata(
         title=title, city=city, province=province, year=year, years=years, period=period,
-        issuer=issuer, issue_date=issue_date, kind=kind,
+        issuer=issuer, issue_date=issue_date, kind=kind, evidence=evidence,
     )
 
 
@@ -249,8 +255,10 @@ def _find_title(lines: list[str], body: str) -> str | None:
 
 def _find_city(text: str, title: str) -> str | None:
     """The city the plan is for: the place name most often written as "X市", weighted by the title."""
+    import jieba
     import jieba.posseg
 
+    jieba.setLogLevel(logging.WARNING)
     counts: Counter[str] = Counter()
     for token in jieba.posseg.cut(text):
         if token.flag == "ns":
@@ -273,20 +281,20 @@ def _find_province(text: str) -> str | None:
     return max(stated, key=stated.get) if stated else None
 
 
-def _find_issue_date(text: str) -> str | None:
+def _find_issue_date(text: str) -> tuple[str | None, tuple[int, int] | None]:
+    """(ISO date, span it was read from): 成文日期 field, else a signature date line, else 发布日期."""
     if m := ISO_DATE.search(text):
-        return _iso(*m.groups())
+        return _iso(*m.groups()), m.span(0)
     for m in COMPACT_DATE.finditer(text):
         year, rest = m.group(1), m.group(2)
         for split in (1, 2):  # "317" -> 3-17 ; "1105" -> 11-05
             iso = _iso(year, rest[:split], rest[split:])
             if iso and len(rest[split:]) <= 2:
-                return iso
-    if m := CN_DATE.search(text):
-        return _iso(*m.groups())
-    if m := PUBLISHED_DATE.search(text):
-        return _iso(*m.groups())
-    return None
+                return iso, (m.start(1), m.end(2))
+    for pattern in (CN_DATE, PUBLISHED_DATE):
+        if m := pattern.search(text):
+            return _iso(*m.groups()), m.span(0)
+    return None, None
 
 
 def _iso(y: str, m: str, d: str) -> str | None:

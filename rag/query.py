@@ -9,6 +9,7 @@ answering with another city's figure.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -166,8 +167,10 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer) -> 
 
 
 def _unknown_places(simplified: str, catalog: CityCatalog, tokenizer: Tokenizer) -> tuple[str, ...]:
+    import jieba
     import jieba.posseg
 
+    jieba.setLogLevel(logging.WARNING)
     known = set(catalog.aliases) | set(catalog.cities)
     out = []
     for tok in jieba.posseg.cut(simplified):

@@ -35,10 +35,13 @@ from .embeddings import EmbedderInfo
 from .errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
 from .tokenize import Tokenizer, learn_indicator_terms
 
-__all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "index_lock"]
+__all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "PIPELINE_VERSION", "index_lock"]
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
+# Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
+# another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
+PIPELINE_VERSION = "2026.11.22-1"
 CHECKED_FILES = ("dense.faiss", "chunk_vectors.npy", "clause_vectors.npy", "documents.jsonl", "chunks.jsonl",
                  "clauses.jsonl", "userdict.txt")
 
@@ -202,6 +205,7 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
             _write_jsonl(tmp / "clauses.jsonl", [{**c.to_dict(), "embed_sha": k} for c, k in zip(clauses, clause_keys)])
             manifest = {
                 "format_version": FORMAT_VERSION,
+                "pipeline_version": PIPELINE_VERSION,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "embedder": info.to_dict(),
                 "chunk_size": chunk_size,

