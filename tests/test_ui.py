@@ -1,0 +1,229 @@
+"""Unit tests of the UI callbacks (no browser) against a real Assistant on a tmp copy of documents/."""
+
+from __future__ import annotations
+
+import html
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import ui  # noqa: E402
+from rag import Answer, Assistant, Citation, Settings  # noqa: E402
+
+GBK_DOC = (
+    "2025年丽水市科技工作要点\n"
+    "丽水市科学技术局 2025-02-10\n\n"
+    "一、目标任务\n"
+    "2025年，全市技术交易额达到88亿元，新增高新技术企业120家，全社会研发投入强度达到2.6%。\n\n"
+    "二、重点工作\n"
+    "1. 建设丽水生态科创走廊，推动瓯江实验室扩容提质。\n"
+    "2. 实施科技特派员制度，选派科技特派员300名以上。\n"
+)
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory) -> Assistant:
+    base = tmp_path_factory.mktemp("ui")
+    docs = base / "documents"
+    shutil.copytree(ROOT / "documents", docs)
+    settings = Settings.load(documents_dir=docs, index_dir=base / "index")
+    return Assistant.from_settings(settings)
+
+
+def _ids(a: Assistant) -> set[str]:
+    return {d["doc_id"] for d in a.documents()}
+
+
+def test_chinese_question_renders_answer_and_citation(assistant):
+    history, cleared = ui.answer_question(assistant, "绍兴2025年技术交易额目标是多少?", [], "any", "any", 5, False)
+    assert cleared == ""
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    out = history[-1]["content"]
+    assert "450亿元" in out
+    assert "参考来源" in out and "Sources" not in out
+    assert '<details class="rag-citation"' in out
+    assert "<mark>实现技术交易额450亿元</mark>" in out
+    assert "2025年全市科技创新工作要点" in out and "绍兴" in out
+    assert "documents/shaoxing_2025_st_innovation_work_points.txt" in out
+    assert "未找到" not in out
+
+
+def test_english_question_uses_english_labels(assistant):
+    history, _ = ui.answer_question(assistant, "What is Shaoxing's 2025 technology transaction target?", [])
+    out = history[-1]["content"]
+    assert "Sources" in out and "参考来源" not in out
+    assert "450亿元" in out
+    # the user's own message is escaped too
+    assert history[0]["content"].count("What is Shaoxing&#x27;s") == 1
+
+
+def test_refusal_is_marked(assistant):
+    history, _ = ui.answer_question(assistant, "东京2025年技术交易额目标是多少?", [])
+    out = history[-1]["content"]
+    assert 'class="rag-badge refused"' in out and "未找到" in out
+    history, _ = ui.answer_question(assistant, "What is Shaoxing's 2015 technology transaction target?", [])
+    assert "Not in the documents" in history[-1]["content"]
+
+
+def test_filters_and_invalid_questions(assistant):
+    cities, years = ui.filter_choices(assistant)
+    assert cities[0] == "any" and {"绍兴", "赣州", "南昌", "鹰潭"} <= set(cities)
+    assert years[0] == "any" and "2015" in years and "2025" in years
+    history, _ = ui.answer_question(assistant, "技术交易额目标是多少?", [], "绍兴", "2025", 3, False)
+    assert "450亿元" in history[-1]["content"]
+    # too long: an error bubble, not an exception
+    history, _ = ui.answer_question(assistant, "问" * 2000, [])
+    assert 'class="rag-badge error"' in history[-1]["content"]
+    # empty: nothing added
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        history, _ = ui.answer_question(assistant, "   ", [])
+    assert history == []
+    # LLM checkbox is ignored when no endpoint is configured
+    if not (assistant.settings.llm_base_url or assistant.settings.llm_api_key):
+        history, _ = ui.answer_question(assistant, "绍兴2025年技术交易额目标是多少?", [], use_llm=True)
+        assert "450亿元" in history[-1]["content"]
+
+
+def _fake_answer(quote: str, answer_text: str) -> Answer:
+    c = Citation(number=1, doc_id="nope", source="documents/<b>x</b>.txt", title="<img src=x onerror=alert(1)>",
+                 city="绍兴", year=2025, section="![x](http://example.com/a.png)", quote=quote, start=0,
+                 end=len(quote), score=0.9, context_start=0, context_end=len(quote))
+    return Answer(question="q?", answer=answer_text, refused=False, citations=[c], lang="zh")
+
+
+def test_render_escapes_html_and_markdown():
+    evil = "<script>alert(1)</script>"
+    out = ui.render_answer(_fake_answer(evil, f"答案 {evil} ![x](http://example.com/a.png) [1]"), None)
+    assert "<script>" not in out and "</script>" not in out
+    assert html.escape(evil) in out
+    assert "<img" not in out and "&lt;img src=x onerror=alert(1)&gt;" in out
+    assert "<b>" not in out
+    # Markdown is not rendered by the chatbot (render_markdown=False), and the text stays literal
+    assert "![x](http://example.com/a.png)" in out
+    assert "<mark>&lt;script&gt;alert(1)&lt;/script&gt;</mark>" in out
+
+
+def test_render_escapes_document_context(assistant):
+    # A real citation whose surrounding document text would be dangerous is escaped too: check on a real answer
+    # that the context comes from the document and every '<' in it is escaped.
+    ans = assistant.ask("绍兴2025年技术交易额目标是多少?")
+    out = ui.render_answer(ans, assistant)
+    c = ans.citations[0]
+    doc = assistant.index.documents[c.doc_id]
+    sentence = doc.text[c.context_start:c.end]
+    assert html.escape(ui._compact(sentence[: c.start - c.context_start])) in out
+
+
+def test_chatbot_is_configured_safely(assistant):
+    app = ui.build_app(assistant)
+    bots = [b for b in app.blocks.values() if isinstance(b, gr.Chatbot)]
+    assert bots and all(b.sanitize_html and not b.render_markdown and not b.latex_delimiters for b in bots)
+    checkbox = [b for b in app.blocks.values() if isinstance(b, gr.Checkbox) and b.label == "LLM generation"][0]
+    assert checkbox.interactive == bool(assistant.settings.llm_base_url or assistant.settings.llm_api_key)
+
+
+def test_gbk_upload_becomes_answerable(assistant, tmp_path):
+    question = "丽水2025年技术交易额目标是多少?"
+    before, _ = ui.answer_question(assistant, question, [])
+    assert "88亿元" not in before[-1]["content"]
+
+    f = tmp_path / "lishui_2025_st_work_points.txt"
+    f.write_bytes(GBK_DOC.encode("gbk"))
+    status, table, remove_update, city_update, year_update = ui.upload_document(assistant, str(f))
+    assert "rag-status-ok" in status, status
+    assert any(r[0] == "lishui_2025_st_work_points" for r in table)
+    assert "lishui_2025_st_work_points" in remove_update["choices"]
+    assert "丽水" in city_update["choices"]
+    saved = assistant.settings.documents_dir / "lishui_2025_st_work_points.txt"
+    assert saved.read_bytes() == GBK_DOC.encode("gbk")
+
+    after, _ = ui.answer_question(assistant, question, [])
+    out = after[-1]["content"]
+    assert "88亿元" in out and "<mark>" in out and "丽水" in out
+
+    # and removing it works through the UI callback
+    status, table, *_ = ui.remove_document(assistant, "lishui_2025_st_work_points")
+    assert "rag-status-ok" in status
+    assert all(r[0] != "lishui_2025_st_work_points" for r in table)
+    assert not saved.exists()
+
+
+def test_binary_upload_is_rejected(assistant, tmp_path):
+    before = _ids(assistant)
+    files_before = sorted(p.name for p in assistant.settings.documents_dir.iterdir())
+    f = tmp_path / "evil.txt"
+    f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 20)
+    status, table, *_ = ui.upload_document(assistant, str(f))
+    assert "rag-status-error" in status and "upload failed" in status
+    assert _ids(assistant) == before
+    assert {r[0] for r in table} == before
+    assert sorted(p.name for p in assistant.settings.documents_dir.iterdir()) == files_before
+
+    ok, msg = ui.upload_bytes(assistant, "picture.png", b"\x89PNG....")
+    assert not ok and "unsupported file type" in msg
+    ok, msg = ui.upload_bytes(assistant, "big.txt", "字".encode("utf-8") * 1_000_000)
+    assert not ok and "too large" in msg
+    status, *_ = ui.upload_document(assistant, None)
+    assert "rag-status-error" in status
+    assert _ids(assistant) == before
+
+
+def test_path_traversal_filename_stays_inside_documents_dir(assistant):
+    docs_dir = assistant.settings.documents_dir.resolve()
+    text = GBK_DOC.replace("丽水", "衢州").encode("utf-8")
+    ok, msg = ui.upload_bytes(assistant, "../../evil.txt", text)
+    assert ok, msg
+    assert not (docs_dir.parent / "evil.txt").exists() and not (docs_dir.parent.parent / "evil.txt").exists()
+    saved = [p for p in docs_dir.iterdir() if "evil" in p.name]
+    assert len(saved) == 1 and saved[0].resolve().parent == docs_dir
+    doc_id = next(d["doc_id"] for d in assistant.documents() if "evil" in d["source"])
+    status, *_ = ui.remove_document(assistant, doc_id)
+    assert "rag-status-ok" in status
+
+
+def test_remove_unknown_document_is_a_clear_error(assistant):
+    before = _ids(assistant)
+    status, *_ = ui.remove_document(assistant, "no_such_doc")
+    assert "rag-status-error" in status and "no_such_doc" in status
+    status, *_ = ui.remove_document(assistant, None)
+    assert "rag-status-error" in status
+    assert _ids(assistant) == before
+
+
+def test_eval_callback_degrades_gracefully(assistant, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "rag.evaluation":
+            raise ImportError("not there")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    status, rows, plot, report = ui.run_evaluation(assistant, 2, "")
+    assert "eval runner not available" in status and rows == [] and plot is None
+
+
+def test_metrics_rows_flattens_nested_metrics():
+    rows = ui.metrics_rows({"accuracy": 0.91234, "by_kind": {"numeric": {"accuracy": 1.0, "n": 10}}, "items": [1]})
+    assert ["accuracy", 0.9123] in rows and ["by_kind.numeric.n", 10] in rows
+    assert not any(r[0] == "items" for r in rows)
+
+
+def test_cli_arguments():
+    args = ui.parse_args([])
+    assert args.host == "127.0.0.1" and args.port == 7860 and not args.share and args.auth is None
+    args = ui.parse_args(["--port", "8000", "--auth", "u:p:w", "--share", "--index-dir", "x", "--embedder", "e"])
+    assert args.port == 8000 and args.auth == "u:p:w" and args.share and args.index_dir == Path("x")
+    with pytest.raises(SystemExit):
+        ui.parse_args(["--auth", "nopassword"])
