@@ -318,9 +318,12 @@ def _failure(item: EvalItem, raw: dict, row: dict, k: int) -> str | None:
     where = f"gold passage at retrieval rank {rank}" if rank else f"no gold passage in retrieval top-{k}"
     if refused:
         reason = raw.get("reason") or ""
-        stage = "refusal threshold" if rank else "retrieval"
         if reason.startswith("no indexed plan") or reason.startswith("no plan") or "no plan indexed" in reason:
-            stage = "query analysis"
+            stage = "query analysis (city/year)"
+        elif raw.get("support", 1.0) < 0.05:
+            stage = "query analysis (no key term of the question found in any retrieved clause)"
+        else:
+            stage = "refusal threshold" if rank else "retrieval"
         return f"{stage}: refused{support} ({reason}); {where}"
     if not row["answer_correct"]:
         missing = [g for g in item.answers if not group_matched(g, answer)]
@@ -599,12 +602,14 @@ def _reproduce(out_dir: Path, settings: Settings, compare: list, set_path: Path,
     base = dump(OURS, settings)
     cmp_files = [dump(re.sub(r"[^\w.\-]+", "_", label), s) for label, s in compare]
     if ids is not None:
-        args = [f"Settings.load({rel(base)!r})", f"out_dir=Path({rel(out_dir)!r})"]
+        q = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731  (double quotes: no clash with the shell's)
+        args = [f"Settings.load({q(rel(base))})", f"out_dir=Path({q(rel(out_dir))})"]
         if Path(set_path).resolve() != DEFAULT_SET.resolve():
-            args.append(f"set_path=Path({rel(set_path)!r})")
+            args.append(f"set_path=Path({q(rel(set_path))})")
         if compare:
-            args.append(f"compare=[(l, Settings.load(p)) for l, p in {[(lb, rel(p)) for (lb, _), p in zip(compare, cmp_files)]!r}]")
-        args += [f"ids={list(ids)!r}"] + ([f"limit={limit}"] if limit else []) \
+            pairs = q([[lb, rel(p)] for (lb, _), p in zip(compare, cmp_files)])
+            args.append(f"compare=[(lb, Settings.load(p)) for lb, p in {pairs}]")
+        args += [f"ids={q(list(ids))}"] + ([f"limit={limit}"] if limit else []) \
             + ([] if baselines else ["baselines=False"]) + (["llm_judge=True"] if llm_judge else [])
         code = ("from pathlib import Path; from rag import Settings; from rag.evaluation import run_eval; "
                 f"run_eval({', '.join(args)})")
