@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answer import compose_answer, refusal, year_consistent, score_clauses, select_clauses
+from .answer import compose_answer, metadata_clause, refusal, score_clauses, select_clauses, year_consistent
 from .citations import Answer
 from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_documents
 from .embeddings import load_embedder
@@ -133,9 +133,14 @@ class Assistant:
                                else f"no plan {('for ' + c + ' ') if c else ''}covers {years}")
                 continue
             chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=allowed)
+            if query.asks_for and chunks:
+                meta = metadata_clause(index, chunks[0].chunk.doc_id, query.asks_for)
+                if meta is not None:
+                    groups.append((c, [meta]))
+                    continue
             scored = year_consistent(index, score_clauses(index, query, vector, chunks), (year,) if year else query.years)
             best_support = max(best_support, scored[0].support if scored else 0.0)
-            chosen = select_clauses(scored, self.settings.min_support)
+            chosen = select_clauses(scored, self.settings.min_support, query.wants_figure)
             if chosen:
                 groups.append((c, chosen))
             elif c:

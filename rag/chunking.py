@@ -23,6 +23,7 @@ HEADING_PATTERNS = (
 SENTENCE_END = "。；;！？!?"
 CLAUSE_END = SENTENCE_END + ",，"
 MIN_CLAUSE_CHARS = 8
+CONTINUATION = re.compile(r"\s*(?:达到?|突破|超过|其中|较上年|同比)")
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ def split_clauses(text: str, base: int = 0) -> list[tuple[int, int, int, int]]:
 def _merge(pieces, text, sent_start, sent_end, base):
     merged: list[list[int]] = []
     for s, e in pieces:
-        if merged and (merged[-1][1] - merged[-1][0]) < MIN_CLAUSE_CHARS:
+        # "技术合同交易额增长30%,达32亿元以上": a piece that continues the previous one's subject stays with it.
+        if merged and (merged[-1][1] - merged[-1][0] < MIN_CLAUSE_CHARS or CONTINUATION.match(text, s)):
             merged[-1][1] = e
         else:
             merged.append([s, e])

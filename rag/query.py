@@ -29,6 +29,15 @@ KIND_HINTS = {
     "工作意见": re.compile(r"工作意见|work opinions?|opinions? on", re.I),
     "实施方案": re.compile(r"实施方案|implementation plan|implementation scheme", re.I),
 }
+# Questions about the document itself, answered from its metadata (with the span it was read from).
+METADATA_HINTS = {
+    "issue_date": re.compile(r"成文日期|发布日期|印发日期|落款日期|落款时间|哪一?天|什么时候(?:印发|发布|成文|出台)|何时|"
+                             r"\bwhen\b.*\b(?:issued|published|released|dated|signed)\b|issue date|"
+                             r"date of (?:issue|issuance|publication)|what date", re.I),
+    "issuer": re.compile(r"发文机关|发文单位|印发单位|哪个(?:部门|单位|机关|机构)(?:印发|发布|制定|出台)|由谁|"
+                         r"谁(?:印发|发布|制定|出台)|which (?:body|agency|department|office|authority|organi[sz]ation)"
+                         r"\b.*\bissued|who issued|issued by|issuing (?:body|authority|agency|department)", re.I),
+}
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -82,6 +91,7 @@ class Query:
     wants_figure: bool
     terms: tuple[str, ...]  # content tokens for matching (Chinese, incl. glossary expansions)
     term_groups: tuple[tuple[str, ...], ...] = field(default=())  # each group: alternative forms of one idea
+    asks_for: str | None = None  # "issue_date" / "issuer": a question about the document itself
 
     @property
     def is_english(self) -> bool:
@@ -163,7 +173,11 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer) -> 
                 rest = rest.replace(en, " ")
     groups = list(dict.fromkeys(groups))
     terms = tuple(dict.fromkeys(t for g in groups for t in g))
-    return Query(question, simplified, lang, cities, unknown, years, kinds, wants_figure, terms, tuple(groups))
+    asks_for = next((name for name, pattern in METADATA_HINTS.items() if pattern.search(simplified)), None)
+    if asks_for:
+        wants_figure = False
+    return Query(question, simplified, lang, cities, unknown, years, kinds, wants_figure, terms, tuple(groups),
+                 asks_for)
 
 
 def _unknown_places(simplified: str, catalog: CityCatalog, tokenizer: Tokenizer) -> tuple[str, ...]:
