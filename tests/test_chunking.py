@@ -1,0 +1,55 @@
+"""Structure-aware chunks and clause units."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.chunking import chunk_document, heading_level, split_clauses
+from rag.documents import load_documents
+
+from .conftest import DOCUMENTS, REPO
+
+
+@pytest.fixture(scope="module")
+def chunked():
+    documents, _ = load_documents(DOCUMENTS, root=REPO)
+    return {d.doc_id: (d, *chunk_document(d, 300)) for d in documents}
+
+
+@pytest.mark.parametrize("line, level", [
+    ("一、总体思路", 1), ("(一)实施全社会研发投入强攻行动", 2), ("（三）强化宣传引导", 2),
+    ("1.加大财政科技投入", 3), ("15. 打响成果转化越快转品牌", 3), ("31、加强反腐倡廉建设", 3),
+    ("2.0建设行动", None), ("2025年是“十四五”规划收官", None), ("一是聚焦创新主体", None),
+])
+def test_heading_levels(line, level):
+    assert heading_level(line) == level
+
+
+def test_every_clause_and_chunk_points_into_the_stored_text(chunked):
+    for doc, chunks, clauses in chunked.values():
+        assert chunks and clauses
+        for cl in clauses:
+            assert doc.text[cl.start:cl.end] == cl.text
+            assert cl.sentence_start <= cl.start < cl.end <= cl.sentence_end
+        for ch in chunks:
+            assert doc.text[ch.start:ch.end].startswith(ch.text.split("\n")[0])
+            assert len(ch.text) <= 300 + 10 * ch.text.count("\n")
+
+
+def test_section_path_and_header(chunked):
+    doc, chunks, clauses = chunked["shaoxing_2025_st_innovation_work_points"]
+    clause = next(c for c in clauses if "450亿元" in c.text)
+    assert clause.text == "实现技术交易额450亿元"
+    chunk = next(c for c in chunks if c.chunk_id == clause.chunk_id)
+    assert chunk.section.startswith("三、重点工作 > (四)")
+    assert "15. 打响成果转化越快转品牌" in chunk.section
+    # The header names city and year, so a chunk that never says "绍兴市" is still found by "绍兴…" questions.
+    assert "绍兴市" in chunk.header and "2025年" in chunk.header
+
+
+def test_clauses_keep_a_figure_with_its_subject():
+    text = "技术合同交易额增长30%,达32亿元以上;新增高新技术企业45家,总数达322家。"
+    pieces = [text[s:e] for s, e, _, _ in split_clauses(text)]
+    assert "技术合同交易额增长30%,达32亿元以上" in pieces
+    assert any(p.startswith("新增高新技术企业45家") for p in pieces)
+    assert all(not p.endswith(("，", ",", "。", ";")) for p in pieces)
