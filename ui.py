@@ -32,14 +32,14 @@ import gradio as gr  # noqa: E402
 from rag import Answer, Assistant, Citation, PolicyRagError, Settings  # noqa: E402
 
 __all__ = [
-    "build_app", "main", "parse_args", "answer_question", "render_answer", "render_citation", "upload_document",
+    "build_app", "launch", "main", "parse_args", "answer_question", "render_answer", "render_citation", "upload_document",
     "upload_bytes", "remove_document", "documents_table", "filter_choices", "run_evaluation", "CSS", "THEME",
 ]
 
 ANY = "any"
 MAX_UPLOAD_BYTES = 2_000_000  # the library enforces the same limit; checked here before reading the file
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
-CONTEXT_CHARS = 60  # characters shown either side of the quote's sentence
+CONTEXT_CHARS = 80  # characters shown either side of the quote's sentence
 DOC_COLUMNS = ["doc_id", "title", "city", "year", "kind", "issue_date", "chunks", "source"]
 DOC_HEADERS = ["doc_id", "标题 title", "城市 city", "年份 year", "类型 kind", "发布日期 issued", "块 chunks",
                "来源 source"]
@@ -439,19 +439,20 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=4):
                         chatbot = gr.Chatbot(
-                            label="对话 / Conversation", height=560, elem_id="rag-chatbot",
+                            label="对话 / Conversation", height=640, elem_id="rag-chatbot",
                             sanitize_html=True, render_markdown=False, latex_delimiters=[],
                             feedback_options=None, allow_file_downloads=False, allow_tags=False,
                             placeholder="问一个关于文件的问题 · Ask a question about the documents",
                         )
-                        with gr.Row():
+                        with gr.Row(equal_height=True):
                             question = gr.Textbox(
-                                placeholder="例如：绍兴2025年技术交易额目标是多少?", show_label=False, scale=5,
-                                elem_id="rag-question", max_lines=4, autofocus=True, submit_btn=False,
+                                placeholder="例如：绍兴2025年技术交易额目标是多少?  (Enter 提问 / to ask)",
+                                show_label=False, scale=6, elem_id="rag-question", max_lines=4, autofocus=True,
+                                submit_btn=False,
                             )
-                            ask_btn = gr.Button("提问 Ask", variant="primary", scale=1, elem_id="rag-ask")
-                        with gr.Row():
-                            clear_btn = gr.Button("清空对话 Clear", size="sm", variant="secondary")
+                            ask_btn = gr.Button("提问 Ask", variant="primary", scale=1, min_width=90,
+                                                elem_id="rag-ask")
+                            clear_btn = gr.Button("清空 Clear", variant="secondary", scale=1, min_width=90)
                         gr.Examples(EXAMPLES, inputs=[question], label="示例 Examples")
                     with gr.Column(scale=1, min_width=220):
                         city = gr.Dropdown(cities, value=ANY, label="城市 City", elem_id="rag-city",
@@ -547,10 +548,15 @@ def main(argv: list[str] | None = None) -> int:
     for w in assistant.warnings:
         print(f"policy-rag: warning: {w}", file=sys.stderr)
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
-    app = build_app(assistant)
-    app.launch(server_name=args.host, server_port=args.port, auth=auth, share=bool(args.share), css=CSS,
-               theme=THEME, show_error=True, max_file_size=MAX_UPLOAD_BYTES, footer_links=["settings"])
+    launch(build_app(assistant), host=args.host, port=args.port, auth=auth, share=bool(args.share))
     return 0
+
+
+def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, auth: tuple[str, str] | None = None,
+           share: bool = False, **kwargs: Any):
+    """Launch `app` with this UI's CSS and theme; no public link unless share=True. Extra kwargs go to launch()."""
+    return app.launch(server_name=host, server_port=port, auth=auth, share=share, css=CSS, theme=THEME,
+                      show_error=True, max_file_size=MAX_UPLOAD_BYTES, footer_links=["settings"], **kwargs)
 
 
 if __name__ == "__main__":

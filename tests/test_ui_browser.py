@@ -1,0 +1,167 @@
+"""End-to-end test of the Gradio UI in a real Chromium (Playwright, sync API).
+
+Needs /usr/bin/chromium (Debian: `apt-get install -y chromium fonts-noto-cjk`); skipped without it.
+Runs against tmp copies of documents/ (and of indexes/default as a warm start); saves docs/screenshot-chat.png.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = ROOT / "docs" / "screenshot-chat.png"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+if not CHROMIUM.exists():
+    pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium fonts-noto-cjk)",
+                allow_module_level=True)
+gr = pytest.importorskip("gradio")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+sys.path.insert(0, str(ROOT))
+import ui  # noqa: E402
+from rag import Assistant, PolicyRagError, Settings  # noqa: E402
+
+# A small GBK-encoded plan. The line after the target holds HTML and a Markdown image: both must show as text.
+EVIL_LINE = "附件：![x](http://example.com/a.png)<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
+GBK_DOC = (
+    "2025年丽水市科技工作要点\n"
+    "丽水市科学技术局 2025-02-10\n\n"
+    "一、目标任务\n"
+    "2025年，全市技术交易额达到88亿元，新增高新技术企业120家。\n"
+    f"{EVIL_LINE}\n\n"
+    "二、重点工作\n"
+    "1. 建设丽水生态科创走廊，推动瓯江实验室扩容提质。\n"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _make_assistant(base: Path) -> Assistant:
+    docs, index = base / "documents", base / "index"
+    shutil.copytree(ROOT / "documents", docs)
+    settings = Settings.load(documents_dir=docs, index_dir=index)
+    warm = ROOT / "indexes" / "default"
+    if (warm / "manifest.json").is_file():
+        try:
+            shutil.copytree(warm, index)
+            return Assistant.from_settings(settings)
+        except (PolicyRagError, OSError):
+            shutil.rmtree(index, ignore_errors=True)
+    return Assistant.from_settings(settings)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    assistant = _make_assistant(tmp_path_factory.mktemp("ui-browser"))
+    app = ui.build_app(assistant)
+    port = _free_port()
+    ui.launch(app, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", assistant
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+        pg = context.new_page()
+        pg.set_default_timeout(30_000)
+        pg.external_requests = []  # type: ignore[attr-defined]
+        pg.on("request", lambda r: None if r.url.startswith(server[0]) or r.url.startswith("data:")
+              else pg.external_requests.append(r.url))
+        pg.goto(server[0])
+        pg.wait_for_selector("#rag-question textarea")
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _ask(page, question: str, n_answers: int):
+    page.locator("#rag-question textarea").fill(question)
+    page.locator("#rag-ask").click()
+    answers = page.locator("#rag-chatbot .rag-answer")
+    sync_api.expect(answers).to_have_count(n_answers, timeout=60_000)
+    return answers.nth(n_answers - 1)
+
+
+def test_chat_answers_with_citations_and_upload(page, server, tmp_path):
+    expect = sync_api.expect
+    _, assistant = server
+
+    # Chinese question: answer, Chinese labels, a numbered reference with the quote highlighted in context
+    zh = _ask(page, "绍兴2025年技术交易额目标是多少?", 1)
+    expect(zh.locator(".rag-text")).to_contain_text("450亿元")
+    expect(zh.locator(".rag-sources-title")).to_have_text("参考来源")
+    ref = zh.locator("details.rag-citation").first
+    expect(ref.locator("summary")).to_contain_text("2025年全市科技创新工作要点")
+    ref.locator("summary").click()
+    expect(ref.locator("mark")).to_be_visible()
+    expect(ref.locator("mark")).to_contain_text("450亿元")
+    expect(ref.locator(".rag-fields")).to_contain_text("documents/shaoxing_2025_st_innovation_work_points.txt")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.evaluate("""() => document.querySelectorAll('#rag-chatbot *').forEach(
+        e => { if (e.scrollHeight > e.clientHeight + 4) e.scrollTop = 0; })""")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SCREENSHOT), full_page=False)
+
+    # English question: English labels, same quote
+    en = _ask(page, "What is Shaoxing's 2025 technology transaction target?", 2)
+    expect(en.locator(".rag-sources-title")).to_have_text("Sources")
+    expect(en.locator("details.rag-citation summary").first).to_contain_text("2025年全市科技创新工作要点")
+    expect(en.locator("details.rag-citation summary").first).to_contain_text("450亿元")
+    en.locator("details.rag-citation summary").first.click()
+    expect(en.locator("mark").first).to_contain_text("450亿元")
+
+    # Upload a GBK document through the file input, then ask about it without restarting
+    page.get_by_role("tab", name="文件 Documents").click()
+    upload_path = tmp_path / "lishui_2025_plan.txt"
+    upload_path.write_bytes(GBK_DOC.encode("gbk"))
+    page.locator("#rag-upload input[type=file]").set_input_files(str(upload_path))
+    page.wait_for_timeout(500)
+    page.locator("#rag-upload-btn").click()
+    expect(page.locator("#rag-doc-status")).to_contain_text("已添加", timeout=90_000)
+    expect(page.locator("#rag-documents")).to_contain_text("丽水")
+    assert any(d["city"] == "丽水" for d in assistant.documents())
+
+    page.get_by_role("tab", name="问答 Chat").click()
+    ls = _ask(page, "丽水2025年技术交易额目标是多少?", 3)
+    expect(ls.locator(".rag-text")).to_contain_text("88亿元")
+    ls.locator("details.rag-citation summary").first.click()
+    expect(ls.locator("mark").first).to_contain_text("88亿元")
+
+    # Document text is shown as text: nothing from it ran or loaded
+    chat = page.locator("#rag-chatbot")
+    assert chat.locator("script").count() == 0
+    assert chat.locator(".rag-answer img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    assert not [u for u in page.external_requests if "example.com" in u]  # type: ignore[attr-defined]
+    # the line after the quote is in the shown context, literally
+    expect(ls.locator(".rag-quote").first).to_contain_text("<script>window.__pwned=1</script>")
+    expect(ls.locator(".rag-quote").first).to_contain_text("![x](http://example.com/a.png)")
+
+
+def test_llm_checkbox_disabled_without_endpoint(page, server):
+    _, assistant = server
+    if assistant.settings.llm_base_url or assistant.settings.llm_api_key:
+        pytest.skip("an LLM endpoint is configured in this environment")
+    page.get_by_role("tab", name="问答 Chat").click()
+    sync_api.expect(page.locator("#rag-llm input[type=checkbox]")).to_be_disabled()
+    sync_api.expect(page.locator("#rag-llm")).to_contain_text("no LLM endpoint configured")
