@@ -19,6 +19,7 @@ import html
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -33,7 +34,8 @@ from rag import Answer, Assistant, Citation, PolicyRagError, Settings  # noqa: E
 
 __all__ = [
     "build_app", "launch", "main", "parse_args", "answer_question", "render_answer", "render_citation", "upload_document",
-    "upload_bytes", "remove_document", "documents_table", "filter_choices", "run_evaluation", "CSS", "THEME",
+    "upload_bytes", "remove_document", "documents_table", "filter_choices", "run_evaluation", "metrics_table",
+    "CSS", "THEME",
 ]
 
 ANY = "any"
@@ -366,19 +368,53 @@ def _flatten(prefix: str, value: Any, rows: list[list[Any]]) -> None:
 
 
 def metrics_rows(metrics: dict) -> list[list[Any]]:
+    """Any metrics dict as [name, value] rows (nested keys dotted); the fallback view."""
     rows: list[list[Any]] = []
     _flatten("", {k: v for k, v in metrics.items() if k not in {"items", "results", "per_item"}}, rows)
     return rows
 
 
+METRIC_COLUMNS = [("n", "n"), ("answer_accuracy", "answer acc"), ("citation_accuracy", "citation acc"),
+                  ("offset_validity", "offset validity"), ("refusal_precision", "refusal P"),
+                  ("refusal_recall", "refusal R"), ("groundedness", "groundedness"), ("recall_at_k", "recall@k"),
+                  ("mrr", "MRR"), ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms")]
+
+
+def metrics_table(metrics: dict) -> dict:
+    """The eval metrics as a table value for gr.Dataframe ({"headers", "data"}): one row per system and slice
+    (overall, each question kind, each language) when the dict has run_eval's "systems" layout, else name/value."""
+    systems = metrics.get("systems") if isinstance(metrics, dict) else None
+    if not isinstance(systems, dict) or not systems:
+        return {"headers": ["metric", "value"], "data": metrics_rows(metrics or {}) or [["", ""]]}
+
+    def fmt(key: str, v: Any) -> Any:
+        if v is None:
+            return "–"
+        if key in {"n", "citations"} or key.startswith("latency"):
+            return v
+        return f"{100 * v:.1f}%" if isinstance(v, (int, float)) and key != "mrr" else round(v, 3)
+
+    data = []
+    for name, sysm in systems.items():
+        if not isinstance(sysm, dict):
+            continue
+        slices = [("overall", sysm.get("overall") or {})]
+        slices += [(f"kind: {k}", v) for k, v in (sysm.get("by_kind") or {}).items()]
+        slices += [(f"lang: {k}", v) for k, v in (sysm.get("by_lang") or {}).items()]
+        for label, m in slices:
+            if isinstance(m, dict):
+                data.append([name, label, *[fmt(key, m.get(key)) for key, _ in METRIC_COLUMNS]])
+    return {"headers": ["system", "slice", *[h for _, h in METRIC_COLUMNS]], "data": data or [["", ""]]}
+
+
 def run_evaluation(assistant: Assistant, limit: float | int | None = 0, ids: str = "", baselines: bool = False,
-                   progress: Any = None) -> tuple[str, list[list[Any]], str | None, str]:
-    """Eval callback: (status html, metrics rows, plot path or None, report markdown as plain text)."""
+                   progress: Any = None) -> tuple[str, dict, str | None, str]:
+    """Eval callback: (status html, metrics table {"headers", "data"}, plot path or None, report markdown as plain text)."""
     try:
         from rag.evaluation import run_eval
     except ImportError as exc:
         msg = f"eval runner not available (rag.evaluation could not be imported: {exc})"
-        return _status(False, msg), [], None, ""
+        return _status(False, msg), metrics_table({}), None, ""
     id_list = [i for i in re.split(r"[\s,，]+", ids or "") if i]
     out_dir = Path(tempfile.mkdtemp(prefix="policy-rag-eval-"))
     if progress is not None:
@@ -391,7 +427,8 @@ def run_evaluation(assistant: Assistant, limit: float | int | None = 0, ids: str
         result = run_eval(assistant.settings, set_path=EVAL_SET, out_dir=out_dir, baselines=bool(baselines),
                           limit=int(limit) if limit else None, ids=id_list or None, progress=True)
     except (PolicyRagError, ValueError, OSError, KeyError) as exc:
-        return _status(False, f"eval failed: {exc}"), [], None, ""
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return _status(False, f"eval failed: {exc}"), metrics_table({}), None, ""
     took = time.perf_counter() - started
     metrics: dict = {}
     mpath = out_dir / "metrics.json"
@@ -406,7 +443,7 @@ def run_evaluation(assistant: Assistant, limit: float | int | None = 0, ids: str
     report = out_dir / "report.md"
     report_text = report.read_text(encoding="utf-8") if report.is_file() else ""
     msg = f"eval finished in {took:.1f} s; outputs in {out_dir}"
-    return _status(True, msg), metrics_rows(metrics), (str(plot) if plot.is_file() else None), report_text
+    return _status(True, msg), metrics_table(metrics), (str(plot) if plot.is_file() else None), report_text
 
 
 # ---------------------------------------------------------------------------------------------- app
@@ -494,12 +531,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 gr.Markdown("Run the fidelity eval set (`eval/set.jsonl`) against the current settings. "
                             "Leave *limit* at 0 and *ids* empty for the whole set.")
                 with gr.Row():
-                    limit = gr.Number(0, label="limit (0 = all)", precision=0, minimum=0)
+                    limit = gr.Number(0, label="limit (0 = all)", precision=0, minimum=0, elem_id="rag-eval-limit")
                     ids = gr.Textbox(label="ids (comma separated, optional)", placeholder="num-001, fact-003")
                     baselines = gr.Checkbox(False, label="also run baselines")
-                eval_btn = gr.Button("运行评测 Run eval", variant="primary")
-                eval_status = gr.HTML("")
-                metrics = gr.Dataframe(headers=["metric", "value"], interactive=False, label="Metrics")
+                eval_btn = gr.Button("运行评测 Run eval", variant="primary", elem_id="rag-eval-btn")
+                eval_status = gr.HTML("", elem_id="rag-eval-status")
+                metrics = gr.Dataframe(headers=["metric", "value"], interactive=False, label="Metrics",
+                                       elem_id="rag-metrics")
                 plot = gr.Image(label="accuracy by kind", type="filepath", interactive=False)
                 report = gr.Code(label="report.md", language="markdown", interactive=False)
 

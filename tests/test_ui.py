@@ -222,8 +222,19 @@ def test_eval_callback_degrades_gracefully(assistant, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    status, rows, plot, report = ui.run_evaluation(assistant, 2, "")
-    assert "eval runner not available" in status and rows == [] and plot is None
+    status, table, plot, report = ui.run_evaluation(assistant, 2, "")
+    assert "eval runner not available" in status and plot is None and report == ""
+    assert table["headers"] == ["metric", "value"]
+
+
+def test_metrics_table_from_run_eval_layout():
+    m = {"items": 3, "systems": {"policy-rag": {
+        "overall": {"n": 3, "answer_accuracy": 2 / 3, "refusal_precision": None, "mrr": 0.5, "latency_p50_ms": 12.0},
+        "by_kind": {"numeric": {"n": 3, "answer_accuracy": 1.0}}, "by_lang": {"en": {"n": 1}}}}}
+    t = ui.metrics_table(m)
+    assert t["headers"][:4] == ["system", "slice", "n", "answer acc"]
+    assert t["data"][0][:4] == ["policy-rag", "overall", 3, "66.7%"]
+    assert [r[1] for r in t["data"]] == ["overall", "kind: numeric", "lang: en"]
 
 
 def test_metrics_rows_flattens_nested_metrics():

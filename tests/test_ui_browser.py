@@ -158,6 +158,19 @@ def test_chat_answers_with_citations_and_upload(page, server, tmp_path):
     expect(ls.locator(".rag-quote").first).to_contain_text("![x](http://example.com/a.png)")
 
 
+def test_eval_tab_runs_a_subset(page, server):
+    try:
+        import rag.evaluation  # noqa: F401
+    except ImportError:
+        pytest.skip("rag.evaluation is not available")
+    page.get_by_role("tab", name="评测 Eval").click()
+    page.locator("#rag-eval-limit input").fill("2")
+    page.locator("#rag-eval-btn").click()
+    sync_api.expect(page.locator("#rag-eval-status")).to_contain_text("eval finished", timeout=90_000)
+    sync_api.expect(page.locator("#rag-metrics")).to_contain_text("answer acc")
+    sync_api.expect(page.locator("#rag-metrics")).to_contain_text("overall")
+
+
 def test_llm_checkbox_disabled_without_endpoint(page, server):
     _, assistant = server
     if assistant.settings.llm_base_url or assistant.settings.llm_api_key:
