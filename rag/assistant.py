@@ -104,14 +104,14 @@ class Assistant:
 
     def analyse(self, question: str) -> Query:
         snap = self._snapshot
-        return analyse_query(self.validate_question(question), snap.catalog, snap.index.tokenizer)
+        return analyse_query(self.validate_question(question), snap.catalog, snap.index.tokenizer, snap.index.bridge)
 
     def ask(self, question: str, *, city: str | None = None, year: int | None = None, k: int | None = None,
             llm: bool | None = None) -> Answer:
         """Answer `question` from the documents, with verbatim cited quotes, or refuse."""
         snap = self._snapshot  # one consistent index for the whole question, whatever other threads do
         index = snap.index
-        query = analyse_query(self.validate_question(question), snap.catalog, index.tokenizer)
+        query = analyse_query(self.validate_question(question), snap.catalog, index.tokenizer, index.bridge)
         if city:
             city = snap.catalog.aliases.get(index.tokenizer.simplify(city).lower(), city)
         k = k or self.settings.k

@@ -67,6 +67,13 @@ def heading_level(line: str) -> int | None:
     return None
 
 
+def _is_bare_heading(line: str) -> bool:
+    """A short heading with no figure and no sentence end ("三、主要措施"), as opposed to a numbered
+    target line ("(二)力争启动中试基地建设2个以上")."""
+    body = HEADING_PATTERNS[0].sub("", HEADING_PATTERNS[1].sub("", HEADING_PATTERNS[2].sub("", line, 1), 1), 1)
+    return len(line) <= 30 and not re.search(r"\d", body) and not line.rstrip().endswith(tuple(SENTENCE_END))
+
+
 def _heading_title(line: str) -> str:
     line = line.strip()
     if len(line) <= 30:
@@ -142,7 +149,7 @@ def chunk_document(doc: PlanDocument, chunk_size: int = 300) -> tuple[list[Chunk
         if level is not None:
             path = [p for p in path if p[0] < level] + [(level, _heading_title(line))]
             section = " > ".join(t for _, t in path)
-            if len(line) <= 30:  # a bare heading: it lives in the header, not as content
+            if _is_bare_heading(line):  # it lives in the header, not as content
                 groups.append((section, []))
                 continue
             groups.append((section, [(start, end)]))

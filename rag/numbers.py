@@ -59,6 +59,7 @@ def ungrounded_numbers(answer: str, evidence: str) -> list[str]:
     """Numbers in `answer` that appear in no form in `evidence` (empty list = grounded)."""
     allowed = number_values(evidence)
     out = []
+    answer = re.sub(r"\[\d+\]", " ", answer)  # citation markers [1] are not figures
     for m in NUMBER_RE.finditer(_cn_numerals_to_arabic(answer)):
         if not number_values(m.group(0)) & allowed:
             out.append(m.group(0).strip())

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from .documents import PROVINCES, DocumentMetadata
+from .bridge import TermBridge
 from .tokenize import Tokenizer
 
 __all__ = ["Query", "CityCatalog", "analyse_query", "load_glossary"]
@@ -140,7 +141,8 @@ def _language(text: str) -> str:
     return "mixed" if latin_words else "zh"
 
 
-def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer) -> Query:
+def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bridge: TermBridge | None = None
+                  ) -> Query:
     simplified = tokenizer.simplify(question)
     lowered = simplified.lower()
     lang = _language(simplified)
@@ -171,6 +173,11 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer) -> 
             if re.search(r"(?<![a-z])" + re.escape(en) + r"(?![a-z])", rest):
                 groups.append(zh)
                 rest = rest.replace(en, " ")
+        if bridge is not None:
+            # The hand glossary wins where it matches; CC-CEDICT fills in the rest of the question.
+            for g in bridge.groups(rest):
+                if not any(set(g) & set(x) for x in groups):
+                    groups.append(g)
     groups = list(dict.fromkeys(groups))
     terms = tuple(dict.fromkeys(t for g in groups for t in g))
     asks_for = next((name for name, pattern in METADATA_HINTS.items() if pattern.search(simplified)), None)

@@ -100,7 +100,7 @@ class HybridRetriever(BaseRetriever):
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
                                 ) -> list[Document]:
-        q = analyse_query(query, self.catalog, self.index.tokenizer)
+        q = analyse_query(query, self.catalog, self.index.tokenizer, self.index.bridge)
         vec = self.embedder.embed_queries([q.simplified])[0]
         allowed = eligible_documents(self.index, q, self.city, self.year)
         return [to_document(self.index, sc) for sc in retrieve(self.index, q, vec, k=self.k, fetch_k=self.fetch_k,

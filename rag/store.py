@@ -23,12 +23,14 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
+from .bridge import TermBridge, build_bridge
 from .chunking import Chunk, Clause, chunk_document
 from .documents import DocumentMetadata, PlanDocument
 from .embeddings import EmbedderInfo
@@ -38,12 +40,12 @@ from .tokenize import Tokenizer, learn_indicator_terms
 __all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "PIPELINE_VERSION", "index_lock"]
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.22-2"
+PIPELINE_VERSION = "2026.11.22-3"
 CHECKED_FILES = ("dense.faiss", "chunk_vectors.npy", "clause_vectors.npy", "documents.jsonl", "chunks.jsonl",
-                 "clauses.jsonl", "userdict.txt")
+                 "clauses.jsonl", "userdict.txt", "bridge.json")
 
 
 @dataclass
@@ -60,6 +62,7 @@ class PlanIndex:
     clause_vectors: np.ndarray
     bm25: "object"  # bm25s.BM25
     tokenizer: Tokenizer
+    bridge: TermBridge
 
     def __post_init__(self) -> None:
         self.chunk_row = {c.chunk_id: i for i, c in enumerate(self.chunks)}
@@ -190,6 +193,9 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
         bm25 = bm25s.BM25()
         corpus_tokens = [tokenizer(t) or ["∅"] for t in chunk_texts]
         bm25.index(corpus_tokens, show_progress=False)
+        # English -> Chinese corpus terms from CC-CEDICT, so English questions can be matched lexically.
+        df = Counter(t for toks in corpus_tokens for t in set(toks))
+        bridge = build_bridge(df.keys(), df, n_docs=len(chunks))
 
         tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
         try:
@@ -198,6 +204,7 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
             np.save(tmp / "clause_vectors.npy", clause_vecs, allow_pickle=False)
             bm25.save(str(tmp / "bm25"))
             tokenizer.save(tmp / "userdict.txt")
+            (tmp / "bridge.json").write_text(json.dumps(bridge.to_json(), ensure_ascii=False), encoding="utf-8")
             _write_jsonl(tmp / "documents.jsonl", [
                 {"doc_id": d.doc_id, "source": d.source, "sha256": d.sha256, "metadata": d.metadata.to_dict(),
                  "spans": [list(s) for s in d.spans], "text": d.text} for d in documents])
@@ -289,6 +296,7 @@ def load_index(index_dir: Path, *, expected_embedder: EmbedderInfo | None = None
         clause_vectors = np.load(index_dir / "clause_vectors.npy", allow_pickle=False)
         bm25 = bm25s.BM25.load(str(index_dir / "bm25"), allow_pickle=False)
         tokenizer = Tokenizer.from_file(index_dir / "userdict.txt")
+        bridge = TermBridge.from_json(json.loads((index_dir / "bridge.json").read_text(encoding="utf-8")))
     except IndexCorruptError:
         raise
     except Exception as exc:  # any unreadable piece means the same thing to the user
@@ -296,4 +304,5 @@ def load_index(index_dir: Path, *, expected_embedder: EmbedderInfo | None = None
     if dense.ntotal != len(chunks) or len(chunk_vectors) != len(chunks) or len(clause_vectors) != len(clauses) \
             or dense.d != built_with.dimension:
         raise IndexCorruptError(f"index at {index_dir} is inconsistent (vector and chunk counts differ); {rebuild}")
-    return PlanIndex(index_dir, manifest, docs, chunks, clauses, dense, chunk_vectors, clause_vectors, bm25, tokenizer)
+    return PlanIndex(index_dir, manifest, docs, chunks, clauses, dense, chunk_vectors, clause_vectors, bm25, tokenizer,
+                     bridge)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -182,22 +181,13 @@ def test_llm_judge_without_endpoint_says_what_to_set():
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory) -> Path:
-    """A private index: a copy of indexes/default when there is one (Assistant.from_settings rebuilds it if it
-    is stale), else built from documents/ on first use (~35 s)."""
-    target = tmp_path_factory.mktemp("eval-index") / "idx"
-    default = REPO_ROOT / "indexes" / "default"
-    if (default / "manifest.json").exists():
-        shutil.copytree(default, target)
-    return target
-
-
-@pytest.fixture(scope="module")
-def subset_run(index_dir, tmp_path_factory):
+def subset_run(built, tmp_path_factory):
+    """One real run over a fixed subset, on the session index from conftest (built fresh from documents/, so it
+    matches the current chunker; a copy of indexes/default could be stale)."""
     ids = [json.loads(line)["id"] for line in DEFAULT_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
     subset = ids[::5]  # every 5th item: 33 items, every kind and language represented
     out = tmp_path_factory.mktemp("eval-out")
-    metrics = run_eval(Settings.load(index_dir=index_dir), ids=subset, baselines=True, out_dir=out, progress=False)
+    metrics = run_eval(built.settings, ids=subset, baselines=True, out_dir=out, progress=False)
     return metrics, out, subset
 
 

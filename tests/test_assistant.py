@@ -1,0 +1,149 @@
+"""End to end through `Assistant.ask` on the real documents with the real default model."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from rag import Assistant, InvalidQuestionError
+from rag.numbers import ungrounded_numbers
+
+SHAOXING = "documents/shaoxing_2025_st_innovation_work_points.txt"
+
+
+def _valid(assistant, answer):
+    for c in answer.citations:
+        assert assistant.index.documents[c.doc_id].text[c.start:c.end] == c.quote
+
+
+def test_shaoxing_in_chinese(assistant):
+    a = assistant.ask("绍兴2025年技术交易额目标是多少?")
+    assert not a.refused and "450亿元" in a.answer
+    assert a.citations[0].source == SHAOXING and "450亿元" in a.citations[0].quote
+    assert a.citations[0].city == "绍兴" and a.citations[0].year == 2025
+    _valid(assistant, a)
+
+
+def test_shaoxing_in_english_renders_both_ways(assistant):
+    a = assistant.ask("What is Shaoxing's 2025 technology transaction target?")
+    assert not a.refused and "450亿元" in a.answer and "45 billion yuan" in a.answer
+    assert a.citations[0].source == SHAOXING
+    assert a.answer.startswith("According to")
+    _valid(assistant, a)
+    evidence = " ".join(c.quote + " " + c.title for c in a.citations)
+    assert ungrounded_numbers(a.answer, evidence) == []
+
+
+def test_traditional_chinese(assistant):
+    a = assistant.ask("紹興2025年技術交易額目標是多少?")
+    assert "450亿元" in a.answer
+
+
+def test_ganzhou_annual_points_vs_fourteenth_five_year_plan(assistant):
+    a = assistant.ask("赣州2025年工作要点中新认定高新技术企业的目标是多少?")
+    assert a.citations[0].doc_id == "ganzhou_2025_st_work_points" and "200" in a.citations[0].quote
+    b = assistant.ask("赣州“十四五”实施方案提出到2025年高新技术企业数达到多少家?")
+    assert b.citations[0].doc_id == "ganzhou_14th_fyp_st_plan_implementation" and "2000家" in b.answer
+
+
+@pytest.mark.parametrize("question", [
+    "杭州2025年技术交易额目标是多少?",
+    "What is Hangzhou's 2025 target for high-tech enterprises?",
+    "南昌2020年技术合同交易额目标是多少?",
+    "鹰潭2025年计划新增多少家科技企业孵化器?",
+])
+def test_refusals(assistant, question):
+    a = assistant.ask(question)
+    assert a.refused and a.citations == []
+    assert ("没有" in a.answer) or ("do not state" in a.answer)
+
+
+def test_wrong_year_figure_is_not_used(assistant):
+    # The Yingtan plan states the 2024 R&D intensity (2.4%), not a 2025 target.
+    a = assistant.ask("鹰潭2025年全社会研发经费投入占GDP比重目标是多少?")
+    assert "2.4%" not in a.answer
+
+
+def test_comparison_cites_each_document(assistant):
+    a = assistant.ask("鹰潭和绍兴2025年技术合同成交额目标分别是多少?")
+    docs = {c.doc_id for c in a.citations}
+    assert {"yingtan_2025_st_work_opinions", "shaoxing_2025_st_innovation_work_points"} <= docs
+    assert "92亿元" in a.answer
+    _valid(assistant, a)
+
+
+def test_metadata_question_cites_the_index_box(assistant):
+    a = assistant.ask("《2025年鹰潭市科技工作意见》的成文日期是哪天?")
+    assert "2025-04-23" in a.answer
+    _valid(assistant, a)
+
+
+def test_city_and_year_filters(assistant):
+    a = assistant.ask("技术合同成交额目标是多少?", city="Yingtan")
+    assert {c.city for c in a.citations} == {"鹰潭"}
+    a = assistant.ask("技术合同交易额目标是多少?", year=2015)
+    assert {c.doc_id for c in a.citations} == {"nanchang_2015_st_work_points"}
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "问" * 5000, None, 42])
+def test_invalid_questions(assistant, bad):
+    with pytest.raises(InvalidQuestionError):
+        assistant.ask(bad)
+
+
+def test_to_dict_is_the_json_contract(assistant):
+    d = assistant.ask("绍兴2025年技术交易额目标是多少?").to_dict()
+    assert set(d) >= {"answer", "refused", "citations", "question"}
+    assert set(d["citations"][0]) >= {"doc_id", "source", "title", "city", "year", "section", "quote", "start",
+                                      "end", "score"}
+
+
+def test_concurrent_questions_get_their_own_answers(assistant):
+    questions = {"绍兴2025年技术交易额目标是多少?": "450亿元", "鹰潭2025年技术合同成交额目标?": "92亿元",
+                 "南昌2015年专利申请量目标?": "9000件"} 
+    jobs = list(questions.items()) * 6
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda qa: (qa[1], assistant.ask(qa[0]).answer), jobs))
+    assert all(expected in answer for expected, answer in results)
+
+
+def test_add_gbk_document_while_questions_run(workspace):
+    assistant = Assistant.from_settings(workspace.settings)
+    text = "2025年宁波市科技工作要点\n一、主要目标\n全市技术合同成交额突破333亿元,新认定高新技术企业800家。\n"
+    stop, errors = threading.Event(), []
+
+    def ask_loop():
+        while not stop.is_set():
+            try:
+                assert "450亿元" in assistant.ask("绍兴2025年技术交易额目标是多少?").answer
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+    t = threading.Thread(target=ask_loop)
+    t.start()
+    try:
+        result = assistant.add_document("ningbo.txt", text.encode("gbk"))
+    finally:
+        stop.set()
+        t.join()
+    assert errors == [] and result["documents"] == 6
+    a = assistant.ask("宁波2025年技术合同成交额目标是多少?")
+    assert "333亿元" in a.answer and a.citations[0].city == "宁波"
+    assistant.remove_document("ningbo")
+    assert assistant.ask("宁波2025年技术合同成交额目标是多少?").refused
+
+
+def test_bad_upload_loses_nothing(workspace):
+    assistant = Assistant.from_settings(workspace.settings)
+    before = sorted(p.name for p in workspace.documents_dir.iterdir())
+    with pytest.raises(Exception, match="binary"):
+        assistant.add_document("evil.txt", b"\x00\x01\x02" * 100)
+    with pytest.raises(Exception, match="unsupported"):
+        assistant.add_document("x.exe", b"MZ")
+    assert sorted(p.name for p in workspace.documents_dir.iterdir()) == before
+    assert len(assistant.documents()) == 5
+    saved = assistant.add_document("../../escape.txt", "2025年宁波市科技工作要点\n新增孵化器3家。\n".encode())
+    assert (workspace.documents_dir / saved["saved_as"]).exists()
+    assert not (workspace.documents_dir.parent.parent / "escape.txt").exists()

@@ -1,0 +1,54 @@
+"""Question analysis: cities in any script, places outside the corpus, years, plan kinds."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.documents import DocumentMetadata
+from rag.query import CityCatalog, analyse_query
+
+
+@pytest.fixture(scope="module")
+def tools(assistant):
+    return assistant.index.tokenizer, CityCatalog.from_metadata([d.metadata for d in assistant.index.documents.values()])
+
+
+@pytest.mark.parametrize("question, cities", [
+    ("绍兴2025年技术交易额目标是多少?", ("绍兴",)),
+    ("What is Shaoxing's 2025 technology transaction target?", ("绍兴",)),
+    ("紹興2025年技術交易額目標", ("绍兴",)),
+    ("Compare Yingtan and Ganzhou", ("鹰潭", "赣州")),
+    ("南昌市2015年专利申请量", ("南昌",)),
+])
+def test_cities(tools, question, cities):
+    tk, catalog = tools
+    assert analyse_query(question, catalog, tk).cities == cities
+
+
+@pytest.mark.parametrize("question, place", [
+    ("杭州2025年高新技术企业目标?", "杭州"),
+    ("九江市2025年科技型中小企业入库目标", "九江"),
+    ("How many high-tech enterprises does Hangzhou plan for 2025?", "杭州"),
+])
+def test_places_outside_the_corpus(tools, question, place):
+    tk, catalog = tools
+    q = analyse_query(question, catalog, tk)
+    assert q.cities == () and any(place in p for p in q.unknown_places)
+
+
+def test_years_kinds_language_and_figure_intent(tools):
+    tk, catalog = tools
+    q = analyse_query("赣州“十四五”实施方案到2025年技术合同成交额目标是多少?", catalog, tk)
+    assert q.years == (2025,) and "十四五" in q.kinds and "实施方案" in q.kinds
+    assert q.wants_figure and q.lang == "zh"
+    assert analyse_query("What is Shaoxing's 2025 target?", catalog, tk).lang == "en"
+    assert analyse_query("《2025年鹰潭市科技工作意见》的成文日期是哪天?", catalog, tk).asks_for == "issue_date"
+    en = analyse_query("What is Shaoxing's technology transaction target?", catalog, tk)
+    assert any("技术交易额" in g for g in en.term_groups)  # English terms bridged to Chinese forms
+
+
+def test_catalog_comes_from_metadata_not_a_fixed_list(tools):
+    tk, _ = tools
+    catalog = CityCatalog.from_metadata([DocumentMetadata(title="2025年宁波市科技工作要点", city="宁波")])
+    assert catalog.aliases["ningbo"] == "宁波" and catalog.english["宁波"] == "Ningbo"
+    assert analyse_query("Ningbo's 2025 patents target", catalog, tk).cities == ("宁波",)

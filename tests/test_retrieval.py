@@ -1,0 +1,42 @@
+"""The hybrid retriever as a LangChain BaseRetriever."""
+
+from __future__ import annotations
+
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableLambda
+
+from rag.retrieval import eligible_documents
+
+
+def test_is_a_langchain_retriever_returning_documents_with_metadata(assistant):
+    retriever = assistant.retriever
+    assert isinstance(retriever, BaseRetriever)
+    docs = retriever.invoke("绍兴2025年技术交易额目标是多少?")
+    assert docs and all(isinstance(d, Document) for d in docs)
+    top = docs[0]
+    for key in ("doc_id", "source", "title", "city", "year", "section", "start", "end", "score", "chunk_id"):
+        assert key in top.metadata
+    assert all(d.metadata["city"] == "绍兴" for d in docs)  # the question names 绍兴: filtered
+    assert any("450亿元" in d.page_content for d in docs)
+
+
+def test_composes_in_a_chain(assistant):
+    chain = assistant.retriever | RunnableLambda(lambda docs: [d.metadata["source"] for d in docs])
+    sources = chain.invoke("What is Yingtan's 2025 technology contract turnover target?")
+    assert sources[0] == "documents/yingtan_2025_st_work_opinions.txt"
+
+
+def test_plan_kind_picks_the_right_ganzhou_document(assistant):
+    r = assistant.retriever
+    annual = r.invoke("赣州2025年工作要点新认定高新技术企业目标")
+    assert annual[0].metadata["doc_id"] == "ganzhou_2025_st_work_points"
+    fyp = r.invoke("赣州十四五实施方案到2025年高新技术企业数目标")
+    assert fyp[0].metadata["doc_id"] == "ganzhou_14th_fyp_st_plan_implementation"
+
+
+def test_year_filter(assistant):
+    q = assistant.analyse("南昌2015年专利申请量目标")
+    assert eligible_documents(assistant.index, q) == {"nanchang_2015_st_work_points"}
+    q = assistant.analyse("鹰潭2030年目标")
+    assert eligible_documents(assistant.index, q) == set()
