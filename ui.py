@@ -33,7 +33,8 @@ import gradio as gr  # noqa: E402
 from rag import Answer, Assistant, Citation, PolicyRagError, Settings  # noqa: E402
 
 __all__ = [
-    "build_app", "launch", "main", "parse_args", "answer_question", "render_answer", "render_citation", "upload_document",
+    "build_app", "launch", "main", "parse_args", "answer_question", "render_answer", "render_citation",
+    "upload_document",
     "upload_bytes", "remove_document", "documents_table", "filter_choices", "run_evaluation", "metrics_table",
     "CSS", "THEME",
 ]
@@ -175,8 +176,9 @@ def render_answer(answer: Answer, assistant: Assistant | None = None) -> str:
     body = _esc(answer.answer)
     body = re.sub(r"\[(\d{1,3})\]", r'<span class="rag-ref">[\1]</span>', body)
     parts.append(f'<div class="rag-text">{body}</div>')
+    # A refusal's text already says why; otherwise show what was left out (in the answer's language only).
     if answer.reason and answer.reason not in answer.answer and (
-            not lang.startswith("zh") or re.search(r"[\u4e00-\u9fff]", answer.reason)):
+            lang.startswith("en") or (not answer.refused and re.search(r"[\u4e00-\u9fff]", answer.reason))):
         parts.append(f'<div class="rag-reason">{_esc(L["reason"])}: {_esc(answer.reason)}</div>')
     parts.append(f'<div class="rag-meta">{_esc(L["mode"])}: {_esc(answer.mode)} · '
                  f'{_esc(L["support"])}: {answer.support:.2f}</div>')
@@ -390,8 +392,10 @@ def metrics_table(metrics: dict) -> dict:
     def fmt(key: str, v: Any) -> Any:
         if v is None:
             return "–"
-        if key in {"n", "citations"} or key.startswith("latency"):
+        if key in {"n", "citations"}:
             return v
+        if key.startswith("latency"):
+            return round(v, 1) if isinstance(v, (int, float)) else v
         return f"{100 * v:.1f}%" if isinstance(v, (int, float)) and key != "mrr" else round(v, 3)
 
     data = []
@@ -409,7 +413,7 @@ def metrics_table(metrics: dict) -> dict:
 
 def run_evaluation(assistant: Assistant, limit: float | int | None = 0, ids: str = "", baselines: bool = False,
                    progress: Any = None) -> tuple[str, dict, str | None, str]:
-    """Eval callback: (status html, metrics table {"headers", "data"}, plot path or None, report markdown as plain text)."""
+    """Eval callback: (status html, metrics table {"headers", "data"}, plot path or None, report.md as text)."""
     try:
         from rag.evaluation import run_eval
     except ImportError as exc:
@@ -509,7 +513,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
             with gr.Tab("文件 Documents", id="documents"):
                 table = gr.Dataframe(documents_table(assistant), headers=DOC_HEADERS, interactive=False,
-                                     wrap=True, elem_id="rag-documents", label="已索引文件 Indexed documents")
+                                     wrap=True, elem_id="rag-documents",
+                                     column_widths=["20%", "24%", "6%", "6%", "8%", "10%", "6%", "20%"],
+                                     label="已索引文件 Indexed documents")
                 with gr.Row():
                     with gr.Column():
                         upload = gr.File(label="上传文件 Upload (.txt / .md / .html, UTF-8 or GBK, ≤ 2 MB)",
