@@ -275,7 +275,7 @@ def _ask_baseline(system: _System, item: EvalItem) -> dict:
             "ranked": [(c.source, c.start, c.end) for c in ans.ranked]}
 
 
-def _score(item: EvalItem, raw: dict, texts: dict[str, str], k: int) -> dict:
+def _score(item: EvalItem, raw: dict, texts: dict[str, str], k: int, min_support: float | None = None) -> dict:
     spans = gold_spans(item, texts)
     answer, refused, cits = raw["answer"], raw["refused"], raw["citations"]
     offsets = [texts.get(c["source"], None) is not None and texts[c["source"]][c["start"]:c["end"]] == c["quote"]
@@ -297,11 +297,11 @@ def _score(item: EvalItem, raw: dict, texts: dict[str, str], k: int) -> dict:
         row["retrieval_rank"] = rank
     else:
         row["retrieval_rank"] = None
-    row["failure"] = _failure(item, raw, row, k)
+    row["failure"] = _failure(item, raw, row, k, min_support)
     return row
 
 
-def _failure(item: EvalItem, raw: dict, row: dict, k: int) -> str | None:
+def _failure(item: EvalItem, raw: dict, row: dict, k: int, min_support: float | None = None) -> str | None:
     """A short explanation, naming the stage that most likely failed (retrieval / clause selection /
     refusal threshold / query analysis / citation). None when the item passed."""
     if row["answer_correct"] and row["citation_correct"]:
@@ -322,6 +322,8 @@ def _failure(item: EvalItem, raw: dict, row: dict, k: int) -> str | None:
             stage = "query analysis (city/year)"
         elif raw.get("support", 1.0) < 0.05:
             stage = "query analysis (no key term of the question found in any retrieved clause)"
+        elif min_support is not None and raw.get("support", 0.0) >= min_support:
+            stage = f"answer rules (best support is above min_support={min_support} but no clause was kept)"
         else:
             stage = "refusal threshold" if rank else "retrieval"
         return f"{stage}: refused{support} ({reason}); {where}"
@@ -502,7 +504,7 @@ def run_eval(settings: Settings, *, set_path: Path = DEFAULT_SET, out_dir: Path 
         for sysm in systems:
             raw = _ask_baseline(sysm, it) if sysm.kind == "baseline" else _ask_ours(sysm, it)
             k = sysm.settings.k if sysm.settings else settings.k
-            scored = _score(it, raw, texts, k)
+            scored = _score(it, raw, texts, k, sysm.settings.min_support if sysm.settings else None)
             if judge is not None and sysm.kind != "baseline" and not raw["refused"] and raw["answer"]:
                 try:
                     scored["faithfulness"] = faithfulness(judge, raw["answer"], [c["quote"] for c in raw["citations"]])

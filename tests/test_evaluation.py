@@ -203,10 +203,11 @@ def test_subset_run_writes_report_and_meets_floors(subset_run):
     assert set(systems[OURS]["by_kind"]) == {"numeric", "fact", "comparison", "disambiguation", "paraphrase",
                                              "unanswerable"}
     ours = systems[OURS]["overall"]
-    # Measured on this subset (pipeline at commit 4f32826, k=5): answer accuracy 72.7%, citation accuracy 72.7%.
-    # Floors are about 10 points below what was measured.
-    assert ours["answer_accuracy"] >= 0.62, format_table(metrics)
-    assert ours["citation_accuracy"] >= 0.62, format_table(metrics)
+    # Measured on this subset (k=5): answer accuracy 72.7% and citation accuracy 72.7% at commit 4f32826, and 69.7% and
+    # 69.7% at 85b41da's parent. The floors are 60%, about 10 points below what was measured. The baselines measured
+    # 21.2% (tutorial) and 48.5% (hybrid) answer accuracy.
+    assert ours["answer_accuracy"] >= 0.60, format_table(metrics)
+    assert ours["citation_accuracy"] >= 0.60, format_table(metrics)
     assert ours["offset_validity"] == 1.0
     for baseline in (TUTORIAL_LABEL, HYBRID_LABEL):
         assert ours["answer_accuracy"] > systems[baseline]["overall"]["answer_accuracy"], format_table(metrics)
