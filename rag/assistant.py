@@ -23,7 +23,7 @@ from .answer import compose_answer, metadata_clause, refusal, score_clauses, sel
 from .citations import Answer
 from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_documents
 from .embeddings import load_embedder
-from .errors import DocumentLoadError, IndexNotFoundError, InvalidQuestionError
+from .errors import DocumentLoadError, IndexNotFoundError, IndexVersionError, InvalidQuestionError
 from .query import CityCatalog, Query, analyse_query
 from .retrieval import HybridRetriever, eligible_documents, retrieve
 from .settings import Settings
@@ -32,7 +32,7 @@ from .store import PIPELINE_VERSION, PlanIndex, build_index, load_index
 __all__ = ["Assistant"]
 
 log = logging.getLogger(__name__)
-MAX_UPLOAD_BYTES = 2_000_000
+MAX_UPLOAD_BYTES = 2_000_000  # Assistant.max_upload_bytes
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,16 @@ class Assistant:
                           or index.manifest.get("pipeline_version") != PIPELINE_VERSION):
                 log.info("documents changed since the index was built: updating it")
                 index, warnings = _build(settings, embedder, progress)
-        except IndexNotFoundError:
+        except (IndexNotFoundError, IndexVersionError):
+            # No index yet, or one written by an older policy-rag: (re)build it from the documents.
             if not build:
                 raise
             index, warnings = _build(settings, embedder, progress)
         assistant = cls(settings, embedder, index)
         assistant.warnings = warnings
         return assistant
+
+    max_upload_bytes = MAX_UPLOAD_BYTES
 
     @property
     def index(self) -> PlanIndex:
@@ -125,7 +128,11 @@ class Assistant:
         groups, missing = [], [f"{p}（未收录）" if not query.is_english else f"{p} (no plan indexed)"
                                for p in query.unknown_places]
         best_support = 0.0
+        # A comparison needs each city's own best clause; its support is spread over more terms.
+        min_support = self.settings.min_support * (0.8 if len(cities) > 1 else 1.0)
+        whole = query
         for c in cities:
+            query = whole.for_city(c)
             allowed = eligible_documents(index, query, c, year)
             if not allowed:
                 years = "、".join(str(y) for y in ((year,) if year else query.years))
@@ -140,11 +147,12 @@ class Assistant:
                     continue
             scored = year_consistent(index, score_clauses(index, query, vector, chunks), (year,) if year else query.years)
             best_support = max(best_support, scored[0].support if scored else 0.0)
-            chosen = select_clauses(scored, self.settings.min_support, query.wants_figure)
+            chosen = select_clauses(scored, min_support, query.wants_figure)
             if chosen:
                 groups.append((c, chosen))
             elif c:
                 missing.append(f"{c}的相关内容" if not query.is_english else f"nothing on this for {c}")
+        query = whole
         if not groups:
             reason_en = "; ".join(missing) or "no passage in the documents supports an answer"
             reason_zh = "；".join(missing) or "检索到的段落都不包含所问的内容"
@@ -167,6 +175,13 @@ class Assistant:
             counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
         return [{"doc_id": d.doc_id, "source": d.source, **d.metadata.to_dict(), "chunks": counts.get(d.doc_id, 0),
                  "characters": len(d.text)} for d in index.documents.values()]
+
+    def document_text(self, doc_id: str) -> str:
+        """The stored text of an indexed document: citation offsets point into this string."""
+        doc = self._snapshot.index.documents.get(doc_id)
+        if doc is None:
+            raise DocumentLoadError(f"no indexed document with id {doc_id!r}")
+        return doc.text
 
     def add_document(self, filename: str, data: bytes, *, progress: bool = False) -> dict:
         """Save an uploaded plan into documents_dir and index it incrementally. Nothing is lost on failure."""

@@ -8,6 +8,7 @@ __all__ = [
     "NoDocumentsError",
     "IndexNotFoundError",
     "IndexCorruptError",
+    "IndexVersionError",
     "EmbedderMismatchError",
     "EmbedderUnavailableError",
     "InvalidQuestionError",
@@ -34,6 +35,10 @@ class IndexNotFoundError(PolicyRagError):
 
 class IndexCorruptError(PolicyRagError):
     """An index directory exists but a file in it is missing, truncated or unreadable."""
+
+
+class IndexVersionError(IndexCorruptError):
+    """The index was written by another version of policy-rag's index format."""
 
 
 class EmbedderMismatchError(PolicyRagError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from .documents import PROVINCES, DocumentMetadata
@@ -42,6 +42,8 @@ METADATA_HINTS = {
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 CJK = re.compile(r"[\u4e00-\u9fff]")
+# Provinces are not "places outside the corpus" (江西省鹰潭市); the four municipalities are cities, so they are.
+PROVINCES_ONLY = frozenset(PROVINCES) - {"北京", "上海", "天津", "重庆"}
 # Words that look like pinyin place names in English questions but are not places.
 NOT_PLACES = {"what", "which", "when", "where", "how", "the", "science", "technology", "plan", "work", "points",
               "target", "according", "does", "document", "city", "province", "china", "chinese", "year"}
@@ -93,6 +95,15 @@ class Query:
     terms: tuple[str, ...]  # content tokens for matching (Chinese, incl. glossary expansions)
     term_groups: tuple[tuple[str, ...], ...] = field(default=())  # each group: alternative forms of one idea
     asks_for: str | None = None  # "issue_date" / "issuer": a question about the document itself
+    # Per-city years and plan kinds for comparisons ("赣州十四五实施方案和南昌2015年…"): city -> (years, kinds)
+    scopes: tuple[tuple[str, tuple[int, ...], tuple[str, ...]], ...] = ()
+
+    def for_city(self, city: str | None) -> "Query":
+        """This query narrowed to one city's years and kinds (unchanged for single-city questions)."""
+        for name, years, kinds in self.scopes:
+            if name == city:
+                return replace(self, years=years, kinds=kinds)
+        return self
 
     @property
     def is_english(self) -> bool:
@@ -152,7 +163,10 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bri
         pattern = re.escape(alias) if CJK.search(alias) else r"\b" + re.escape(alias) + r"(?:'s)?\b"
         if m := re.search(pattern, lowered):
             found.append((m.start(), city))
-    cities = tuple(dict.fromkeys(c for _, c in sorted(found)))
+    first_mention: dict[str, int] = {}
+    for pos, city in sorted(found):
+        first_mention.setdefault(city, pos)
+    cities = tuple(first_mention)
 
     unknown = _unknown_places(simplified, catalog, tokenizer)
     years = tuple(dict.fromkeys(int(y) for y in YEAR_RE.findall(simplified)))
@@ -178,13 +192,55 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bri
             for g in bridge.groups(rest):
                 if not any(set(g) & set(x) for x in groups):
                     groups.append(g)
+    groups = _merge_alternatives(simplified, groups, tokenizer.user_terms)
     groups = list(dict.fromkeys(groups))
     terms = tuple(dict.fromkeys(t for g in groups for t in g))
+    scopes = _city_scopes(simplified, first_mention, years, kinds) if len(cities) > 1 else ()
     asks_for = next((name for name, pattern in METADATA_HINTS.items() if pattern.search(simplified)), None)
     if asks_for:
         wants_figure = False
     return Query(question, simplified, lang, cities, unknown, years, kinds, wants_figure, terms, tuple(groups),
-                 asks_for)
+                 asks_for, scopes)
+
+
+def _merge_alternatives(text: str, groups: list[tuple[str, ...]], terms: list[str]) -> list[tuple[str, ...]]:
+    """Indicator terms written as alternatives ("技术合同成交额、技术交易额", "技术合同(技术交易)") form one group."""
+    present = [t for t in terms if t in text]
+    for a in present:
+        for b in present:
+            if a != b and re.search(re.escape(a) + r"\s*[、/／或(（]\s*" + re.escape(b), text):
+                ga = next((g for g in groups if a in g), None)
+                gb = next((g for g in groups if b in g), None)
+                if ga and gb and ga != gb:
+                    groups = [g for g in groups if g not in (ga, gb)] + [tuple(dict.fromkeys(ga + gb))]
+    return groups
+
+
+def _city_scopes(text: str, first_mention: dict[str, int], years: tuple[int, ...], kinds: tuple[str, ...]):
+    """Give each named city the years and plan kinds written after it and before the next city.
+
+    "赣州“十四五”实施方案和南昌2015年…" -> 赣州: 十四五; 南昌: 2015. Years/kinds before the first city
+    apply to all; a city with none of its own ("鹰潭和绍兴2025年") shares the ones that follow it.
+    """
+    order = sorted(first_mention.items(), key=lambda kv: kv[1])
+    year_pos = [(m.start(), int(m.group(1))) for m in YEAR_RE.finditer(text)]
+    kind_pos = [(m.start(), k) for k, pattern in KIND_HINTS.items() for m in pattern.finditer(text)]
+    bounds = [pos for _, pos in order] + [len(text)]
+    shared_years = tuple(y for p, y in year_pos if p < bounds[0])
+    shared_kinds = tuple(k for p, k in kind_pos if p < bounds[0])
+    own = []
+    for i, (city, pos) in enumerate(order):
+        ys = tuple(dict.fromkeys(y for p, y in year_pos if pos <= p < bounds[i + 1]))
+        ks = tuple(dict.fromkeys(k for p, k in kind_pos if pos <= p < bounds[i + 1]))
+        own.append([city, ys, ks])
+    for i, scope in enumerate(own):
+        if not scope[1] and not scope[2]:  # inherit from the next city that has its own
+            nxt = next((o for o in own[i + 1:] if o[1] or o[2]), None)
+            if nxt:
+                scope[1], scope[2] = nxt[1], nxt[2]
+    return tuple((c, tuple(dict.fromkeys(shared_years + ys)) or years if not (ys or ks) else
+                  tuple(dict.fromkeys(shared_years + ys)), tuple(dict.fromkeys(shared_kinds + ks)))
+                 for c, ys, ks in own)
 
 
 def _unknown_places(simplified: str, catalog: CityCatalog, tokenizer: Tokenizer) -> tuple[str, ...]:
@@ -196,7 +252,7 @@ def _unknown_places(simplified: str, catalog: CityCatalog, tokenizer: Tokenizer)
     out = []
     for tok in jieba.posseg.cut(simplified):
         word = tok.word[:-1] if tok.word.endswith("市") and len(tok.word) >= 3 else tok.word
-        if tok.flag == "ns" and len(word) >= 2 and word not in known and word not in PROVINCES \
+        if tok.flag == "ns" and len(word) >= 2 and word not in known and word not in PROVINCES_ONLY \
                 and not word.endswith(("省", "国")) and word not in {"中国", "全国", "全省", "全市", "国内", "国外"} \
                 and (tok.word.endswith("市") or len(word) <= 3):
             if not any(word in k or k in word for k in known):
@@ -205,6 +261,6 @@ def _unknown_places(simplified: str, catalog: CityCatalog, tokenizer: Tokenizer)
         lw = w.lower().removesuffix("'s")
         if w[0].isupper() and lw not in NOT_PLACES and lw not in catalog.aliases:
             zh = _pinyin_places().get(lw)
-            if zh and zh not in known and zh not in PROVINCES:
+            if zh and zh not in known and zh not in PROVINCES_ONLY:
                 out.append(f"{zh} ({w.removesuffix(chr(39) + 's')})")
     return tuple(dict.fromkeys(out))

@@ -34,7 +34,7 @@ from .bridge import TermBridge, build_bridge
 from .chunking import Chunk, Clause, chunk_document
 from .documents import DocumentMetadata, PlanDocument
 from .embeddings import EmbedderInfo
-from .errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
+from .errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, IndexVersionError
 from .tokenize import Tokenizer, learn_indicator_terms
 
 __all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "PIPELINE_VERSION", "index_lock"]
@@ -270,7 +270,7 @@ def load_index(index_dir: Path, *, expected_embedder: EmbedderInfo | None = None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"index manifest {manifest_path} is unreadable ({exc}); {rebuild}") from exc
     if version != FORMAT_VERSION:
-        raise IndexCorruptError(f"index at {index_dir} has format version {version}, this policy-rag reads "
+        raise IndexVersionError(f"index at {index_dir} has format version {version}, this policy-rag reads "
                                 f"{FORMAT_VERSION}; {rebuild}")
     if expected_embedder is not None and built_with != expected_embedder:
         raise EmbedderMismatchError(
