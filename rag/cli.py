@@ -187,10 +187,10 @@ def _validate_shallow(question: str, settings: Settings) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .evaluation import format_table, run_eval
+    from .evaluation import format_table, load_compare, run_eval
 
     settings = _settings(args)
-    compare = [(Path(f).stem, Settings.load(f)) for f in (args.compare or [])]
+    compare = load_compare(args.compare or [], settings)  # each file laid over the base settings
     kwargs = {"out_dir": Path(args.out), "compare": compare or None, "baselines": not args.no_baselines,
               "limit": args.limit, "progress": True, "llm_judge": args.llm_judge}
     if args.set:

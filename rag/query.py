@@ -21,7 +21,7 @@ from .tokenize import Tokenizer
 __all__ = ["Query", "CityCatalog", "analyse_query", "load_glossary"]
 
 FIGURE_HINTS = re.compile(
-    r"多少|目标|几[个家项所名人]|比例|比重|占比|数量|金额|规模|达到|目标值|增长|几成|百分之|"
+    r"多少|几[个家项所名人]|比例|比重|占比|数量|金额|规模|达到|目标值|增长|几成|百分之|"
     r"how (?:many|much)|what (?:percentage|share|proportion|amount|number|figure)|\btarget|\bfigure|\bnumber|\bamount",
     re.I)
 KIND_HINTS = {
