@@ -45,6 +45,8 @@ class ScoredClause:
     lexical: float  # IDF-weighted share of key terms in the clause's sentence + section
     dense: float  # cosine(question, clause)
     has_figure: bool
+    own: float = 0.0  # IDF-weighted share of key terms in the clause itself
+    indicator_ok: bool = True  # the question names no indicator, or the clause's context names one of them
 
 
 # A list number ("11、", "(三)") or a year is not a figure; "92亿元", "3.3%", "200家", "520" are.
@@ -84,6 +86,10 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
                   ) -> list[ScoredClause]:
     weights = term_weights(index, query)
     total = sum(weights)
+    # Groups naming a corpus indicator (技术合同成交额, 科技企业孵化器 …): a passage about another indicator
+    # does not answer, however many other words it shares with the question.
+    indicators = set(index.tokenizer.user_terms)
+    indicator_groups = frozenset(i for i, g in enumerate(query.term_groups) if any(t in indicators for t in g))
     out = []
     for sc in chunks:
         chunk = sc.chunk
@@ -109,7 +115,9 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             # Support is lexical whenever the question has key terms: embedding similarity is too flat
             # (0.87–0.93 for right and wrong clauses alike) to tell "answered" from "not in the documents".
             support = lexical_ctx if total else dense
-            out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure))
+            indicator_ok = not indicator_groups or bool(ctx & indicator_groups)
+            out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure,
+                                    lexical_own, indicator_ok))
     out.sort(key=lambda s: -s.score)
     return out
 
@@ -168,11 +176,12 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
     When a figure is asked for, the best supported clause *with* a figure is preferred; if none is
     close, nothing is selected: the plan names the indicator but sets no figure for it.
     """
-    scored = [s for s in scored if s.support >= min_support]
+    scored = [s for s in scored if s.support >= min_support and s.indicator_ok]
     if not scored:
         return []
     if wants_figure and not scored[0].has_figure:
-        with_figure = [s for s in scored if s.has_figure and s.score >= 0.7 * scored[0].score]
+        # A figure from a clause that shares no key term with the question is a neighbour's figure.
+        with_figure = [s for s in scored if s.has_figure and s.own > 0 and s.score >= 0.7 * scored[0].score]
         if not with_figure:
             return []
         scored = with_figure + [s for s in scored if s not in with_figure]

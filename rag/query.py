@@ -20,9 +20,10 @@ from .tokenize import Tokenizer
 
 __all__ = ["Query", "CityCatalog", "analyse_query", "load_glossary"]
 
+# Asking for a figure ("多少", "how many"), not merely naming an indicator ("比重", "target").
 FIGURE_HINTS = re.compile(
-    r"多少|几[个家项所名人]|比例|比重|占比|数量|金额|规模|达到|目标值|增长|几成|百分之|"
-    r"how (?:many|much)|what (?:percentage|share|proportion|amount|number|figure)|\btarget|\bfigure|\bnumber|\bamount",
+    r"多少|几[个家项所名人件场次座]|百分之|几成|"
+    r"how (?:many|much)|what (?:percentage|share|proportion|amount|number|figure)|\bfigures?\b|\bamount\b",
     re.I)
 KIND_HINTS = {
     "十四五": re.compile(r"十四五|14th five|fourteenth five|2021\s*[-–—~至到]\s*2025", re.I),
@@ -192,6 +193,9 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bri
             for g in bridge.groups(rest):
                 if not any(set(g) & set(x) for x in groups):
                     groups.append(g)
+    # Plan kinds (十四五, 工作要点 …) choose the document; they are not what a passage must say.
+    kind_words = {"十四五", "工作要点", "要点", "工作意见", "意见", "实施方案", "方案", "规划", "五年规划"}
+    groups = [g for g in groups if not set(g) <= kind_words]
     groups = _merge_alternatives(simplified, groups, tokenizer.user_terms)
     groups = list(dict.fromkeys(groups))
     terms = tuple(dict.fromkeys(t for g in groups for t in g))
