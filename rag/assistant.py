@@ -48,6 +48,11 @@ class Assistant:
         self._snapshot = _Snapshot(index, CityCatalog.from_metadata([d.metadata for d in index.documents.values()]))
         self._write_lock = threading.Lock()
         self.warnings: list[str] = []
+        self.reranker = None
+        if settings.reranker:
+            from .retrieval import CrossEncoderReranker
+
+            self.reranker = CrossEncoderReranker(settings.reranker, allow_download=settings.allow_download)
 
     # ------------------------------------------------------------ construction
 
@@ -88,7 +93,7 @@ class Assistant:
         """A LangChain retriever over the current index."""
         snap = self._snapshot
         return HybridRetriever(index=snap.index, embedder=self.embedder, catalog=snap.catalog,
-                               k=self.settings.k, fetch_k=self.settings.fetch_k)
+                               k=self.settings.k, fetch_k=self.settings.fetch_k, reranker=self.reranker)
 
     # ------------------------------------------------------------ asking
 
@@ -139,7 +144,8 @@ class Assistant:
                 missing.append(f"没有{c or ''}{years}年的规划文件" if not query.is_english
                                else f"no plan {('for ' + c + ' ') if c else ''}covers {years}")
                 continue
-            chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=allowed)
+            chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=allowed,
+                              reranker=self.reranker)
             if query.asks_for and chunks:
                 meta = metadata_clause(index, chunks[0].chunk.doc_id, query.asks_for)
                 if meta is not None:

