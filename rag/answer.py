@@ -111,7 +111,7 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             figure = has_figure(clause.text)
             heading = 0.1 if LIST_NUMBER.match(clause.text) else 0.0  # "7. 推动…" names a topic, rarely answers
             score = (0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense - heading
-                     + (0.25 if query.wants_figure and figure else 0.0) + 0.05 / (1 + sc.rank))
+                     + (0.25 if query.prefers_figure and figure else 0.0) + 0.05 / (1 + sc.rank))
             # Support is lexical whenever the question has key terms: embedding similarity is too flat
             # (0.87–0.93 for right and wrong clauses alike) to tell "answered" from "not in the documents".
             support = lexical_ctx if total else dense

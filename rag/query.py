@@ -25,6 +25,9 @@ FIGURE_HINTS = re.compile(
     r"多少|几[个家项所名人件场次座]|百分之|几成|"
     r"how (?:many|much)|what (?:percentage|share|proportion|amount|number|figure)|\bfigures?\b|\bamount\b",
     re.I)
+# Naming a target or a ratio: a clause with a figure is more likely the answer (a scoring hint, never a refusal rule).
+PREFERS_FIGURE = re.compile(r"目标|指标|比重|比例|占比|增长|达到|\btargets?\b|\bgoals?\b|\bshare\b|\brate\b|\bgrowth\b|"
+                            r"\bintensity\b|\bratio\b", re.I)
 KIND_HINTS = {
     "十四五": re.compile(r"十四五|14th five|fourteenth five|2021\s*[-–—~至到]\s*2025", re.I),
     "工作要点": re.compile(r"工作要点|要点|work points|key points|annual work plan", re.I),
@@ -96,6 +99,7 @@ class Query:
     terms: tuple[str, ...]  # content tokens for matching (Chinese, incl. glossary expansions)
     term_groups: tuple[tuple[str, ...], ...] = field(default=())  # each group: alternative forms of one idea
     asks_for: str | None = None  # "issue_date" / "issuer": a question about the document itself
+    prefers_figure: bool = False  # names a target/ratio: favour clauses with figures when scoring
     # Per-city years and plan kinds for comparisons ("赣州十四五实施方案和南昌2015年…"): city -> (years, kinds)
     scopes: tuple[tuple[str, tuple[int, ...], tuple[str, ...]], ...] = ()
 
@@ -203,8 +207,9 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bri
     asks_for = next((name for name, pattern in METADATA_HINTS.items() if pattern.search(simplified)), None)
     if asks_for:
         wants_figure = False
+    prefers_figure = wants_figure or (not asks_for and bool(PREFERS_FIGURE.search(simplified)))
     return Query(question, simplified, lang, cities, unknown, years, kinds, wants_figure, terms, tuple(groups),
-                 asks_for, scopes)
+                 asks_for, prefers_figure, scopes)
 
 
 def _merge_alternatives(text: str, groups: list[tuple[str, ...]], terms: list[str]) -> list[tuple[str, ...]]:

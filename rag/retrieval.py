@@ -44,7 +44,9 @@ def eligible_documents(index: PlanIndex, query: Query, city: str | None = None, 
         if years and not any(y in m.years or f"{y}年" in doc.text for y in years):
             continue
         out.add(doc_id)
-    return out
+    # A plan named by kind ("十四五实施方案", "工作要点") narrows to that plan when one of them is it.
+    by_kind = {d for d in out if _kind_match(index, d, query)}
+    return by_kind or out
 
 
 def _kind_match(index: PlanIndex, doc_id: str, query: Query) -> bool:
@@ -81,6 +83,12 @@ class CrossEncoderReranker:
         return [ScoredChunk(candidates[i].chunk, float(scores[i]), candidates[i].dense, r) for r, i in enumerate(order)]
 
 
+def _annual_plan_for(index: PlanIndex, doc_id: str, query: Query) -> bool:
+    """"Ganzhou's 2025 target" without a plan named means the 2025 plan, not the five-year plan ending in 2025."""
+    years = index.documents[doc_id].metadata.years
+    return not query.kinds and len(years) == 1 and years[0] in query.years
+
+
 def retrieve(index: PlanIndex, query: Query, query_vector: np.ndarray, *, k: int, fetch_k: int,
              allowed: set[str] | None = None, reranker: CrossEncoderReranker | None = None) -> list[ScoredChunk]:
     """Top-k chunks among `allowed` documents (all when None), fused from dense and BM25 rankings.
@@ -107,7 +115,7 @@ def retrieve(index: PlanIndex, query: Query, query_vector: np.ndarray, *, k: int
         for r, i in enumerate(order):
             fused[i] += 1.0 / (RRF_K + r + 1)
     for i, c in enumerate(index.chunks):
-        if ok[i] and fused[i] > 0 and _kind_match(index, c.doc_id, query):
+        if ok[i] and fused[i] > 0 and (_kind_match(index, c.doc_id, query) or _annual_plan_for(index, c.doc_id, query)):
             fused[i] += KIND_BOOST / (RRF_K + 1)
     fused[~ok] = -1.0
     top = [i for i in np.argsort(-fused) if ok[i] and fused[i] > 0][: k * 3 if reranker else k]
