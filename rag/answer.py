@@ -60,22 +60,36 @@ def has_figure(text: str) -> bool:
     return bool(FIGURE.search(YEAR_TOKEN.sub("", LIST_NUMBER.sub("", text))))
 
 
+def doc_freq(index: PlanIndex, token: str) -> int:
+    """In how many chunks the BM25 index saw `token` (0 when never)."""
+    vocab = index.bm25.vocab_dict
+    tid = vocab.get(token.lower(), vocab.get(token))
+    if tid is None:
+        return 0
+    indptr = index.bm25.scores["indptr"]
+    return int(indptr[tid + 1] - indptr[tid])
+
+
 def term_weights(index: PlanIndex, query: Query) -> list[float]:
     """IDF of each term group (its rarest form), from the BM25 index's document frequencies."""
-    vocab = index.bm25.vocab_dict
-    indptr = index.bm25.scores["indptr"]
     n = len(index.chunks)
     idfs = []
     for group in query.term_groups:
         best = 0.0
         for t in group:
-            tid = vocab.get(t.lower()) if t.lower() in vocab else vocab.get(t)
-            df = int(indptr[tid + 1] - indptr[tid]) if tid is not None else 0
+            df = doc_freq(index, t)
             # A term the corpus never uses (often a tokenisation fragment) counts like a common one.
             idf = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else 1.0
             best = max(best, idf)
         idfs.append(best)
     return idfs
+
+
+def _core(index: PlanIndex, term: str) -> str:
+    """The rarest (highest-IDF) sub-token of a term, lowercased; the term itself when it is one token."""
+    parts = index.tokenizer(term) or [term.lower()]
+    seen = [p for p in parts if doc_freq(index, p) > 0] or parts
+    return min(seen, key=lambda p: doc_freq(index, p) or 10**9).lower()
 
 
 def _covered(groups, text: str) -> frozenset[int]:
@@ -90,6 +104,9 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
     # does not answer, however many other words it shares with the question.
     indicators = set(index.tokenizer.user_terms)
     indicator_groups = frozenset(i for i, g in enumerate(query.term_groups) if any(t in indicators for t in g))
+    # An indicator is also recognised by its most specific part (科技企业孵化器 -> 孵化器, 占GDP比重 -> gdp),
+    # so "中试基地建设" still matches a plan that says "中试基地".
+    cores = {i: tuple(_core(index, t) for t in query.term_groups[i]) for i in indicator_groups}
     out = []
     for sc in chunks:
         chunk = sc.chunk
@@ -115,7 +132,8 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             # Support is lexical whenever the question has key terms: embedding similarity is too flat
             # (0.87–0.93 for right and wrong clauses alike) to tell "answered" from "not in the documents".
             support = lexical_ctx if total else dense
-            indicator_ok = not indicator_groups or bool(ctx & indicator_groups)
+            indicator_ok = not indicator_groups or bool(ctx & indicator_groups) or any(
+                c and c in context for i in indicator_groups for c in cores[i])
             out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure,
                                     lexical_own, indicator_ok))
     out.sort(key=lambda s: -s.score)

@@ -25,7 +25,7 @@ from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_doc
 from .embeddings import load_embedder
 from .errors import DocumentLoadError, IndexNotFoundError, IndexVersionError, InvalidQuestionError
 from .query import CityCatalog, Query, analyse_query
-from .retrieval import HybridRetriever, eligible_documents, retrieve
+from .retrieval import HybridRetriever, eligible_documents, preferred_documents, retrieve
 from .settings import Settings
 from .store import PIPELINE_VERSION, PlanIndex, build_index, load_index
 
@@ -144,16 +144,13 @@ class Assistant:
                 missing.append(f"没有{c or ''}{years}年的规划文件" if not query.is_english
                                else f"no plan {('for ' + c + ' ') if c else ''}covers {years}")
                 continue
-            chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=allowed,
-                              reranker=self.reranker)
-            if query.asks_for and chunks:
-                meta = metadata_clause(index, chunks[0].chunk.doc_id, query.asks_for)
-                if meta is not None:
-                    groups.append((c, [meta]))
-                    continue
-            scored = year_consistent(index, score_clauses(index, query, vector, chunks), (year,) if year else query.years)
-            best_support = max(best_support, scored[0].support if scored else 0.0)
-            chosen = select_clauses(scored, min_support, query.wants_figure)
+            chosen, support = [], 0.0
+            # The year's own annual plan first ("Ganzhou's 2025 target"), then every eligible plan.
+            for docs in dict.fromkeys((frozenset(preferred_documents(index, query, allowed)), frozenset(allowed))):
+                chosen, support = self._choose(index, query, vector, docs, k, year, min_support)
+                if chosen:
+                    break
+            best_support = max(best_support, support)
             if chosen:
                 groups.append((c, chosen))
             elif c:
@@ -170,6 +167,19 @@ class Assistant:
 
             answer = generate_answer(self.settings, query, answer, index)
         return answer
+
+    def _choose(self, index: PlanIndex, query: Query, vector, allowed: frozenset[str], k: int, year: int | None,
+                min_support: float):
+        """(chosen clauses, best support) for one city's question among `allowed` documents."""
+        chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=set(allowed),
+                          reranker=self.reranker)
+        if query.asks_for and chunks:
+            meta = metadata_clause(index, chunks[0].chunk.doc_id, query.asks_for)
+            if meta is not None:
+                return [meta], 1.0
+        scored = year_consistent(index, score_clauses(index, query, vector, chunks), (year,) if year else query.years)
+        support = scored[0].support if scored else 0.0
+        return select_clauses(scored, min_support, query.wants_figure), support
 
     # ------------------------------------------------------------ documents
 

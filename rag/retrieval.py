@@ -18,7 +18,8 @@ from .chunking import Chunk
 from .query import CityCatalog, Query, analyse_query
 from .store import PlanIndex
 
-__all__ = ["ScoredChunk", "HybridRetriever", "CrossEncoderReranker", "retrieve", "eligible_documents"]
+__all__ = ["ScoredChunk", "HybridRetriever", "CrossEncoderReranker", "retrieve", "eligible_documents",
+           "preferred_documents"]
 
 RRF_K = 60
 KIND_BOOST = 0.5  # in units of one top RRF rank: a plan named by kind ("十四五", "工作要点") wins ties clearly
@@ -89,6 +90,12 @@ def _annual_plan_for(index: PlanIndex, doc_id: str, query: Query) -> bool:
     return not query.kinds and len(years) == 1 and years[0] in query.years
 
 
+def preferred_documents(index: PlanIndex, query: Query, allowed: set[str]) -> set[str]:
+    """Among `allowed`, the annual plans for the year asked when no plan kind is named (else all of them)."""
+    annual = {d for d in allowed if _annual_plan_for(index, d, query)}
+    return annual or allowed
+
+
 def retrieve(index: PlanIndex, query: Query, query_vector: np.ndarray, *, k: int, fetch_k: int,
              allowed: set[str] | None = None, reranker: CrossEncoderReranker | None = None) -> list[ScoredChunk]:
     """Top-k chunks among `allowed` documents (all when None), fused from dense and BM25 rankings.
@@ -109,7 +116,10 @@ def retrieve(index: PlanIndex, query: Query, query_vector: np.ndarray, *, k: int
     for r, i in enumerate(dense_rank):
         fused[i] += 1.0 / (RRF_K + r + 1)
     if query.terms:
-        bm25 = np.asarray(index.bm25.get_scores(list(query.terms)), dtype=np.float64)
+        # Query terms are re-tokenised like the corpus ("技术合同交易额" -> 技术 / 合同 / 交易额 when it is not a
+        # corpus term), so BM25 can match the parts of a term the index never saw whole.
+        tokens = list(dict.fromkeys(tok for t in query.terms for tok in [t.lower(), *index.tokenizer(t)]))
+        bm25 = np.asarray(index.bm25.get_scores(tokens), dtype=np.float64)
         bm25[~ok] = 0.0
         order = [i for i in np.argsort(-bm25) if bm25[i] > 0][:fetch_k]
         for r, i in enumerate(order):
