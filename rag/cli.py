@@ -225,7 +225,10 @@ def cmd_documents(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    if argv[:1] == ["ui"]:  # everything after "ui" (--help included) belongs to ui.py's own parser
+        return cmd_ui(argparse.Namespace(args=argv[1:]))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -65,3 +65,8 @@ def test_documents_lists_metadata(built):
     p = run(["documents", "--json"], built)
     docs = json.loads(p.stdout)
     assert {d["city"] for d in docs} == {"鹰潭", "赣州", "绍兴", "南昌"}
+
+
+def test_ui_help_is_passed_through(built):
+    p = run(["ui", "--help"], built)
+    assert p.returncode == 0 and "--port" in p.stdout and "--auth" in p.stdout
