@@ -102,11 +102,12 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
     total = sum(weights)
     # Groups naming a corpus indicator (技术合同成交额, 科技企业孵化器 …): a passage about another indicator
     # does not answer, however many other words it shares with the question.
-    indicators = set(index.tokenizer.user_terms)
-    indicator_groups = frozenset(i for i, g in enumerate(query.term_groups) if any(t in indicators for t in g))
+    indicators = {t.lower() for t in index.tokenizer.user_terms}
+    indicator_groups = frozenset(i for i, g in enumerate(query.term_groups) if any(t.lower() in indicators for t in g))
     # An indicator is also recognised by its most specific part (科技企业孵化器 -> 孵化器, 占GDP比重 -> gdp),
     # so "中试基地建设" still matches a plan that says "中试基地".
     cores = {i: tuple(_core(index, t) for t in query.term_groups[i]) for i in indicator_groups}
+
     out = []
     for sc in chunks:
         chunk = sc.chunk
@@ -132,8 +133,8 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             # Support is lexical whenever the question has key terms: embedding similarity is too flat
             # (0.87–0.93 for right and wrong clauses alike) to tell "answered" from "not in the documents".
             support = lexical_ctx if total else dense
-            indicator_ok = not indicator_groups or bool(ctx & indicator_groups) or any(
-                c and c in context for i in indicator_groups for c in cores[i])
+            indicator_ok = not indicator_groups or any(
+                i in ctx or any(c and c in context for c in cores[i]) for i in indicator_groups)
             out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure,
                                     lexical_own, indicator_ok))
     out.sort(key=lambda s: -s.score)

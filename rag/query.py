@@ -182,7 +182,7 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bri
     city_words |= {p + '市' for p in city_words}
     groups: list[tuple[str, ...]] = []
     for tok in tokenizer(simplified):
-        if tok in city_words or YEAR_RE.fullmatch(tok) or not CJK.search(tok) and tok.isascii() and lang != "zh" \
+        if tok in city_words or re.fullmatch(r"(?:19|20)\d{2}年?", tok) or not CJK.search(tok) and tok.isascii() and lang != "zh" \
                 and tok not in {"r&d", "gdp"}:
             continue
         groups.append((tok,))

@@ -39,7 +39,7 @@ class Settings:
     chunk_size: int = 300
     max_question_chars: int = 500
     # Refuse when the best clause's support (0..1, see answer.py) is below this.
-    min_support: float = 0.30
+    min_support: float = 0.25
     # Optional LLM generation through an OpenAI-compatible endpoint (vLLM, Ollama, DeepSeek, Qwen, ...).
     llm: bool = False
     llm_model: str = "gpt-4o-mini"
