@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import sys
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -249,6 +250,9 @@ class Assistant:
 
 
 def _build(settings: Settings, embedder, progress: bool) -> tuple[PlanIndex, list[str]]:
+    if progress:
+        print(f"building the index at {settings.index_dir} from {settings.documents_dir} "
+              "(first run or documents changed; unchanged text is not re-embedded)…", file=sys.stderr, flush=True)
     documents, warnings = load_documents(settings.documents_dir, root=settings.documents_dir.parent)
     for w in warnings:
         log.warning(w)

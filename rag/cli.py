@@ -124,7 +124,7 @@ def cmd_index(args) -> int:
         print(f"warning: {w}", file=sys.stderr)
     embedder = load_embedder(settings.embedder, allow_download=settings.allow_download)
     stats = build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size,
-                        progress=sys.stderr.isatty() or args.verbose, rebuild=args.rebuild)
+                        progress=True, rebuild=args.rebuild)
     print(f"indexed {stats['documents']} documents into {settings.index_dir}: {stats['chunks']} chunks, "
           f"{stats['clauses']} clauses; embedded {stats['embedded']} texts, reused {stats['reused']} "
           f"unchanged; {stats['seconds']} s")
@@ -152,7 +152,7 @@ def cmd_ask(args) -> int:
     if args.question is not None:
         # Validate before loading anything: a bad question fails fast with one line.
         _validate_shallow(args.question, settings)
-    assistant = _assistant(settings, progress=sys.stderr.isatty())
+    assistant = _assistant(settings, progress=True)  # a first run builds the index: show it
     options = {"city": args.city, "year": args.year, "k": args.k, "llm": True if args.llm else None}
     if args.question is not None:
         _print_answer(assistant.ask(args.question, **options), args.json)

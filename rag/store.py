@@ -165,6 +165,7 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # its per-build DEBUG line is noise for users
     index_dir = Path(index_dir)
     info: EmbedderInfo = embedder.info
     with index_lock(index_dir):
