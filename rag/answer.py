@@ -252,7 +252,7 @@ def compose_answer(index: PlanIndex, query: Query, groups: list[tuple[str | None
     """Render chosen clauses as a cited answer. `groups` holds (city, clauses) in question order."""
     citations: list[Citation] = []
     lines = []
-    for city, clauses in groups:
+    for _city, clauses in groups:
         if not clauses:
             continue
         doc_id = clauses[0].clause.doc_id
