@@ -1,9 +1,8 @@
-"""Unit tests of the UI callbacks (no browser) against a real Assistant on a tmp copy of documents/."""
+"""Unit tests of the UI callbacks (no browser) against a real Assistant on a private copy of the session index."""
 
 from __future__ import annotations
 
 import html
-import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -16,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ui  # noqa: E402
-from rag import Answer, Assistant, Citation, PolicyRagError, Settings  # noqa: E402
+from rag import Answer, Assistant, Citation  # noqa: E402
+
+from .conftest import copy_workspace  # noqa: E402
 
 GBK_DOC = (
     "2025年丽水市科技工作要点\n"
@@ -29,25 +30,11 @@ GBK_DOC = (
 )
 
 
-def make_assistant(base: Path) -> Assistant:
-    """A real Assistant over tmp copies of documents/ (and of indexes/default as a warm start, when it exists:
-    it is only read; from_settings rebuilds the copy if it is stale, and we rebuild from scratch if it is broken)."""
-    docs, index = base / "documents", base / "index"
-    shutil.copytree(ROOT / "documents", docs)
-    settings = Settings.load(documents_dir=docs, index_dir=index)
-    warm = ROOT / "indexes" / "default"
-    if (warm / "manifest.json").is_file():
-        try:
-            shutil.copytree(warm, index)
-            return Assistant.from_settings(settings)
-        except (PolicyRagError, OSError):
-            shutil.rmtree(index, ignore_errors=True)
-    return Assistant.from_settings(settings)
-
-
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory) -> Assistant:
-    return make_assistant(tmp_path_factory.mktemp("ui"))
+def assistant(built, tmp_path_factory) -> Assistant:
+    """A real Assistant over a private copy of the session's documents and index (these tests upload and remove
+    documents, so they must not touch the shared session index)."""
+    return Assistant.from_settings(copy_workspace(built, tmp_path_factory.mktemp("ui")).settings)
 
 
 def _ids(a: Assistant) -> set[str]:

@@ -1,12 +1,17 @@
 """End-to-end test of the Gradio UI in a real Chromium (Playwright, sync API).
 
 Needs /usr/bin/chromium (Debian: `apt-get install -y chromium fonts-noto-cjk`); skipped without it.
-Runs against tmp copies of documents/ (and of indexes/default as a warm start); saves docs/screenshot-chat.png.
+Runs against a private copy of the session's documents and index (conftest `built`, copied with `copy_workspace`).
+
+Screenshot: the chat screenshot goes to the test's tmp dir, so a test run leaves the git tree clean. To refresh the
+committed docs/screenshot-chat.png, run with `POLICY_RAG_SCREENSHOT=docs`:
+
+    POLICY_RAG_SCREENSHOT=docs pytest tests/test_ui_browser.py
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 import socket
 import sys
 import time
@@ -18,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = ROOT / "docs" / "screenshot-chat.png"
+DOCS_SCREENSHOT = ROOT / "docs" / "screenshot-chat.png"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -30,7 +35,9 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 sys.path.insert(0, str(ROOT))
 import ui  # noqa: E402
-from rag import Assistant, PolicyRagError, Settings  # noqa: E402
+from rag import Assistant  # noqa: E402
+
+from .conftest import copy_workspace  # noqa: E402
 
 # A small GBK-encoded plan. The line after the target holds HTML and a Markdown image: both must show as text.
 EVIL_LINE = "附件：![x](http://example.com/a.png)<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
@@ -51,23 +58,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _make_assistant(base: Path) -> Assistant:
-    docs, index = base / "documents", base / "index"
-    shutil.copytree(ROOT / "documents", docs)
-    settings = Settings.load(documents_dir=docs, index_dir=index)
-    warm = ROOT / "indexes" / "default"
-    if (warm / "manifest.json").is_file():
-        try:
-            shutil.copytree(warm, index)
-            return Assistant.from_settings(settings)
-        except (PolicyRagError, OSError):
-            shutil.rmtree(index, ignore_errors=True)
-    return Assistant.from_settings(settings)
+def _screenshot_path(tmp_path: Path) -> Path:
+    """docs/screenshot-chat.png when POLICY_RAG_SCREENSHOT=docs, else a file in the test's tmp dir."""
+    if os.environ.get("POLICY_RAG_SCREENSHOT") == "docs":
+        return DOCS_SCREENSHOT
+    return tmp_path / "screenshot-chat.png"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    assistant = _make_assistant(tmp_path_factory.mktemp("ui-browser"))
+def server(built, tmp_path_factory):
+    # a private copy: the test uploads a document through the UI
+    assistant = Assistant.from_settings(copy_workspace(built, tmp_path_factory.mktemp("ui-browser")).settings)
     app = ui.build_app(assistant)
     port = _free_port()
     ui.launch(app, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
@@ -116,11 +117,12 @@ def test_chat_answers_with_citations_and_upload(page, server, tmp_path):
     expect(ref.locator("mark")).to_be_visible()
     expect(ref.locator("mark")).to_contain_text("450亿元")
     expect(ref.locator(".rag-fields")).to_contain_text("documents/shaoxing_2025_st_innovation_work_points.txt")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    screenshot = _screenshot_path(tmp_path)
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
     page.evaluate("""() => document.querySelectorAll('#rag-chatbot *').forEach(
         e => { if (e.scrollHeight > e.clientHeight + 4) e.scrollTop = 0; })""")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(SCREENSHOT), full_page=False)
+    page.screenshot(path=str(screenshot), full_page=False)
 
     # English question: English labels, same quote
     en = _ask(page, "What is Shaoxing's 2025 technology transaction target?", 2)
