@@ -260,6 +260,8 @@ def _unknown_places(simplified: str, catalog: CityCatalog, tokenizer: Tokenizer)
     known = set(catalog.aliases) | set(catalog.cities)
     out = []
     for tok in jieba.posseg.cut(simplified):
+        if len(tok.word) == 2 and tok.word.endswith(("市", "省", "县", "区")):  # 城市, 全省, 本县: not names
+            continue
         word = tok.word[:-1] if tok.word.endswith("市") and len(tok.word) >= 3 else tok.word
         if tok.flag == "ns" and len(word) >= 2 and word not in known and word not in PROVINCES_ONLY \
                 and not word.endswith(("省", "国")) and word not in {"中国", "全国", "全省", "全市", "国内", "国外"} \

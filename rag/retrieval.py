@@ -22,6 +22,7 @@ __all__ = ["ScoredChunk", "HybridRetriever", "CrossEncoderReranker", "retrieve",
            "preferred_documents"]
 
 RRF_K = 60
+ENSURE_TOP = 2  # each ranker's own top-n always reach the answerer
 KIND_BOOST = 0.5  # in units of one top RRF rank: a plan named by kind ("十四五", "工作要点") wins ties clearly
 
 
@@ -113,22 +114,28 @@ def retrieve(index: PlanIndex, query: Query, query_vector: np.ndarray, *, k: int
     dense_rank = [i for i in rows[0] if i >= 0 and ok[i]][:fetch_k]
 
     fused = np.zeros(n, dtype=np.float64)
+    bm25_rank: list[int] = []
     for r, i in enumerate(dense_rank):
         fused[i] += 1.0 / (RRF_K + r + 1)
     if query.terms:
         # Query terms are re-tokenised like the corpus ("技术合同交易额" -> 技术 / 合同 / 交易额 when it is not a
         # corpus term), so BM25 can match the parts of a term the index never saw whole.
-        tokens = list(dict.fromkeys(tok for t in query.terms for tok in [t.lower(), *index.tokenizer(t)]))
+        tokens = list(dict.fromkeys(tok for t in query.terms for tok in [t.lower(), *index.tokenizer.search_tokens(t)]))
         bm25 = np.asarray(index.bm25.get_scores(tokens), dtype=np.float64)
         bm25[~ok] = 0.0
-        order = [i for i in np.argsort(-bm25) if bm25[i] > 0][:fetch_k]
-        for r, i in enumerate(order):
+        bm25_rank = [i for i in np.argsort(-bm25) if bm25[i] > 0][:fetch_k]
+        for r, i in enumerate(bm25_rank):
             fused[i] += 1.0 / (RRF_K + r + 1)
     for i, c in enumerate(index.chunks):
         if ok[i] and fused[i] > 0 and (_kind_match(index, c.doc_id, query) or _annual_plan_for(index, c.doc_id, query)):
             fused[i] += KIND_BOOST / (RRF_K + 1)
     fused[~ok] = -1.0
     top = [i for i in np.argsort(-fused) if ok[i] and fused[i] > 0][: k * 3 if reranker else k]
+    # Fusion favours chunks both rankers half-like; each ranker's own top 2 are kept as well, so a clear
+    # BM25 hit (the only chunk with "技术合同交易额") is not lost to a noisy cross-lingual dense ranking.
+    for i in dense_rank[:ENSURE_TOP] + bm25_rank[:ENSURE_TOP]:
+        if i not in top:
+            top.append(i)
     fused_top = [ScoredChunk(index.chunks[i], float(fused[i]), float(dense_sim[i]), r) for r, i in enumerate(top)]
     return reranker.rerank(query.simplified, fused_top, k) if reranker else fused_top
 

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 2
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.22-5"
+PIPELINE_VERSION = "2026.11.22-6"
 CHECKED_FILES = ("dense.faiss", "chunk_vectors.npy", "clause_vectors.npy", "documents.jsonl", "chunks.jsonl",
                  "clauses.jsonl", "userdict.txt", "bridge.json")
 
@@ -192,7 +192,7 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
         dense = faiss.IndexFlatIP(info.dimension)
         dense.add(chunk_vecs)
         bm25 = bm25s.BM25()
-        corpus_tokens = [tokenizer(t) or ["∅"] for t in chunk_texts]
+        corpus_tokens = [tokenizer.search_tokens(t) or ["∅"] for t in chunk_texts]
         bm25.index(corpus_tokens, show_progress=False)
         # English -> Chinese corpus terms from CC-CEDICT, so English questions can be matched lexically.
         df = Counter(t for toks in corpus_tokens for t in set(toks))

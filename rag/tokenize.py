@@ -107,6 +107,19 @@ class Tokenizer:
                 out.append(tok.lower())
         return out
 
+    def search_tokens(self, text: str) -> list[str]:
+        """BM25 tokens: content tokens plus the dictionary words inside long ones (jieba's search mode),
+        so "专利申请量" in a plan and "专利" + "申请" from an English question's bridge still meet."""
+        out = []
+        for m in TOKEN_RE.finditer(self.simplify(text)):
+            tok = m.group(0)
+            if "\u4e00" <= tok[0] <= "\u9fff":
+                with self._lock:
+                    out.extend(self._jieba.cut_for_search(tok))
+            else:
+                out.append(tok.lower())
+        return [t for t in out if t not in STOPWORDS and not (len(t) == 1 and "\u4e00" <= t <= "\u9fff")]
+
     def __call__(self, text: str) -> list[str]:
         """Content tokens for BM25 / matching: stopwords and single CJK characters dropped."""
         return [t for t in self.words(text) if t not in STOPWORDS and not (len(t) == 1 and "\u4e00" <= t <= "\u9fff")]
