@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,6 +46,7 @@ class ScoredClause:
     dense: float  # cosine(question, clause)
     has_figure: bool
     own: float = 0.0  # IDF-weighted share of key terms in the clause itself
+    own_groups: frozenset[int] = frozenset()  # the query term groups found in the clause itself
     indicator_ok: bool = True  # the question names no indicator, or the clause's context names one of them
 
 
@@ -136,7 +137,7 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             indicator_ok = not indicator_groups or any(
                 i in ctx or any(c and c in context for c in cores[i]) for i in indicator_groups)
             out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure,
-                                    lexical_own, indicator_ok))
+                                    lexical_own, own, indicator_ok))
     out.sort(key=lambda s: -s.score)
     return out
 
@@ -205,16 +206,34 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
             return []
         scored = with_figure + [s for s in scored if s not in with_figure]
     chosen = [scored[0]]
-    covered = set(scored[0].covered)
+    covered = set(scored[0].own_groups)
     for s in scored[1:]:
         if len(chosen) >= MAX_CLAUSES:
             break
-        new = set(s.covered) - covered
+        # "新增多少个绿色园区和多少家绿色工厂": a second clause joins when it itself names another asked-for thing.
+        new = set(s.own_groups) - covered
         if new and s.score >= 0.6 * chosen[0].score and (s.has_figure or not wants_figure) \
                 and s.clause.doc_id == chosen[0].clause.doc_id:
             chosen.append(s)
             covered |= new
     return chosen
+
+
+def widen_to_sentence(index: PlanIndex, chosen: ScoredClause, max_chars: int = 160) -> ScoredClause:
+    """The clause's whole sentence when it is short enough: lists ("鉴水、金柯桥、曹娥江…") and names
+    usually follow the clause that matches the question's words."""
+    c = chosen.clause
+    text = index.documents[c.doc_id].text
+    start, end = c.sentence_start, c.sentence_end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in "。；;,，"):
+        end -= 1
+    if end - start > max_chars or (start, end) == (c.start, c.end):
+        return chosen
+    wide = Clause(c.clause_id + "+", c.chunk_id, c.doc_id, start, end, text[start:end], c.sentence_start,
+                  c.sentence_end)
+    return replace(chosen, clause=wide)
 
 
 def refusal(query: Query, reason_zh: str, reason_en: str, support: float = 0.0) -> Answer:

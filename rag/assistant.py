@@ -20,7 +20,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answer import compose_answer, metadata_clause, refusal, score_clauses, select_clauses, year_consistent
+from .answer import (compose_answer, metadata_clause, refusal, score_clauses, select_clauses, widen_to_sentence,
+                     year_consistent)
 from .citations import Answer
 from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_documents
 from .embeddings import load_embedder
@@ -180,7 +181,10 @@ class Assistant:
                 return [meta], 1.0
         scored = year_consistent(index, score_clauses(index, query, vector, chunks), (year,) if year else query.years)
         support = scored[0].support if scored else 0.0
-        return select_clauses(scored, min_support, query.wants_figure), support
+        chosen = select_clauses(scored, min_support, query.wants_figure)
+        if query.wants_names:
+            chosen = [widen_to_sentence(index, s) for s in chosen[:1]]
+        return chosen, support
 
     # ------------------------------------------------------------ documents
 

@@ -28,6 +28,9 @@ FIGURE_HINTS = re.compile(
 # Naming a target or a ratio: a clause with a figure is more likely the answer (a scoring hint, never a refusal rule).
 PREFERS_FIGURE = re.compile(r"目标|指标|比重|比例|占比|增长|达到|\btargets?\b|\bgoals?\b|\bshare\b|\brate\b|\bgrowth\b|"
                             r"\bintensity\b|\bratio\b", re.I)
+# Asking for names or a list ("哪些城市", "which programme"): the whole sentence is the better quote.
+NAMES_HINTS = re.compile(r"哪些|哪几|哪[个一]|什么|名称|叫什么|是谁|分别是|\bwhich\b|\bname\b|\bnames\b|\blist\b|\bwho\b|"
+                         r"\bwhat (?:is|are) the (?:name|names)\b", re.I)
 KIND_HINTS = {
     "十四五": re.compile(r"十四五|14th five|fourteenth five|2021\s*[-–—~至到]\s*2025", re.I),
     "工作要点": re.compile(r"工作要点|要点|work points|key points|annual work plan", re.I),
@@ -100,6 +103,7 @@ class Query:
     term_groups: tuple[tuple[str, ...], ...] = field(default=())  # each group: alternative forms of one idea
     asks_for: str | None = None  # "issue_date" / "issuer": a question about the document itself
     prefers_figure: bool = False  # names a target/ratio: favour clauses with figures when scoring
+    wants_names: bool = False  # asks which/what names: quote the whole sentence, not one comma clause
     # Per-city years and plan kinds for comparisons ("赣州十四五实施方案和南昌2015年…"): city -> (years, kinds)
     scopes: tuple[tuple[str, tuple[int, ...], tuple[str, ...]], ...] = ()
 
@@ -208,8 +212,9 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bri
     if asks_for:
         wants_figure = False
     prefers_figure = wants_figure or (not asks_for and bool(PREFERS_FIGURE.search(simplified)))
+    wants_names = not wants_figure and bool(NAMES_HINTS.search(simplified))
     return Query(question, simplified, lang, cities, unknown, years, kinds, wants_figure, terms, tuple(groups),
-                 asks_for, prefers_figure, scopes)
+                 asks_for, prefers_figure, wants_names, scopes)
 
 
 def _merge_alternatives(text: str, groups: list[tuple[str, ...]], terms: list[str]) -> list[tuple[str, ...]]:
