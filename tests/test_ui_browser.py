@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 
 if not CHROMIUM.exists():
+    # CI sets POLICY_RAG_REQUIRE_BROWSER=1 (.ci/run): there a missing browser is a failure, not a skip.
+    if os.environ.get("POLICY_RAG_REQUIRE_BROWSER") == "1":
+        raise RuntimeError("POLICY_RAG_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing: "
+                           "apt-get install -y chromium fonts-noto-cjk")
     pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium fonts-noto-cjk)",
                 allow_module_level=True)
 gr = pytest.importorskip("gradio")
