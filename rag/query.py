@@ -9,7 +9,6 @@ answering with another city's figure.
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -258,19 +257,15 @@ def _city_scopes(text: str, first_mention: dict[str, int], years: tuple[int, ...
 
 
 def _unknown_places(simplified: str, catalog: CityCatalog, tokenizer: Tokenizer) -> tuple[str, ...]:
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(logging.WARNING)
     known = set(catalog.aliases) | set(catalog.cities)
     out = []
-    for tok in jieba.posseg.cut(simplified):
-        if len(tok.word) == 2 and tok.word.endswith(("市", "省", "县", "区")):  # 城市, 全省, 本县: not names
+    for token, flag in tokenizer.tagged(simplified):
+        if len(token) == 2 and token.endswith(("市", "省", "县", "区")):  # 城市, 全省, 本县: not names
             continue
-        word = tok.word[:-1] if tok.word.endswith("市") and len(tok.word) >= 3 else tok.word
-        if tok.flag == "ns" and len(word) >= 2 and word not in known and word not in PROVINCES_ONLY \
+        word = token[:-1] if token.endswith("市") and len(token) >= 3 else token
+        if flag == "ns" and len(word) >= 2 and word not in known and word not in PROVINCES_ONLY \
                 and not word.endswith(("省", "国")) and word not in {"中国", "全国", "全省", "全市", "国内", "国外"} \
-                and (tok.word.endswith("市") or len(word) <= 3):
+                and (token.endswith("市") or len(word) <= 3):
             if not any(word in k or k in word for k in known):
                 out.append(word)
     for w in LATIN_WORD.findall(simplified):

@@ -72,6 +72,7 @@ class Tokenizer:
         jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter on stderr
         self._jieba = jieba.Tokenizer()
         self._lock = threading.Lock()  # jieba initialises lazily; make the first call thread-safe
+        self._pos = None  # part-of-speech tagger sharing this dictionary, made on first use
         self.user_terms = sorted(set(user_terms or []))
         for term in self.user_terms:
             self._jieba.add_word(term, freq=50_000)
@@ -106,6 +107,15 @@ class Tokenizer:
             else:
                 out.append(tok.lower())
         return out
+
+    def tagged(self, text: str) -> list[tuple[str, str]]:
+        """(word, part-of-speech) pairs from jieba's tagger on this tokenizer's own dictionary ("ns" = place)."""
+        import jieba.posseg
+
+        with self._lock:
+            if self._pos is None:
+                self._pos = jieba.posseg.POSTokenizer(tokenizer=self._jieba)
+            return [(p.word, p.flag) for p in self._pos.cut(self.simplify(text))]
 
     def search_tokens(self, text: str) -> list[str]:
         """BM25 tokens: content tokens plus the dictionary words inside long ones (jieba's search mode),
