@@ -162,7 +162,7 @@ def write_outputs(out_dir: Path, metrics: dict, systems: Sequence[Any], items: l
 
     ours = next(s for s in systems if s.kind == "ours")
     failures = [r for r in ours.rows if r["failure"]]
-    md = [f"# policy-rag eval report", "",
+    md = ["# policy-rag eval report", "",
           f"{metrics['items']} items from `{set_path}`, run {metrics['created_at']} in {metrics['seconds']} s"
           + (f" (baseline indexes built in {metrics['baseline_build_seconds']} s)" if baselines else "") + ".",
           "Metric definitions: `eval/README.md`.", "", "## Headline", "", format_table(metrics), "",
