@@ -30,7 +30,8 @@ from .store import PlanIndex
 
 __all__ = ["ScoredClause", "score_clauses", "compose_answer", "refusal", "term_weights"]
 
-# Dense similarity of e5-small between an unrelated and a matching clause spans roughly 0.78..0.90.
+# Dense similarity of e5-small between an unrelated and a matching clause spans roughly 0.78..0.90
+# (used as support only for a question with no key terms at all).
 DENSE_FLOOR, DENSE_CEIL = 0.80, 0.90
 MAX_CLAUSES = 3
 
@@ -109,6 +110,9 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
     # so "中试基地建设" still matches a plan that says "中试基地".
     cores = {i: tuple(_core(index, t) for t in query.term_groups[i]) for i in indicator_groups}
 
+    all_rows = [r for sc in chunks for r in index.clauses_by_chunk.get(sc.chunk.chunk_id, [])]
+    all_sims = index.clause_vectors[all_rows] @ query_vector if all_rows else np.zeros(1)
+    sim_lo, sim_hi = float(all_sims.min()), float(all_sims.max())
     out = []
     for sc in chunks:
         chunk = sc.chunk
@@ -126,14 +130,16 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             ctx = _covered(query.term_groups, context)
             lexical_own = sum(weights[i] for i in own) / total if total else 0.0
             lexical_ctx = sum(weights[i] for i in ctx) / total if total else 0.0
-            dense = _unit(float(sim))
+            # Relative to this question's candidates: cross-lingual similarities sit in a narrow band
+            # (0.76–0.83 for English questions), so only their order carries information.
+            dense = (float(sim) - sim_lo) / (sim_hi - sim_lo) if sim_hi > sim_lo else 0.0
             figure = has_figure(clause.text)
             heading = 0.1 if LIST_NUMBER.match(clause.text) else 0.0  # "7. 推动…" names a topic, rarely answers
             score = (0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense - heading
                      + (0.25 if query.prefers_figure and figure else 0.0) + 0.05 / (1 + sc.rank))
             # Support is lexical whenever the question has key terms: embedding similarity is too flat
             # (0.87–0.93 for right and wrong clauses alike) to tell "answered" from "not in the documents".
-            support = lexical_ctx if total else dense
+            support = lexical_ctx if total else _unit(float(sim))
             indicator_ok = not indicator_groups or any(
                 i in ctx or any(c and c in context for c in cores[i]) for i in indicator_groups)
             out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure,
