@@ -88,8 +88,8 @@ def term_weights(index: PlanIndex, query: Query) -> list[float]:
 
 
 def _core(index: PlanIndex, term: str) -> str:
-    """The rarest (highest-IDF) sub-token of a term, lowercased; the term itself when it is one token."""
-    parts = index.tokenizer(term) or [term.lower()]
+    """The rarest (highest-IDF) proper part of a term (jieba search mode), lowercased; the term when it has none."""
+    parts = [p for p in index.tokenizer.search_tokens(term) if p != term.lower()] or [term.lower()]
     seen = [p for p in parts if doc_freq(index, p) > 0] or parts
     return min(seen, key=lambda p: doc_freq(index, p) or 10**9).lower()
 
