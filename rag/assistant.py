@@ -17,7 +17,7 @@ import re
 import sys
 import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .answer import (compose_answer, metadata_clause, refusal, score_clauses, select_clauses, widen_to_sentence,
@@ -124,6 +124,8 @@ class Assistant:
         query = analyse_query(self.validate_question(question), snap.catalog, index.tokenizer, index.bridge)
         if city:
             city = snap.catalog.aliases.get(index.tokenizer.simplify(city).lower(), city)
+        if year:  # an explicit year filter replaces the years written in the question
+            query = replace(query, years=(year,), scopes=tuple((c, (year,), ks) for c, _, ks in query.scopes))
         k = k or self.settings.k
 
         cities: list[str | None] = [city] if city else (list(query.cities) or [None])
@@ -140,16 +142,16 @@ class Assistant:
         whole = query
         for c in cities:
             query = whole.for_city(c)
-            allowed = eligible_documents(index, query, c, year)
+            allowed = eligible_documents(index, query, c)
             if not allowed:
-                years = "、".join(str(y) for y in ((year,) if year else query.years))
+                years = "、".join(str(y) for y in query.years)
                 missing.append(f"没有{c or ''}{years}年的规划文件" if not query.is_english
                                else f"no plan {('for ' + c + ' ') if c else ''}covers {years}")
                 continue
             chosen, support = [], 0.0
             # The year's own annual plan first ("Ganzhou's 2025 target"), then every eligible plan.
             for docs in dict.fromkeys((frozenset(preferred_documents(index, query, allowed)), frozenset(allowed))):
-                chosen, support = self._choose(index, query, vector, docs, k, year, min_support)
+                chosen, support = self._choose(index, query, vector, docs, k, min_support)
                 if chosen:
                     break
             best_support = max(best_support, support)
@@ -170,8 +172,7 @@ class Assistant:
             answer = generate_answer(self.settings, query, answer, index)
         return answer
 
-    def _choose(self, index: PlanIndex, query: Query, vector, allowed: frozenset[str], k: int, year: int | None,
-                min_support: float):
+    def _choose(self, index: PlanIndex, query: Query, vector, allowed: frozenset[str], k: int, min_support: float):
         """(chosen clauses, best support) for one city's question among `allowed` documents."""
         chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=set(allowed),
                           reranker=self.reranker)
@@ -179,7 +180,7 @@ class Assistant:
             meta = metadata_clause(index, chunks[0].chunk.doc_id, query.asks_for)
             if meta is not None:
                 return [meta], 1.0
-        scored = year_consistent(index, score_clauses(index, query, vector, chunks), (year,) if year else query.years)
+        scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years)
         support = scored[0].support if scored else 0.0
         chosen = select_clauses(scored, min_support, query.wants_figure)
         if query.wants_names:
