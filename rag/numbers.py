@@ -60,6 +60,7 @@ def ungrounded_numbers(answer: str, evidence: str) -> list[str]:
     allowed = number_values(evidence)
     out = []
     answer = re.sub(r"\[\d+\]", " ", answer)  # citation markers [1] are not figures
+    answer = ISO_DATE.sub(lambda m: " " if _date_in(m, evidence) else m.group(0), answer)
     for m in NUMBER_RE.finditer(_cn_numerals_to_arabic(answer)):
         if not number_values(m.group(0)) & allowed:
             out.append(m.group(0).strip())
@@ -67,6 +68,17 @@ def ungrounded_numbers(answer: str, evidence: str) -> list[str]:
 
 
 CN_COUNT_RE = re.compile(r"[零一二三四五六七八九十百千两〇]+(?=[万亿]?[家个项所名人元件台户倍])")
+
+
+ISO_DATE = re.compile(r"((?:19|20)\d{2})-(\d{2})-(\d{2})")
+
+
+def _date_in(m: re.Match, evidence: str) -> bool:
+    """An ISO date counts as grounded when the evidence writes the same date in any usual form
+    ("2022-03-17", "2022317" as scraped, "20220317", "2022年3月17日")."""
+    y, mo, d = m.group(1), m.group(2), m.group(3)
+    forms = {f"{y}-{mo}-{d}", f"{y}{int(mo)}{d}", f"{y}{mo}{d}", f"{y}年{int(mo)}月{int(d)}日", f"{y}.{mo}.{d}"}
+    return any(f in evidence for f in forms)
 
 
 def _cn_numerals_to_arabic(text: str) -> str:

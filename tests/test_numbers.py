@@ -15,3 +15,8 @@ def test_grounding_compares_values_across_scripts():
     assert ungrounded_numbers("新增三十家", "新增30家") == []
     # list markers like 一是 / 十四五 are not figures
     assert ungrounded_numbers("一是十四五", "") == []
+
+
+def test_dates_rendered_in_iso_are_grounded_in_their_scraped_form():
+    assert ungrounded_numbers("“2022317”[1]（日期：2022-03-17）", "2022317") == []
+    assert ungrounded_numbers("（日期：2022-03-18）", "2022317") != []
