@@ -202,7 +202,9 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
     When a figure is asked for, the best supported clause *with* a figure is preferred; if none is
     close, nothing is selected: the plan names the indicator but sets no figure for it.
     """
-    scored = [s for s in scored if s.support >= min_support and s.indicator_ok]
+    # For a how-many question the clause holding the figure must itself name something asked about:
+    # a figure from a neighbouring clause is another indicator's figure.
+    scored = [s for s in scored if s.support >= min_support and s.indicator_ok and (s.own > 0 or not wants_figure)]
     if not scored:
         return []
     if wants_figure and not scored[0].has_figure:
