@@ -95,18 +95,26 @@ class Tokenizer:
         """Traditional -> Simplified (紹興 -> 绍兴), so both scripts match the stored text."""
         return self._t2s.convert(text) if self._t2s else text
 
-    def words(self, text: str) -> list[str]:
-        """All tokens, lowercased, punctuation dropped (stopwords kept)."""
+    def _split(self, text: str, search: bool = False) -> list[str]:
+        """Only CJK runs go through jieba (search mode adds the words inside long ones); Latin words and
+        numbers ("R&D", "2.0", "3.3%", "2015年") stay whole. Lowercased, punctuation dropped."""
         out = []
-        # Only CJK runs go through jieba; Latin words and numbers ("R&D", "2.0", "3.3%") stay whole.
         for m in TOKEN_RE.finditer(self.simplify(text)):
             tok = m.group(0)
             if "\u4e00" <= tok[0] <= "\u9fff":
                 with self._lock:
-                    out.extend(self._jieba.cut(tok))
+                    out.extend(self._jieba.cut_for_search(tok) if search else self._jieba.cut(tok))
             else:
                 out.append(tok.lower())
         return out
+
+    @staticmethod
+    def _content(tokens: list[str]) -> list[str]:
+        return [t for t in tokens if t not in STOPWORDS and not (len(t) == 1 and "\u4e00" <= t <= "\u9fff")]
+
+    def words(self, text: str) -> list[str]:
+        """All tokens, stopwords kept."""
+        return self._split(text)
 
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """(word, part-of-speech) pairs from jieba's tagger on this tokenizer's own dictionary ("ns" = place)."""
@@ -120,16 +128,8 @@ class Tokenizer:
     def search_tokens(self, text: str) -> list[str]:
         """BM25 tokens: content tokens plus the dictionary words inside long ones (jieba's search mode),
         so "专利申请量" in a plan and "专利" + "申请" from an English question's bridge still meet."""
-        out = []
-        for m in TOKEN_RE.finditer(self.simplify(text)):
-            tok = m.group(0)
-            if "\u4e00" <= tok[0] <= "\u9fff":
-                with self._lock:
-                    out.extend(self._jieba.cut_for_search(tok))
-            else:
-                out.append(tok.lower())
-        return [t for t in out if t not in STOPWORDS and not (len(t) == 1 and "\u4e00" <= t <= "\u9fff")]
+        return self._content(self._split(text, search=True))
 
     def __call__(self, text: str) -> list[str]:
-        """Content tokens for BM25 / matching: stopwords and single CJK characters dropped."""
-        return [t for t in self.words(text) if t not in STOPWORDS and not (len(t) == 1 and "\u4e00" <= t <= "\u9fff")]
+        """Content tokens for matching: stopwords and single CJK characters dropped."""
+        return self._content(self._split(text))
