@@ -27,7 +27,7 @@ from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_doc
 from .embeddings import load_embedder
 from .errors import DocumentLoadError, IndexNotFoundError, IndexVersionError, InvalidQuestionError
 from .query import CityCatalog, Query, analyse_query
-from .retrieval import HybridRetriever, eligible_documents, preferred_documents, retrieve
+from .retrieval import HybridRetriever, eligible_documents, plans_compared, preferred_documents, retrieve
 from .settings import Settings
 from .store import PIPELINE_VERSION, PlanIndex, build_index, load_index
 
@@ -147,6 +147,15 @@ class Assistant:
                 years = "、".join(str(y) for y in query.years)
                 missing.append(f"没有{c or ''}{years}年的规划文件" if not query.is_english
                                else f"no plan {('for ' + c + ' ') if c else ''}covers {years}")
+                continue
+            plans = plans_compared(index, query, allowed)
+            if len(plans) >= 2:  # one city, two of its plans compared: answer from each
+                for docs in plans:
+                    chosen, support = self._choose(index, query, vector, frozenset(docs), k,
+                                                   self.settings.min_support * 0.8)
+                    best_support = max(best_support, support)
+                    if chosen:
+                        groups.append((c, chosen))
                 continue
             chosen, support = [], 0.0
             # The year's own annual plan first ("Ganzhou's 2025 target"), then every eligible plan.

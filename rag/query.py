@@ -31,8 +31,8 @@ PREFERS_FIGURE = re.compile(r"目标|指标|比重|比例|占比|增长|达到|\
 NAMES_HINTS = re.compile(r"哪些|哪几|哪[个一]|什么|名称|叫什么|是谁|分别是|\bwhich\b|\bname\b|\bnames\b|\blist\b|\bwho\b|"
                          r"\bwhat (?:is|are) the (?:name|names)\b", re.I)
 KIND_HINTS = {
-    "十四五": re.compile(r"十四五|14th five|fourteenth five|2021\s*[-–—~至到]\s*2025", re.I),
-    "工作要点": re.compile(r"工作要点|要点|work points|key points|annual work plan", re.I),
+    "十四五": re.compile(r"十四五|14th[- ]five|fourteenth[- ]five|2021\s*[-–—~至到]\s*2025", re.I),
+    "工作要点": re.compile(r"工作要点|要点|work[- ]points|key[- ]points|annual (?:s&t )?work plan", re.I),
     "工作意见": re.compile(r"工作意见|work opinions?|opinions? on", re.I),
     "实施方案": re.compile(r"实施方案|implementation plan|implementation scheme", re.I),
 }

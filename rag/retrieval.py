@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -19,7 +19,7 @@ from .query import CityCatalog, Query, analyse_query
 from .store import PlanIndex
 
 __all__ = ["ScoredChunk", "HybridRetriever", "CrossEncoderReranker", "retrieve", "eligible_documents",
-           "preferred_documents"]
+           "preferred_documents", "plans_compared"]
 
 RRF_K = 60
 ENSURE_TOP = 2  # each ranker's own top-n always reach the answerer
@@ -89,6 +89,17 @@ def _annual_plan_for(index: PlanIndex, doc_id: str, query: Query) -> bool:
     """"Ganzhou's 2025 target" without a plan named means the 2025 plan, not the five-year plan ending in 2025."""
     years = index.documents[doc_id].metadata.years
     return not query.kinds and len(years) == 1 and years[0] in query.years
+
+
+def plans_compared(index: PlanIndex, query: Query, allowed: set[str]) -> list[set[str]]:
+    """Distinct plans named by kind in one question ("2025 work points … vs the 14th Five-Year scheme"):
+    one document set per plan, in question order; fewer than two means no plan-vs-plan comparison."""
+    sets: list[set[str]] = []
+    for kind in query.kinds:
+        docs = {d for d in allowed if _kind_match(index, d, replace(query, kinds=(kind,)))}
+        if docs and all(docs.isdisjoint(s) for s in sets):
+            sets.append(docs)
+    return sets
 
 
 def preferred_documents(index: PlanIndex, query: Query, allowed: set[str]) -> set[str]:

@@ -147,3 +147,10 @@ def test_bad_upload_loses_nothing(workspace):
     saved = assistant.add_document("../../escape.txt", "2025年宁波市科技工作要点\n新增孵化器3家。\n".encode())
     assert (workspace.documents_dir / saved["saved_as"]).exists()
     assert not (workspace.documents_dir.parent.parent / "escape.txt").exists()
+
+
+def test_two_plans_of_one_city_are_compared(assistant):
+    a = assistant.ask("赣州2025年工作要点和十四五实施方案对高新技术企业的目标分别是多少?")
+    assert {c.doc_id for c in a.citations} == {"ganzhou_2025_st_work_points", "ganzhou_14th_fyp_st_plan_implementation"}
+    assert "2000家" in a.answer and "200" in a.answer
+    _valid(assistant, a)
