@@ -133,6 +133,18 @@ def load_glossary() -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 @functools.lru_cache(maxsize=1)
+def load_synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Chinese shorthand -> the full forms plans write (rag/data/synonyms.tsv)."""
+    rows = []
+    text = resources.files("rag").joinpath("data/synonyms.tsv").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            short, forms = line.split("\t", 1)
+            rows.append((short.strip(), tuple(f.strip() for f in forms.split(",") if f.strip())))
+    return tuple(rows)
+
+
+@functools.lru_cache(maxsize=1)
 def _pinyin_places() -> dict[str, str]:
     """pinyin -> Chinese for jieba's common place names (ns), to spot "Hangzhou" as a place not in the corpus."""
     from pypinyin import lazy_pinyin
@@ -200,6 +212,14 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bri
             for g in bridge.groups(rest):
                 if not any(set(g) & set(x) for x in groups):
                     groups.append(g)
+    # Shorthand ("高企", "规上") also matches the full forms the plans write.
+    for short, forms in load_synonyms():
+        if short.lower() in lowered:
+            hit = next((g for g in groups if short.lower() in (t.lower() for t in g)), None)
+            if hit is not None:
+                groups[groups.index(hit)] = tuple(dict.fromkeys(hit + forms))
+            elif not any(set(forms) & set(g) for g in groups):
+                groups.append(tuple(dict.fromkeys((short,) + forms)))
     # Plan kinds (十四五, 工作要点 …) choose the document; they are not what a passage must say.
     kind_words = {"十四五", "工作要点", "要点", "工作意见", "意见", "实施方案", "方案", "规划", "五年规划"}
     groups = [g for g in groups if not set(g) <= kind_words]

@@ -52,3 +52,9 @@ def test_catalog_comes_from_metadata_not_a_fixed_list(tools):
     catalog = CityCatalog.from_metadata([DocumentMetadata(title="2025年宁波市科技工作要点", city="宁波")])
     assert catalog.aliases["ningbo"] == "宁波" and catalog.english["宁波"] == "Ningbo"
     assert analyse_query("Ningbo's 2025 patents target", catalog, tk).cities == ("宁波",)
+
+
+def test_shorthand_matches_full_forms(tools):
+    tk, catalog = tools
+    q = analyse_query("绍兴打算让多少企业新认定为高企?", catalog, tk)
+    assert any("高新技术企业" in g and "高企" in g for g in q.term_groups)
