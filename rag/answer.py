@@ -196,7 +196,8 @@ def metadata_clause(index: PlanIndex, doc_id: str, field: str) -> ScoredClause |
     return ScoredClause(clause, 1.0, 1.0, frozenset(), 0, 1.0, 1.0, False)
 
 
-def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure: bool = False) -> list[ScoredClause]:
+def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure: bool = False,
+                   prefers_figure: bool = False) -> list[ScoredClause]:
     """The best clause, plus up to two more from the same document that cover key terms it does not.
 
     When a figure is asked for, the best supported clause *with* a figure is preferred; if none is
@@ -205,6 +206,9 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
     # For a how-many question the clause holding the figure must itself name something asked about:
     # a figure from a neighbouring clause is another indicator's figure.
     scored = [s for s in scored if s.support >= min_support and s.indicator_ok and (s.own > 0 or not wants_figure)]
+    # A target question answered without a figure ("达到全省平均水平") needs twice the usual support.
+    if prefers_figure and scored and not scored[0].has_figure and scored[0].support < 2 * min_support:
+        scored = [s for s in scored if s.has_figure]
     if not scored:
         return []
     if wants_figure and not scored[0].has_figure:

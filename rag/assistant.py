@@ -191,7 +191,7 @@ class Assistant:
                 return [meta], 1.0
         scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years)
         support = scored[0].support if scored else 0.0
-        chosen = select_clauses(scored, min_support, query.wants_figure)
+        chosen = select_clauses(scored, min_support, query.wants_figure, query.prefers_figure)
         if query.wants_names:
             chosen = [widen_to_sentence(index, s) for s in chosen[:1]]
         return chosen, support

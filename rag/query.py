@@ -225,6 +225,11 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bri
     groups = [g for g in groups if not set(g) <= kind_words]
     groups = _merge_alternatives(simplified, groups, tokenizer.user_terms)
     groups = list(dict.fromkeys(groups))
+    # One idea, one group: drop a group whose forms all appear in another ("GDP" beside "gdp / GDP / 地区生产总值").
+    lowered_sets = [{t.lower() for t in g} for g in groups]
+    groups = [g for i, g in enumerate(groups)
+              if not any(j != i and lowered_sets[i] <= lowered_sets[j] and (lowered_sets[i] != lowered_sets[j] or j < i)
+                         for j in range(len(groups)))]
     terms = tuple(dict.fromkeys(t for g in groups for t in g))
     scopes = _city_scopes(simplified, first_mention, years, kinds) if len(cities) > 1 else ()
     asks_for = next((name for name, pattern in METADATA_HINTS.items() if pattern.search(simplified)), None)
