@@ -1,16 +1,21 @@
 """The default (no-LLM) answerer: choose the clause(s) that answer, quote them verbatim, or refuse.
 
-Clause score = how many of the question's key terms the clause (and its sentence/section) contains,
-weighted by their rarity (IDF from the BM25 index), plus the clause's embedding similarity to the
-question, plus a bonus for holding a figure when one is asked for.
+Clause score = the IDF-weighted share of the question's key terms in the clause itself and in its
+sentence/section, plus the clause's embedding similarity (relative to the other candidates), plus a
+bonus for holding a figure when the question names a target or ratio.
 
-Refusal is explainable, and checked before any figure is shown:
-1. the question names a place no document covers (杭州, Hangzhou) and no corpus city;
-2. no document of the named city covers (or mentions) the year asked;
-3. the best clause's *support* is below `min_support`: support is the IDF-weighted share of the
-   question's key terms found in the clause's sentence and section (for English questions the
-   glossary supplies the Chinese forms), or, when a question has no key terms to match, its
-   embedding similarity mapped to 0..1.
+Refusal is explainable; each rule below stops a near-miss figure from being shown:
+1. the question names a place no document covers (杭州, Hangzhou) and no corpus city   (assistant.py)
+2. no plan of the named city covers, or mentions, the year asked                     (retrieval.py)
+3. a sentence naming only other years ("2024年度 … 2.4%") never answers              (year_consistent)
+4. the best clause's *support* is below `min_support`: support is the IDF-weighted share of the
+   question's key terms found in the clause's sentence and section (English questions reach Chinese
+   forms through the glossary and the CC-CEDICT bridge); a question with no key terms at all uses
+   its embedding similarity instead                                                   (select_clauses)
+5. the question names a corpus indicator (科技企业孵化器) and the passage names none of them
+6. a how-many question: the clause holding the figure must itself name something asked about, and if
+   the plan names the indicator without any figure, nothing is answered
+7. a target question answered without a figure needs twice the usual support
 """
 
 from __future__ import annotations
