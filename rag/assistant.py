@@ -35,6 +35,8 @@ __all__ = ["Assistant"]
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 2_000_000  # Assistant.max_upload_bytes
+# A question naming no city lists every city whose best clause scores within this share of the best one.
+OPEN_QUESTION_KEEP = 0.85
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,13 @@ class Assistant:
             query = replace(query, years=(year,), scopes=tuple((c, (year,), ks) for c, _, ks in query.scopes))
         k = k or self.settings.k
 
-        cities: list[str | None] = [city] if city else (list(query.cities) or [None])
+        cities: list[str | None] = [city] if city else list(query.cities)
+        # No city named: answer for every city whose plans answer about equally well, each labelled, rather
+        # than one city's figure that a reader could take for another's.
+        open_question = not cities
+        if open_question:
+            doc_cities = [d.metadata.city for d in index.documents.values()]
+            cities = sorted(set(doc_cities)) if None not in doc_cities else [None]
         if query.unknown_places and not query.cities and not city:
             places = "、".join(query.unknown_places)
             return refusal(query, f"没有关于{places}的规划文件", f"no indexed plan covers {places}")
@@ -166,9 +174,19 @@ class Assistant:
             best_support = max(best_support, support)
             if chosen:
                 groups.append((c, chosen))
-            elif c:
+            elif c and not open_question:
                 missing.append(f"{c}的相关内容" if not query.is_english else f"nothing on this for {c}")
         query = whole
+        if open_question:
+            no_plan = [m for m in missing if m.startswith(("没有", "no plan"))]
+            missing = [m for m in missing if m not in no_plan]
+            if not groups and len(no_plan) == len(cities):  # no city has a plan for that year
+                years = "、".join(str(y) for y in query.years)
+                missing = [f"没有覆盖{years}年的规划文件" if not query.is_english else f"no indexed plan covers {years}"]
+            if groups:
+                best = max(g[1][0].score for g in groups)
+                groups = sorted((g for g in groups if g[1][0].score >= OPEN_QUESTION_KEEP * best),
+                                key=lambda g: -g[1][0].score)
         if not groups:
             reason_en = "; ".join(missing) or "no passage in the documents supports an answer"
             reason_zh = "；".join(missing) or "检索到的段落都不包含所问的内容"

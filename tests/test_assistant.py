@@ -154,3 +154,11 @@ def test_two_plans_of_one_city_are_compared(assistant):
     assert {c.doc_id for c in a.citations} == {"ganzhou_2025_st_work_points", "ganzhou_14th_fyp_st_plan_implementation"}
     assert "2000家" in a.answer and "200" in a.answer
     _valid(assistant, a)
+
+
+def test_question_without_a_city_answers_for_each_city_labelled(assistant):
+    a = assistant.ask("2025年技术合同成交额目标是多少?")
+    assert len({c.city for c in a.citations}) >= 2  # never one city's figure passed off as "the" answer
+    for c in a.citations:
+        assert c.title in a.answer
+    assert assistant.ask("2030年科技目标是什么?").refused
