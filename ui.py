@@ -7,7 +7,7 @@
 Everything here goes through the public `rag.Assistant` API. Callbacks are plain module-level
 functions taking the assistant as their first argument, so they can be unit-tested without a browser.
 
-Safety: every piece of document text and user input is passed through `html.escape` before it is put
+Safety: every piece of document text and user input is escaped (`ui_render.escape`) before it is put
 into HTML, and the chatbot renders with `render_markdown=False`, `sanitize_html=True` and no LaTeX,
 so a document containing `<script>` or a Markdown image link shows as text and never runs or loads.
 """
@@ -15,7 +15,6 @@ so a document containing `<script>` or a Markdown image link shows as text and n
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import re
@@ -30,7 +29,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline by default
 
 import gradio as gr  # noqa: E402
 
-from rag import Answer, Assistant, Citation, PolicyRagError, Settings  # noqa: E402
+from rag import Assistant, PolicyRagError, Settings  # noqa: E402
+from rag.documents import SUPPORTED_SUFFIXES  # noqa: E402
+from ui_render import CSS, escape as _esc, question_lang as _question_lang  # noqa: E402
+from ui_render import render_answer, render_citation, render_error, render_status as _status  # noqa: E402
+from ui_render import render_user  # noqa: E402
 
 __all__ = [
     "build_app", "launch", "main", "parse_args", "answer_question", "render_answer", "render_citation",
@@ -40,56 +43,12 @@ __all__ = [
 ]
 
 ANY = "any"
-MAX_UPLOAD_BYTES = 2_000_000  # the library enforces the same limit; checked here before reading the file
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
-CONTEXT_CHARS = 80  # characters shown either side of the quote's sentence
+MAX_UPLOAD_BYTES = Assistant.max_upload_bytes  # the library's limit, checked here before reading the file
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
 DOC_COLUMNS = ["doc_id", "title", "city", "year", "kind", "issue_date", "chunks", "source"]
 DOC_HEADERS = ["doc_id", "标题 title", "城市 city", "年份 year", "类型 kind", "发布日期 issued", "块 chunks",
                "来源 source"]
 EVAL_SET = Path(__file__).resolve().parent / "eval" / "set.jsonl"
-
-LABELS = {
-    "zh": {
-        "sources": "参考来源", "refused": "未找到 · 文件中没有答案", "reason": "原因", "document": "文件",
-        "city": "城市", "year": "年份", "section": "章节", "source": "来源文件", "offsets": "位置",
-        "score": "相关度", "mode": "生成方式", "support": "支持度", "error": "出错了",
-        "no_context": "（原文已不在索引中，仅显示引文）", "chars": "字符",
-    },
-    "en": {
-        "sources": "Sources", "refused": "Not in the documents", "reason": "Reason", "document": "Document",
-        "city": "City", "year": "Year", "section": "Section", "source": "Source file", "offsets": "Offsets",
-        "score": "Score", "mode": "Mode", "support": "Support", "error": "Error",
-        "no_context": "(the document is no longer indexed; showing the quote only)", "chars": "characters",
-    },
-}
-
-CSS = """
-.rag-answer { line-height: 1.65; }
-.rag-answer .rag-text { white-space: pre-wrap; }
-.rag-answer .rag-ref { font-size: 0.75em; vertical-align: super; color: #2563eb; font-weight: 600; }
-.rag-badge { display: inline-block; padding: 2px 10px; border-radius: 999px; font-size: 0.85em;
-             font-weight: 600; margin-bottom: 6px; }
-.rag-badge.refused { background: #fef3c7; color: #92400e; border: 1px solid #f59e0b; }
-.rag-badge.error { background: #fee2e2; color: #991b1b; border: 1px solid #ef4444; }
-.rag-reason { color: #6b7280; font-size: 0.9em; }
-.rag-meta { color: #6b7280; font-size: 0.8em; margin-top: 4px; }
-.rag-sources { margin-top: 10px; border-top: 1px solid #e5e7eb; padding-top: 6px; }
-.rag-sources-title { font-weight: 600; font-size: 0.9em; margin-bottom: 4px; }
-.rag-sources details { margin: 4px 0; border: 1px solid #e5e7eb; border-radius: 6px; padding: 4px 8px; }
-.rag-sources summary { cursor: pointer; font-size: 0.9em; }
-.rag-sources .rag-num { color: #2563eb; font-weight: 700; margin-right: 4px; }
-.rag-sources .rag-summary-meta { color: #6b7280; }
-.rag-quote { white-space: pre-wrap; margin: 6px 0; padding: 6px 10px; border-left: 3px solid #2563eb;
-             background: rgba(37, 99, 235, 0.05); font-size: 0.92em; }
-.rag-quote .rag-outer { color: #9ca3af; }
-.rag-quote mark { background: #fde68a; color: inherit; padding: 0 1px; }
-.rag-fields { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; font-size: 0.82em;
-              color: #4b5563; margin: 0; }
-.rag-fields dt { font-weight: 600; margin: 0; }
-.rag-fields dd { margin: 0; word-break: break-all; }
-.rag-status-ok { color: #166534; }
-.rag-status-error { color: #991b1b; font-weight: 600; }
-"""
 
 # System fonts only (no Google Fonts fetch: the app works offline); CJK fonts first so Chinese never falls back
 # to a font without the glyphs.
@@ -98,106 +57,6 @@ THEME = gr.themes.Soft(
           "system-ui", "sans-serif"],
     font_mono=["Noto Sans Mono CJK SC", "ui-monospace", "monospace"],
 )
-
-
-# ---------------------------------------------------------------------------------------------- rendering
-
-def _esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _compact(text: str) -> str:
-    """Blank lines and indentation between paragraphs collapse to one line break (the quote itself is untouched)."""
-    return re.sub(r"[ \t\u3000]*\n[\s\u3000]*", "\n", text)
-
-
-def _labels(lang: str | None) -> dict[str, str]:
-    return LABELS["en" if (lang or "").lower().startswith("en") else "zh"]
-
-
-def _question_lang(text: str) -> str:
-    return "zh" if re.search(r"[\u4e00-\u9fff]", text or "") else "en"
-
-
-def render_citation(citation: Citation, assistant: Assistant | None, lang: str = "zh") -> str:
-    """One numbered reference: a <details> with the quote <mark>ed inside its sentence, plus where it comes from."""
-    L = _labels(lang)
-    c = citation
-    text = None
-    if assistant is not None:
-        doc = assistant.index.documents.get(c.doc_id)
-        if doc is not None and doc.text[c.start:c.end] == c.quote:
-            text = doc.text
-    if text is not None:
-        cs = max(0, min(c.context_start, c.start))
-        ce = min(len(text), max(c.context_end, c.end))
-        outer_a, outer_b = max(0, cs - CONTEXT_CHARS), min(len(text), ce + CONTEXT_CHARS)
-        quote_html = (
-            ("…" if outer_a > 0 else "")
-            + f'<span class="rag-outer">{_esc(_compact(text[outer_a:cs]))}</span>'
-            + _esc(_compact(text[cs:c.start]))
-            + f"<mark>{_esc(c.quote)}</mark>"
-            + _esc(_compact(text[c.end:ce]))
-            + f'<span class="rag-outer">{_esc(_compact(text[ce:outer_b]))}</span>'
-            + ("…" if outer_b < len(text) else "")
-        )
-        note = ""
-    else:
-        quote_html = f"<mark>{_esc(c.quote)}</mark>"
-        note = f'<div class="rag-reason">{_esc(L["no_context"])}</div>'
-    where = " · ".join(_esc(v) for v in (c.city, c.year) if v not in (None, ""))
-    fields = [
-        (L["document"], f"《{_esc(c.title)}》"),
-        (L["city"], _esc(c.city or "—")),
-        (L["year"], _esc(c.year or "—")),
-        (L["section"], _esc(c.section or "—")),
-        (L["source"], f"<code>{_esc(c.source)}</code>"),
-        (L["offsets"], f"{c.start}–{c.end} ({L['chars']})"),
-        (L["score"], _esc(f"{c.score:.3f}" if isinstance(c.score, (int, float)) else c.score)),
-    ]
-    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in fields)
-    return (
-        f'<details class="rag-citation" data-doc-id="{_esc(c.doc_id)}">'
-        f'<summary><span class="rag-num">[{int(c.number)}]</span>《{_esc(c.title)}》'
-        f'<span class="rag-summary-meta">{(" — " + where) if where else ""}</span>'
-        f" “{_esc(c.quote)}”</summary>"
-        f'<div class="rag-quote">{quote_html}</div>{note}'
-        f'<dl class="rag-fields">{dl}</dl></details>'
-    )
-
-
-def render_answer(answer: Answer, assistant: Assistant | None = None) -> str:
-    """An answer as safe HTML: escaped text with [n] markers, a refusal badge, then the numbered references."""
-    lang = answer.lang or _question_lang(answer.question)
-    L = _labels(lang)
-    parts = [f'<div class="rag-answer" lang="{"en" if lang.startswith("en") else "zh-CN"}">']
-    if answer.refused:
-        parts.append(f'<div class="rag-badge refused">⚠ {_esc(L["refused"])}</div>')
-    body = _esc(answer.answer)
-    body = re.sub(r"\[(\d{1,3})\]", r'<span class="rag-ref">[\1]</span>', body)
-    parts.append(f'<div class="rag-text">{body}</div>')
-    # A refusal's text already says why; otherwise show what was left out (in the answer's language only).
-    if answer.reason and answer.reason not in answer.answer and (
-            lang.startswith("en") or (not answer.refused and re.search(r"[\u4e00-\u9fff]", answer.reason))):
-        parts.append(f'<div class="rag-reason">{_esc(L["reason"])}: {_esc(answer.reason)}</div>')
-    parts.append(f'<div class="rag-meta">{_esc(L["mode"])}: {_esc(answer.mode)} · '
-                 f'{_esc(L["support"])}: {answer.support:.2f}</div>')
-    if answer.citations:
-        parts.append(f'<div class="rag-sources"><div class="rag-sources-title">{_esc(L["sources"])}</div>')
-        parts.extend(render_citation(c, assistant, lang) for c in answer.citations)
-        parts.append("</div>")
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def render_error(message: str, lang: str = "zh") -> str:
-    L = _labels(lang)
-    return (f'<div class="rag-answer"><div class="rag-badge error">✖ {_esc(L["error"])}</div>'
-            f'<div class="rag-text">{_esc(message)}</div></div>')
-
-
-def render_user(message: str) -> str:
-    return f'<div class="rag-user" style="white-space: pre-wrap">{_esc(message)}</div>'
 
 
 # ---------------------------------------------------------------------------------------------- chat
@@ -254,11 +113,6 @@ def documents_table(assistant: Assistant) -> list[list[Any]]:
     for d in sorted(assistant.documents(), key=lambda d: (d.get("city") or "", -(d.get("year") or 0), d["doc_id"])):
         rows.append([("" if d.get(c) is None else d.get(c)) for c in DOC_COLUMNS])
     return rows
-
-
-def _status(ok: bool, message: str) -> str:
-    cls = "rag-status-ok" if ok else "rag-status-error"
-    return f'<div class="{cls}">{"✔" if ok else "✖"} {_esc(message)}</div>'
 
 
 def upload_bytes(assistant: Assistant, filename: str, data: bytes) -> tuple[bool, str]:

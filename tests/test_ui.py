@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ui  # noqa: E402
+import ui_render  # noqa: E402
 from rag import Answer, Assistant, Citation  # noqa: E402
 
 from .conftest import copy_workspace  # noqa: E402
@@ -119,7 +120,7 @@ def test_render_escapes_document_context(assistant):
     c = ans.citations[0]
     doc = assistant.index.documents[c.doc_id]
     sentence = doc.text[c.context_start:c.end]
-    assert html.escape(ui._compact(sentence[: c.start - c.context_start])) in out
+    assert html.escape(ui_render.compact(sentence[: c.start - c.context_start])) in out
 
 
 def test_chatbot_is_configured_safely(assistant):
