@@ -31,7 +31,7 @@ from .retrieval import HybridRetriever, eligible_documents, plans_compared, pref
 from .settings import Settings
 from .store import PIPELINE_VERSION, PlanIndex, build_index, load_index
 
-__all__ = ["Assistant"]
+__all__ = ["Assistant", "validate_question"]
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 2_000_000  # Assistant.max_upload_bytes
@@ -102,17 +102,7 @@ class Assistant:
     # ------------------------------------------------------------ asking
 
     def validate_question(self, question: object) -> str:
-        if not isinstance(question, str):
-            raise InvalidQuestionError(f"the question must be text, not {type(question).__name__}")
-        q = unicodedata.normalize("NFKC", question).strip()
-        q = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", q)
-        if not q:
-            raise InvalidQuestionError("the question is empty; ask something like “绍兴2025年技术交易额目标是多少?”")
-        if len(q) > self.settings.max_question_chars:
-            raise InvalidQuestionError(
-                f"the question is {len(q)} characters long; the limit is {self.settings.max_question_chars} "
-                "(ask one thing at a time, or raise max_question_chars)")
-        return q
+        return validate_question(question, self.settings.max_question_chars)
 
     def analyse(self, question: str) -> Query:
         snap = self._snapshot
@@ -279,6 +269,20 @@ class Assistant:
         self._snapshot = _Snapshot(index, CityCatalog.from_metadata([d.metadata for d in index.documents.values()]))
         self.warnings = warnings
         return {"documents": len(index.documents), "chunks": len(index.chunks), "warnings": warnings}
+
+
+def validate_question(question: object, max_chars: int) -> str:
+    """The question, normalised (NFKC, control characters removed), or InvalidQuestionError saying what to do."""
+    if not isinstance(question, str):
+        raise InvalidQuestionError(f"the question must be text, not {type(question).__name__}")
+    q = unicodedata.normalize("NFKC", question).strip()
+    q = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", q)
+    if not q:
+        raise InvalidQuestionError("the question is empty; ask something like “绍兴2025年技术交易额目标是多少?”")
+    if len(q) > max_chars:
+        raise InvalidQuestionError(f"the question is {len(q)} characters long; the limit is {max_chars} "
+                                   "(ask one thing at a time, or raise max_question_chars)")
+    return q
 
 
 def _build(settings: Settings, embedder, progress: bool) -> tuple[PlanIndex, list[str]]:

@@ -150,8 +150,10 @@ def cmd_ask(args) -> int:
         return 2
     settings = _settings(args, k=args.k)
     if args.question is not None:
-        # Validate before loading anything: a bad question fails fast with one line.
-        _validate_shallow(args.question, settings)
+        # Validate before loading the model and index: a bad question fails fast with one line.
+        from .assistant import validate_question
+
+        validate_question(args.question, settings.max_question_chars)
     assistant = _assistant(settings, progress=True)  # a first run builds the index: show it
     options = {"city": args.city, "year": args.year, "k": args.k, "llm": True if args.llm else None}
     if args.question is not None:
@@ -175,15 +177,6 @@ def cmd_ask(args) -> int:
                 out, failures = {"line": n, "question": item.get("question"), "error": str(exc)}, failures + 1
             print(json.dumps(out, ensure_ascii=False), flush=True)
     return 1 if failures else 0
-
-
-def _validate_shallow(question: str, settings: Settings) -> None:
-    q = question.strip()
-    if not q:
-        raise InvalidQuestionError("the question is empty; ask something like “绍兴2025年技术交易额目标是多少?”")
-    if len(q) > settings.max_question_chars:
-        raise InvalidQuestionError(f"the question is {len(q)} characters long; the limit is "
-                                   f"{settings.max_question_chars}")
 
 
 def cmd_eval(args) -> int:
