@@ -261,12 +261,11 @@ def refusal(query: Query, reason_zh: str, reason_en: str, support: float = 0.0) 
     return Answer(query.text, text, True, [], query.lang, reason=reason_en, support=support)
 
 
-def _city_label(index: PlanIndex, doc_id: str, english: bool) -> str:
+def _city_label(index: PlanIndex, doc_id: str, english_names: dict[str, str] | None) -> str:
+    """《title》（city） in Chinese; "Shaoxing's《title》" when `english_names` (city -> English) is given."""
     m = index.documents[doc_id].metadata
-    if english:
-        from pypinyin import lazy_pinyin
-
-        city = "".join(lazy_pinyin(m.city)).capitalize() if m.city else None
+    if english_names is not None:
+        city = english_names.get(m.city) if m.city else None
         return f"{city}'s《{m.title}》" if city else f"《{m.title}》"
     return f"《{m.title}》" + (f"（{m.city}）" if m.city and m.city not in m.title else "")
 
@@ -284,8 +283,9 @@ def _metadata_note(index: PlanIndex, clause: Clause, english: bool) -> str:
 
 
 def compose_answer(index: PlanIndex, query: Query, groups: list[tuple[str | None, list[ScoredClause]]],
-                   missing: list[str]) -> Answer:
-    """Render chosen clauses as a cited answer. `groups` holds (city, clauses) in question order."""
+                   missing: list[str], english_names: dict[str, str] | None = None) -> Answer:
+    """Render chosen clauses as a cited answer. `groups` holds (city, clauses) in question order;
+    `english_names` (city -> "Shaoxing", from the CityCatalog) labels English answers."""
     citations: list[Citation] = []
     lines = []
     for _city, clauses in groups:
@@ -297,7 +297,7 @@ def compose_answer(index: PlanIndex, query: Query, groups: list[tuple[str | None
             c = cite(index, s.clause, len(citations) + 1, s.score)
             citations.append(c)
             quotes.append(f"“{c.quote}”[{c.number}]" + _metadata_note(index, s.clause, query.is_english))
-        label = _city_label(index, doc_id, query.is_english)
+        label = _city_label(index, doc_id, (english_names or {}) if query.is_english else None)
         if query.is_english:
             line = f"According to {label}: " + "; ".join(quotes) + "."
             amounts = [f"{raw} = {render_amount_en(v)}" for s in clauses for raw, v in find_amounts(s.clause.text)]

@@ -181,7 +181,7 @@ class Assistant:
             reason_en = "; ".join(missing) or "no passage in the documents supports an answer"
             reason_zh = "；".join(missing) or "检索到的段落都不包含所问的内容"
             return refusal(query, reason_zh, reason_en, best_support)
-        answer = compose_answer(index, query, groups, missing)
+        answer = compose_answer(index, query, groups, missing, snap.catalog.english)
         use_llm = self.settings.llm if llm is None else llm
         if use_llm:
             from .generation import generate_answer
