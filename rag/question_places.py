@@ -1,0 +1,192 @@
+"""Places named in a question, at any level, in any script: 绍兴 / 紹興 / Shaoxing / 浙江省 / 洞头区 / 洞头 —
+and near-misses of indexed places (赣洲, 鹰谭, Ganzou), which are resolved and reported as assumptions.
+
+`PlaceCatalog` knows which documents each place has; it is built from the documents' own metadata.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from .metadata import DocumentMetadata
+from .places import Place, gazetteer, pinyin_key
+
+__all__ = ["PlaceCatalog", "PlaceMention", "find_places"]
+
+_LATIN_WORD = re.compile(r"\b([A-Z][a-z]+)(?:'s)?\b")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+# Capitalised English words that are not place names even when they sound like one.
+NOT_PLACES = {"what", "which", "when", "where", "how", "the", "science", "technology", "plan", "work", "points",
+              "target", "according", "does", "document", "city", "province", "china", "chinese", "year", "district",
+              "county", "compare", "and", "who", "is", "are", "was", "list", "tell", "give", "show", "please", "in",
+              "for", "of", "by", "to", "did", "do", "has", "have", "many", "much", "new", "high", "national"}
+
+
+@dataclass(frozen=True)
+class PlaceCatalog:
+    """The places the indexed plans are for (division codes), and which documents each place has."""
+
+    doc_places: dict[str, str | None]  # doc_id -> the plan's place code (None when no place was found)
+
+    @classmethod
+    def from_metadata(cls, metas: "dict[str, DocumentMetadata] | list[DocumentMetadata]") -> "PlaceCatalog":
+        items = metas.items() if isinstance(metas, dict) else enumerate(metas)
+        return cls({str(k): place_code(m) for k, m in items})
+
+    @functools.cached_property
+    def indexed(self) -> frozenset[str]:
+        """Codes of every place that has a plan and of every place above one (a province with a city plan)."""
+        gaz = gazetteer()
+        return frozenset(a.code for c in self.doc_places.values() if c for a in gaz.lineage(gaz.get(c)))
+
+    @functools.cached_property
+    def own(self) -> frozenset[str]:
+        """Codes of the places that have a plan of their own."""
+        return frozenset(c for c in self.doc_places.values() if c)
+
+    def docs_at(self, code: str) -> set[str]:
+        """The plans of exactly this place."""
+        return {d for d, c in self.doc_places.items() if c == code}
+
+    def docs_within(self, code: str) -> set[str]:
+        """The plans of this place and of every place inside it."""
+        gaz = gazetteer()
+        return {d for d, c in self.doc_places.items() if c and code in {a.code for a in gaz.lineage(gaz.get(c))}}
+
+    @property
+    def cities(self) -> list[str]:
+        """Labels of the places that have plans (绍兴, 温州市洞头区, 浙江省)."""
+        gaz = gazetteer()
+        return sorted({gaz.label(gaz.get(c)) for c in self.own})
+
+    @property
+    def english(self) -> dict[str, str]:
+        """label -> English name, for every place that has a plan and the places above it."""
+        gaz = gazetteer()
+        return {gaz.label(gaz.get(c)): gaz.english(gaz.get(c)) for c in self.indexed}
+
+    def resolve(self, name: str) -> Place | None:
+        """A place written by a user (a filter value, 绍兴 / Shaoxing / 洞头区): indexed places first."""
+        mentions, _ = find_places(name, self)
+        if mentions:
+            return gazetteer().get(mentions[0].code)
+        return None
+
+
+def place_code(m: DocumentMetadata) -> str | None:
+    """The division code of a document's place (older indexes recorded only city/province names)."""
+    gaz = gazetteer()
+    if m.place_code and m.place_code in gaz.places:
+        return m.place_code
+    for name, levels in ((m.district, ("county",)), (m.city, ("city", "province")), (m.province, ("province",))):
+        if name:
+            found = [p for p in gaz.lookup(name) if p.level in levels]
+            if found:
+                return found[0].code
+    return None
+
+
+@dataclass(frozen=True)
+class PlaceMention:
+    start: int
+    surface: str  # as written in the question
+    code: str
+    assumed: bool = False  # a near-miss (赣洲) read as an indexed place (赣州)
+
+
+def _prefer(places, catalog: PlaceCatalog) -> Place | None:
+    """Of several places one name may mean, an indexed one, else one above an indexed one, else the highest."""
+    for pool in ([p for p in places if p.code in catalog.own], [p for p in places if p.code in catalog.indexed],
+                 list(places)):
+        if pool:
+            return pool[0]
+    return None
+
+
+def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], list[tuple[int, int]]]:
+    """Places named in a Simplified question, in order, and the spans they occupy.
+
+    County short forms (洞头) are read only for counties that have a plan; other short forms are read at
+    province and city level. A two- or three-character word that is no place but sounds exactly like an
+    indexed place's name (赣洲 → 赣州) is read as that place, marked `assumed`."""
+    gaz = gazetteer()
+    out: list[PlaceMention] = []
+    spans: list[tuple[int, int]] = []
+    for m in gaz.mentions(text, short_levels=("province", "city", "county")):
+        places = [p for p in m.places if m.suffixed or p.level != "county" or p.code in catalog.own]
+        if p := _prefer(places, catalog):
+            out.append(PlaceMention(m.start, m.surface, p.code))
+            spans.append((m.start, m.end))
+    taken = [range(s, e) for s, e in spans]
+    # Near-misses of indexed places, by sound: only words that are no place name at all.
+    keys = {}
+    for code in catalog.indexed:
+        place = gaz.get(code)
+        keys.setdefault(pinyin_key(place.short), place)
+    for run in _CJK_RUN.finditer(text):
+        for size in (3, 2):
+            for i in range(run.start(), run.end() - size + 1):
+                if any(i in r or i + size - 1 in r for r in taken):
+                    continue
+                word = text[i:i + size]
+                place = keys.get(pinyin_key(word))
+                if place is not None and not gaz.lookup(word) and len(place.short) == size and not _common_word(word):
+                    out.append(PlaceMention(i, word, place.code, assumed=True))
+                    spans.append((i, i + size))
+                    taken.append(range(i, i + size))
+    # English and pinyin: "Shaoxing", "Gan Zhou", "Zhejiang Province", "Dongtou District", "Ganzou".
+    words = [m for m in _LATIN_WORD.finditer(text) if m.group(1).lower() not in NOT_PLACES]
+    i = 0
+    while i < len(words):
+        m = words[i]
+        if any(m.start() in r for r in taken):
+            i += 1
+            continue
+        # "Gan Zhou": two adjacent capitalised syllables may be one name.
+        pair = words[i + 1] if i + 1 < len(words) and text[m.end():words[i + 1].start()] in (" ", "-") else None
+        for group, name in (([m, pair], m.group(1) + pair.group(1)) if pair else (None, None), ([m], m.group(1))):
+            if group is None:
+                continue
+            p, exact = _latin_place(name, catalog)
+            if p is not None:
+                out.append(PlaceMention(m.start(), text[m.start():group[-1].end(1)], p.code,
+                                        assumed=not exact and p.code in catalog.own))
+                spans.append((m.start(), group[-1].end()))
+                i += len(group) - 1
+                break
+        i += 1
+    out.sort(key=lambda pm: pm.start)
+    return out, spans
+
+
+def _latin_place(name: str, catalog: PlaceCatalog) -> tuple[Place | None, bool]:
+    """(the place a pinyin name means, whether it is spelled exactly); near-misses only for indexed places."""
+    gaz = gazetteer()
+    candidates = [c for c in gaz.by_pinyin(name) if c.level != "county" or c.code in catalog.own]
+    exact = [p for p in candidates if _plain_pinyin(p.short) == name.lower()]
+    if exact:
+        return _prefer(exact, catalog), True
+    near = [p for p in candidates if p.code in catalog.indexed]
+    return (_prefer(near, catalog), False) if near else (None, False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_pinyin(chinese: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(chinese))
+
+
+@functools.lru_cache(maxsize=1)
+def _word_freq() -> dict[str, int]:
+    import jieba
+
+    jieba.initialize()
+    return jieba.dt.FREQ
+
+
+def _common_word(word: str) -> bool:
+    """A word jieba's dictionary knows as an ordinary word (not a near-miss of a place name)."""
+    return _word_freq().get(word, 0) > 0
