@@ -115,6 +115,8 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
     # so "中试基地建设" still matches a plan that says "中试基地".
     cores = {i: tuple(_core(index, t) for t in query.term_groups[i]) for i in indicator_groups}
 
+    simplify = index.tokenizer.simplify
+    title_spans = {d: doc.metadata.evidence.get("title") for d, doc in index.documents.items()}
     all_rows = [r for sc in chunks for r in index.clauses_by_chunk.get(sc.chunk.chunk_id, [])]
     all_sims = index.clause_vectors[all_rows] @ query_vector if all_rows else np.zeros(1)
     sim_lo, sim_hi = float(all_sims.min()), float(all_sims.max())
@@ -129,8 +131,9 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
         sims = index.clause_vectors[rows] @ query_vector
         for row, sim in zip(rows, sims):
             clause = index.clauses[row]
-            text = clause.text.lower()
-            context = (doc.text[clause.sentence_start:clause.sentence_end] + " " + header).lower()
+            # Traditional documents are matched in Simplified, like the question.
+            text = simplify(clause.text).lower()
+            context = simplify(doc.text[clause.sentence_start:clause.sentence_end] + " " + header).lower()
             own = _covered(query.term_groups, text)
             ctx = _covered(query.term_groups, context)
             lexical_own = sum(weights[i] for i in own) / total if total else 0.0
@@ -140,6 +143,9 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             dense = (float(sim) - sim_lo) / (sim_hi - sim_lo) if sim_hi > sim_lo else 0.0
             figure = has_figure(clause.text)
             heading = 0.1 if LIST_NUMBER.match(clause.text) else 0.0  # "7. 推动…" names a topic, rarely answers
+            title = title_spans.get(clause.doc_id)
+            if title and clause.start < title[1] and title[0] < clause.end:
+                heading += 0.3  # the plan's own title shares the question's words but answers nothing
             score = (0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense - heading
                      + (0.25 if query.prefers_figure and figure else 0.0) + 0.05 / (1 + sc.rank))
             # Support is lexical whenever the question has key terms: embedding similarity is too flat
@@ -170,8 +176,19 @@ def year_consistent(index: PlanIndex, scored: list[ScoredClause], years: tuple[i
     for s in scored:
         doc = index.documents[s.clause.doc_id]
         sentence = doc.text[s.clause.sentence_start:s.clause.sentence_end]
-        named = {int(y) for y in SENTENCE_YEAR.findall(sentence)}
-        covers = any(y in doc.metadata.years for y in years)
+        named = {int(y) for y in SENTENCE_YEAR.findall(index.tokenizer.simplify(sentence))}
+        if not named:
+            # "会议指出，2023年全市…。…技术合同成交额达到268亿元": the year last named earlier in the paragraph.
+            para_start = doc.text.rfind("\n", 0, s.clause.sentence_start) + 1
+            earlier = SENTENCE_YEAR.findall(index.tokenizer.simplify(doc.text[para_start:s.clause.sentence_start]))
+            named = {int(earlier[-1])} if earlier else set()
+        if not named:
+            # A sentence under "一、2023年工作总结" is about 2023 even when it names no year itself.
+            section = index.chunks[index.chunk_row[s.clause.chunk_id]].section if s.clause.chunk_id else ""
+            named = {int(y) for y in SENTENCE_YEAR.findall(section)}
+        plan_years = doc.metadata.years
+        # A multi-year plan's figures are for its target year unless a sentence names another year.
+        covers = any(y in plan_years and (len(plan_years) == 1 or y == plan_years[-1]) for y in years)
         if named and not named & set(years) and not _range_covers(sentence, years):
             continue
         if covers or named & set(years):
@@ -189,6 +206,8 @@ def _range_covers(sentence: str, years: tuple[int, ...]) -> bool:
 def metadata_clause(index: PlanIndex, doc_id: str, field: str) -> ScoredClause | None:
     """The span a metadata field (issue date, issuer) was read from, as a quotable clause."""
     doc = index.documents[doc_id]
+    if field == "published" and "published" not in doc.metadata.evidence:
+        field = "issue_date"  # no separate publication date: the plan's date is the best the text gives
     span = doc.metadata.evidence.get(field)
     if not span:
         return None
@@ -289,7 +308,7 @@ def _metadata_note(index: PlanIndex, clause: Clause, english: bool) -> str:
     value = getattr(index.documents[clause.doc_id].metadata, field, None)
     if not value or value in clause.text:
         return ""
-    label = {"issue_date": ("date", "日期"), "issuer": ("issuer", "发文机关")}[field]
+    label = {"issue_date": ("date", "日期"), "published": ("published", "发布日期"), "issuer": ("issuer", "发文机关")}[field]
     return f" ({label[0]}: {value})" if english else f"（{label[1]}：{value}）"
 
 

@@ -92,6 +92,8 @@ def split_clauses(text: str, base: int = 0) -> list[tuple[int, int, int, int]]:
     piece_start = 0
     for i, ch in enumerate(text):
         if ch in CLAUSE_END:
+            if ch == "," and 0 < i < len(text) - 3 and text[i - 1].isdigit() and text[i + 1:i + 4].isdigit():
+                continue  # a thousands separator ("8,650家"), not a clause break
             pieces.append((piece_start, i + 1))
             piece_start = i + 1
             if ch in SENTENCE_END:

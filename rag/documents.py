@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import DocumentLoadError, NoDocumentsError
 from .metadata import DocumentMetadata, apply_override, extract_metadata
+from .places import to_simplified
 
 __all__ = [
     "DocumentMetadata",
@@ -108,7 +109,8 @@ def clean_spans(text: str, suffix: str = ".txt") -> tuple[tuple[int, int], ...]:
         start, end = pos, pos + len(line.rstrip("\r\n"))
         pos += len(line)
         body = text[start:end]
-        if not body.strip() or CRUFT_LINE.match(body) or (suffix != ".txt" and MARKDOWN_CRUFT.match(body)):
+        # Page furniture is recognised in Simplified, so a Traditional page (發布時間, 來源) is cleaned too.
+        if not body.strip() or CRUFT_LINE.match(to_simplified(body)) or (suffix != ".txt" and MARKDOWN_CRUFT.match(body)):
             continue
         lead = len(body) - len(body.lstrip())
         spans.append((start + lead, start + len(body.rstrip())))

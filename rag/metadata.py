@@ -43,7 +43,8 @@ class DocumentMetadata:
     years: tuple[int, ...] = ()  # every year the plan covers
     period: str | None = None  # e.g. "十四五"
     issuer: str | None = None
-    issue_date: str | None = None  # ISO date
+    issue_date: str | None = None  # ISO date the plan was signed/issued (成文日期, signature date)
+    published: str | None = None  # ISO date the page was published (发布日期), when the text gives one
     kind: str | None = None  # 工作要点 / 工作意见 / 实施方案 / 行动方案 / 规划 / 工作总结 / 新闻 ...
     place: str | None = None  # the plan's own place, official name: 洞头区 / 温州市 / 浙江省
     level: str | None = None  # "province" | "city" | "county"
@@ -129,6 +130,10 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
     issue_date, date_span = _find_issue_date(norm)
     if date_span:
         evidence["issue_date"] = date_span
+    published = None
+    if m := PUBLISHED_DATE.search(norm):
+        published = _iso(*m.groups())
+        evidence["published"] = m.span(0)
 
     head = "\n".join(norm[s:e] for s, e in spans[:15])
     period, years = _find_years(ntitle, head)
@@ -142,7 +147,7 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
     if issuer and place and issuer.startswith(("市", "区", "县", "省")):
         issuer = place.name + issuer[1:] if issuer[0] == place.name[-1] else issuer  # 市科技局 -> 鹰潭市科技局
     return DocumentMetadata(title=title, year=years[-1] if years else None, years=years, period=period,
-                            issuer=issuer, issue_date=issue_date, kind=kind, evidence=evidence, **fields)
+                            issuer=issuer, issue_date=issue_date, published=published, kind=kind, evidence=evidence, **fields)
 
 
 def place_fields(gaz: Gazetteer, place: Place | None) -> dict:

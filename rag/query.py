@@ -9,6 +9,7 @@ answering with another city's figure.
 from __future__ import annotations
 
 import functools
+import unicodedata
 import re
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -41,6 +42,9 @@ KIND_HINTS = {
 }
 # Questions about the document itself, answered from its metadata (with the span it was read from).
 METADATA_HINTS = {
+    # The web page's publication date (发布日期), which can differ from the date the plan was signed.
+    "published": re.compile(r"发布日期|发布时间|网页.{0,6}日期|publication date|published (?:date|on)|"
+                            r"web ?page\b.*\bdate|date\b.*\bweb ?page", re.I),
     "issue_date": re.compile(r"成文日期|发布日期|印发日期|落款日期|落款时间|哪一?天|什么时候(?:印发|发布|成文|出台)|何时|"
                              r"\bwhen\b.*\b(?:issued|published|released|dated|signed)\b|issue date|"
                              r"date of (?:issue|issuance|publication)|what date", re.I),
@@ -141,7 +145,7 @@ def _language(text: str) -> str:
 
 def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, bridge: TermBridge | None = None
                   ) -> Query:
-    simplified = tokenizer.simplify(question)
+    simplified = tokenizer.simplify(unicodedata.normalize("NFKC", question))
     lowered = simplified.lower()
     lang = _language(simplified)
 

@@ -158,7 +158,12 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
                 break
         i += 1
     out.sort(key=lambda pm: pm.start)
-    return out, spans
+    # "成都武侯区", "温州市洞头区": a place written right before one inside it only qualifies it.
+    gaz_contains = gaz.contains
+    kept = [pm for i, pm in enumerate(out)
+            if not (i + 1 < len(out) and re.fullmatch(r"(?:'s)?\s*|市", text[pm.start + len(pm.surface):out[i + 1].start])
+                    and gaz_contains(gaz.get(pm.code), gaz.get(out[i + 1].code)) and pm.code != out[i + 1].code)]
+    return kept, spans
 
 
 def _latin_place(name: str, catalog: PlaceCatalog) -> tuple[Place | None, bool]:

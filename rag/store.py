@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 2
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.22-6"
+PIPELINE_VERSION = "2026.11.23-8"  # metadata: place levels, published date
 CHECKED_FILES = ("dense.faiss", "chunk_vectors.npy", "clause_vectors.npy", "documents.jsonl", "chunks.jsonl",
                  "clauses.jsonl", "userdict.txt", "bridge.json")
 

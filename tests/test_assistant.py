@@ -162,3 +162,69 @@ def test_question_without_a_city_answers_for_each_city_labelled(assistant):
     for c in a.citations:
         assert c.title in a.answer
     assert assistant.ask("2030年科技目标是什么?").refused
+
+
+# ---------------------------------------------------------------- places at every level, open-world questions (#7)
+
+
+@pytest.mark.parametrize("question, place", [("赣洲2025年新认定高新技术企业目标是多少家?", "赣州"),
+                                             ("鹰谭2025年技术合同成交额目标是多少?", "鹰潭")])
+def test_homophone_typo_resolves_to_the_indexed_place_and_says_so(assistant, question, place):
+    a = assistant.ask(question)
+    assert not a.refused and f"按“{place}”理解" in a.answer
+    assert {c.city for c in a.citations} == {place}
+    _valid(assistant, a)
+
+
+@pytest.mark.parametrize("question, must", [
+    ("海南2025年高新技术企业目标是多少?", "海南省"),           # a province with no plan: refused by name
+    ("浙江省2025年研发投入强度目标是多少?", "绍兴"),          # only a city plan inside it: says which
+    ("洞头区2025年技术合同成交额目标是多少?", "洞头区"),        # a district with no plan
+])
+def test_places_without_their_own_plan_are_refused_by_name(assistant, question, must):
+    a = assistant.ask(question)
+    assert a.refused and must in a.answer and not a.citations
+
+
+def test_a_place_filter_that_contradicts_the_question_says_so(assistant):
+    a = assistant.ask("绍兴2025年技术交易额目标是多少?", city="赣州")
+    assert a.refused and "不一致" in a.answer
+    assert "450亿元" in assistant.ask("2025年技术交易额目标是多少?", city="Shaoxing").answer
+
+
+def test_year_written_with_a_space(assistant):
+    a = assistant.ask("鹰潭2025 年技术合同成交额目标是多少?")
+    assert not a.refused and "92亿元" in a.answer
+
+
+@pytest.mark.parametrize("question", ["😀😀", "？？!!", "\x01\x02\x03"])
+def test_questions_with_no_content_are_invalid(assistant, question):
+    with pytest.raises(InvalidQuestionError):
+        assistant.ask(question)
+
+
+def test_corpus_questions_are_answered_from_metadata(assistant):
+    a = assistant.ask("这些文件一共有几份?")
+    assert not a.refused and "5份" in a.answer and len(a.citations) == 5
+    assert {c.quote for c in a.citations} == {d.metadata.title for d in assistant.index.documents.values()}
+    _valid(assistant, a)
+    en = assistant.ask("Which cities are covered?")
+    assert all(city in en.answer for city in ("绍兴", "赣州", "鹰潭", "南昌"))
+
+
+def test_who_issued_a_plan(assistant):
+    a = assistant.ask("鹰潭的工作意见是哪个部门发的?")
+    assert not a.refused and "鹰潭市科技局" in a.answer
+    _valid(assistant, a)
+
+
+def test_summary_lists_the_plans_sections(assistant):
+    a = assistant.ask("总结一下鹰潭2025年的科技工作意见")
+    assert not a.refused and len(a.citations) >= 3 and all("、" in c.quote for c in a.citations)
+    _valid(assistant, a)
+
+
+def test_who_is_higher_gives_both_figures(assistant):
+    a = assistant.ask("绍兴和赣州谁的研发强度目标更高?")
+    assert "3.3%" in a.answer and {c.city for c in a.citations} >= {"绍兴"}
+    _valid(assistant, a)

@@ -1,0 +1,103 @@
+"""Document metadata from arbitrary text: one test per failure class seen on unseen documents (issue #7).
+
+Fixtures are small invented texts; every field must also point at the span it was read from.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.documents import clean_spans
+from rag.metadata import extract_metadata
+from rag.places import gazetteer
+
+
+def meta(text: str, suffix: str = ".txt", name: str = "some_file_name"):
+    return extract_metadata(text, clean_spans(text, suffix), fallback_title=name)
+
+
+def test_place_named_only_once_is_found_and_at_its_level():
+    text = ("2024年全市科技工作要点\n"
+            "2024年是关键之年。全市科技工作要奋力谱写中国式现代化九江篇章。\n"
+            "一、主要目标\n全市技术合同成交额达到50亿元，全市高新技术企业达到600家。\n")
+    m = meta(text)
+    assert (m.place, m.level, m.city, m.province) == ("九江市", "city", "九江", "江西")
+    s, e = m.evidence["place"]
+    assert text[s:e] == "九江"
+
+
+def test_no_place_is_read_from_inside_another_word():
+    text = ("2024年全区科技创新工作报告\n全区加快建设现代化滨海大都市，推动科技创新。\n"
+            "北仑区科学技术局\n2024年1月5日\n")
+    m = meta(text)
+    assert m.place == "北仑区" and m.city == "宁波" and m.province == "浙江"  # never "大都"
+
+
+def test_district_plan_is_the_districts_with_its_parents():
+    text = ("温州市洞头区科技创新实施方案（2023—2027年）\n为推动全区科技创新，制定本方案。\n"
+            "到2027年，全区研发投入强度达到3%。\n")
+    m = meta(text)
+    assert (m.place, m.level, m.district, m.city, m.province) == ("洞头区", "county", "洞头区", "温州", "浙江")
+    assert m.years == (2023, 2024, 2025, 2026, 2027) and m.year == 2027 and m.kind == "实施方案"
+
+
+def test_provincial_plan_is_the_provinces_not_its_capitals():
+    text = ("海南省“十四五”科技创新规划\n全省科技创新……海口、三亚协同发展，海口市建设创新高地。\n"
+            "海南省人民政府办公厅\n2021年9月1日\n")
+    m = meta(text)
+    assert (m.place, m.level, m.city, m.province) == ("海南省", "province", None, "海南")
+    assert m.period == "十四五" and m.year == 2025 and m.issuer == "海南省人民政府办公厅"
+
+
+def test_news_item_gets_its_place_title_and_kind():
+    text = ("成都召开2024年科技创新大会\n来源：四川日报 发布时间：2024-03-02\n"
+            "本报讯（记者 张三）3月1日，成都市召开科技创新大会。全市全社会研发投入强度达到3.6%。\n")
+    m = meta(text)
+    assert m.title == "成都召开2024年科技创新大会" and m.kind == "新闻"
+    assert (m.city, m.province) == ("成都", "四川")
+
+
+def test_province_comes_from_the_place_never_from_a_prefix():
+    text = "2025年上饶市科技工作要点\n全市……对接上海、融入长三角。\n上饶市科学技术局\n"
+    m = meta(text)
+    assert (m.city, m.province) == ("上饶", "江西")  # not 上海
+
+
+@pytest.mark.parametrize("text, suffix, title", [
+    ("关于印发《2024年芜湖市科技创新工作要点》的通知\n各县区科技局：\n现将《2024年芜湖市科技创新工作要点》印发给你们。\n"
+     "芜湖市科学技术局\n2024年2月26日\n2024年芜湖市科技创新工作要点\n一、总体要求\n", ".txt", "2024年芜湖市科技创新工作要点"),
+    ("<html><head><title>泉州市科技型企业培育行动方案_泉州市人民政府</title></head><body><nav>首页 > 政务公开</nav>"
+     "<h1>泉州市科技型企业培育行动方案</h1><p>全市科技型企业达到1500家。</p></body></html>", ".html",
+     "泉州市科技型企业培育行动方案"),
+    ("# 嘉兴市海盐县科技创新赋能高质量发展实施方案（2023—2027年）\n\n为深入实施创新驱动发展战略……\n", ".md",
+     "嘉兴市海盐县科技创新赋能高质量发展实施方案（2023—2027年）"),
+])
+def test_title_from_the_text_never_the_file_name(text, suffix, title):
+    m = meta(text, suffix)
+    assert m.title == title
+    s, e = m.evidence["title"]
+    assert text[s:e] == title
+
+
+def test_years_and_dates_robust_to_spaces_full_width_and_chinese_numerals():
+    m = meta("２０２４年泉州市科技工作要点\n全市……\n泉州市科学技术局\n二〇二四年五月八日\n")
+    assert m.year == 2024 and m.issue_date == "2024-05-08"
+    m = meta("2022 年 全市科技工作要点\n全市……\n鹰潭市科技局\n2022 年 3 月 7 日\n")
+    assert m.year == 2022 and m.issue_date == "2022-03-07"
+
+
+def test_traditional_text_is_read_with_offsets_into_the_original():
+    text = "2024年紹興市科技創新工作要點\n全市……\n紹興市科學技術局\n"
+    m = meta(text)
+    assert m.city == "绍兴" and m.kind == "工作要点"
+    s, e = m.evidence["title"]
+    assert text[s:e] == m.title == "2024年紹興市科技創新工作要點"
+
+
+@pytest.mark.parametrize("name, level, label", [
+    ("洞头区", "county", "温州市洞头区"), ("洞头", "county", "温州市洞头区"), ("浙江", "province", "浙江省"),
+    ("九江", "city", "九江"), ("内蒙古", "province", "内蒙古自治区"), ("延边", "city", "延边"),
+])
+def test_gazetteer_short_forms_levels_and_labels(name, level, label):
+    place = gazetteer().lookup(name)[0]
+    assert place.level == level and gazetteer().label(place) == label
