@@ -33,9 +33,11 @@ browser:
 test: setup-test browser
 	$(BIN)/python -m pytest -q
 
+# The main set and every slice in eval/unseen/; e.g. make eval EVAL_ARGS="--no-slices" or "--slice dev".
+EVAL_ARGS ?=
 eval: setup
 	$(BIN)/pip install -q -e '.[eval]'
-	$(BIN)/rag eval --out eval/runs/latest
+	$(BIN)/rag eval --out eval/runs/latest $(EVAL_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import InvalidQuestionError, PolicyRagError
+from .eval_slices import SliceError
 from .settings import Settings
 
 __all__ = ["main", "build_parser"]
@@ -24,6 +25,7 @@ examples:
   rag ask "What is Shaoxing's 2025 technology transaction target?" --json
   rag ask --jsonl questions.jsonl > answers.jsonl     one JSON question per line ({"question": ...})
   rag eval --out eval/runs/latest             full fidelity eval with baselines, report + plot
+                                              (plus the unseen-document slices in eval/unseen/)
   rag ui                                      Gradio chat on http://127.0.0.1:7860
 
 settings: flags > POLICY_RAG_* environment variables (e.g. POLICY_RAG_EMBEDDER, POLICY_RAG_K,
@@ -72,17 +74,35 @@ def build_parser() -> argparse.ArgumentParser:
                    "(grounding-checked; falls back to the extractive answer)")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="run the fidelity eval set and write a report",
-                       description="Run eval/set.jsonl through the assistant and two baselines; write report.md, "
-                                   "metrics.json, results.jsonl and a plot to --out.")
+    p = sub.add_parser("eval", help="run the fidelity eval set (and the unseen-document slices) and write a report",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run eval/set.jsonl through the assistant and two baselines; write report.md,\n"
+                                   "metrics.json, results.jsonl and plots to --out.\n\n"
+                                   "By default it also runs every eval slice of unseen documents: each folder\n"
+                                   "eval/unseen/<split>/ holding set.jsonl and documents/, reported as\n"
+                                   "unseen-<split>. A slice is scored on its own index of documents/ plus the\n"
+                                   "slice's documents, built in <parent of --index-dir>/eval-unseen-<split>/.\n"
+                                   "The heldout split is reported, never tuned on (see eval/README.md).",
+                       epilog="examples:\n"
+                              "  rag eval --out eval/runs/latest                 main set + every slice\n"
+                              "  rag eval --slice dev --out eval/runs/dev        main set + unseen-dev\n"
+                              "  rag eval --slices-only --slice dev --no-baselines --out eval/runs/dev\n"
+                              "  rag eval --no-slices --limit 20 --out eval/runs/quick")
     _common(p)
-    p.add_argument("--set", metavar="PATH", help="eval set (default eval/set.jsonl)")
+    p.add_argument("--set", metavar="PATH", help="main eval set (default eval/set.jsonl)")
     p.add_argument("--out", metavar="DIR", default="eval/runs/latest", help="output directory (default %(default)s)")
     p.add_argument("--compare", metavar="FILE", nargs="+", help="settings files to run side by side (e.g. "
                    "eval/settings/k3.json eval/settings/k8.json)")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N items")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N items of the main set and of each slice")
     p.add_argument("--no-baselines", action="store_true", help="skip the LangChain and Chatchat-style baselines")
     p.add_argument("--llm-judge", action="store_true", help="add LLM-judged faithfulness (needs an LLM endpoint)")
+    g = p.add_argument_group("slices of unseen documents (default: every slice under eval/unseen/)")
+    g.add_argument("--slice", action="append", metavar="NAME", dest="slices",
+                   help="run only this slice: a split name under eval/unseen/ (dev, heldout) or a slice folder "
+                        "path; repeatable")
+    only = g.add_mutually_exclusive_group()
+    only.add_argument("--no-slices", action="store_true", help="run only the main set")
+    only.add_argument("--slices-only", action="store_true", help="run only the slices, not the main set")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("ui", help="start the Gradio chat UI", add_help=False,
@@ -179,13 +199,30 @@ def cmd_ask(args) -> int:
     return 1 if failures else 0
 
 
+def _eval_slices(args) -> list:
+    """The slices `rag eval` runs: --slice NAME ..., else every slice found under eval/unseen/."""
+    from .eval_slices import discover_slices, resolve_slices
+
+    if args.no_slices:
+        if args.slices:
+            raise SliceError("--no-slices and --slice contradict each other; drop one")
+        return []
+    slices = resolve_slices(args.slices) if args.slices else discover_slices()
+    if args.slices_only and not slices:
+        raise SliceError("--slices-only: no eval slice found under eval/unseen/ (a folder with set.jsonl and "
+                         "documents/)")
+    return slices
+
+
 def cmd_eval(args) -> int:
     from .evaluation import format_table, load_compare, run_eval
 
     settings = _settings(args)
     compare = load_compare(args.compare or [], settings)  # each file laid over the base settings
+    slices = _eval_slices(args)
     kwargs = {"out_dir": Path(args.out), "compare": compare or None, "baselines": not args.no_baselines,
-              "limit": args.limit, "progress": True, "llm_judge": args.llm_judge}
+              "limit": args.limit, "progress": True, "llm_judge": args.llm_judge, "slices": slices,
+              "main": not args.slices_only}
     if args.set:
         kwargs["set_path"] = Path(args.set)
     metrics = run_eval(settings, **kwargs)

@@ -1,4 +1,5 @@
-"""The eval runner behind `rag eval`: score policy-rag (and baselines, and other settings) on eval/set.jsonl.
+"""The eval runner behind `rag eval`: score policy-rag (and baselines, and other settings) on eval/set.jsonl
+and on eval slices of unseen documents (eval/unseen/<split>/, see `rag.eval_slices`).
 
     from rag import Settings
     from rag.evaluation import run_eval, format_table
@@ -7,11 +8,12 @@
 
 Every metric is computed from the answers, citations and retrieved chunks (no ragas); see eval/README.md
 for their exact definitions. With `out_dir` the run writes report.md, metrics.json, results.jsonl (one row
-per item and system) and accuracy_by_kind.png.
+per item, system and set) and accuracy_by_kind*.png.
 
-This module loads and validates the set, runs the systems and ties a run together (`run_eval`,
-`load_compare`, the optional LLM judge). The metrics live in `rag.eval_metrics` and the report writer in
-`rag.eval_report`; the names callers use from either are re-exported here.
+This module loads and validates the sets, runs the systems on each set and ties a run together (`run_eval`,
+`load_compare`, the optional LLM judge). Slice discovery and index staging live in `rag.eval_slices`, the
+metrics in `rag.eval_metrics` and the report writer in `rag.eval_report`; the names callers use from them
+are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,34 +23,21 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from .errors import GenerationError, PolicyRagError
-from .eval_metrics import (
-    KINDS,
-    LANGS,
-    OURS,
-    EvalItem,
-    aggregate,
-    answer_correct,
-    breakdown,
-    citation_correct,
-    form_in,
-    gold_spans,
-    group_matched,
-    normalise,
-    refusal_pr,
-    retrieval_rank,
-    same_source,
-    score_item,
-)
+from .eval_metrics import (KINDS, LANGS, OURS, EvalItem, aggregate, answer_correct, breakdown, citation_correct,
+                           form_in, gold_spans, group_matched, normalise, refusal_pr, retrieval_rank, same_source,
+                           score_item)
 from .eval_report import format_table, write_outputs
+from .eval_slices import EvalSlice, discover_slices, prepare_slice, resolve_slices
 from .settings import REPO_ROOT, Settings
 
 __all__ = [
     "run_eval", "format_table", "load_set", "load_compare", "EvalSetError", "EvalItem", "DEFAULT_SET",
     "normalise", "form_in", "group_matched", "answer_correct", "gold_spans", "citation_correct", "refusal_pr",
-    "retrieval_rank", "aggregate", "faithfulness", "OURS", "KINDS", "LANGS",
+    "retrieval_rank", "aggregate", "faithfulness", "OURS", "KINDS", "LANGS", "EvalSlice", "discover_slices",
+    "resolve_slices", "SetRun",
 ]
 
 DEFAULT_SET = REPO_ROOT / "eval" / "set.jsonl"
@@ -233,60 +222,92 @@ def _baselines_for(assistant, k: int) -> list:
     return _BASELINE_CACHE[key]
 
 
-def run_eval(settings: Settings, *, set_path: Path = DEFAULT_SET, out_dir: Path | None = None,
-             compare: list[tuple[str, Settings]] | None = None, baselines: bool = True, limit: int | None = None,
-             ids: list[str] | None = None, progress: bool = True, llm_judge: bool = False) -> dict:
-    """Score policy-rag on the eval set (plus baselines and `compare` systems); return the metrics dict.
+@dataclass
+class SetRun:
+    """One eval set scored by every system: the main set (name "main") or a slice (name "unseen-dev", ...)."""
 
-    With `out_dir`: also write report.md, metrics.json, results.jsonl and accuracy_by_kind.png there.
-    """
-    from tqdm.auto import tqdm
+    name: str
+    set_path: Path
+    items: list[EvalItem]
+    slice: EvalSlice | None = None
+    systems: list[_System] = field(default_factory=list)
+    index_dir: Path | None = None
+    documents: list[str] = field(default_factory=list)  # the indexed documents' sources
+    seconds: float = 0.0
+    baseline_build_seconds: float | None = None
 
-    from .assistant import Assistant
-    from .baselines import HYBRID_LABEL, TUTORIAL_LABEL  # noqa: F401  (labels documented in the report)
+    def metrics(self, settings: Settings) -> dict:
+        build_s = self.baseline_build_seconds
+        return {
+            "set": str(self.set_path), "items": len(self.items), "seconds": round(self.seconds, 1),
+            "baseline_build_seconds": None if build_s is None else round(build_s, 1),
+            "systems": {s.label: {"role": s.kind, "k": (s.settings.k if s.settings else settings.k),
+                                  "settings": s.settings.to_dict() if s.settings else None, **breakdown(s.rows)}
+                        for s in self.systems},
+        }
 
-    t_start = time.perf_counter()
-    items = load_set(set_path)
+
+def _select(sets: list[SetRun], ids: list[str] | None, limit: int | None) -> list[SetRun]:
+    """Apply `ids` (across all sets; a set left with no item is dropped) and then `limit` (to each set)."""
+    if limit is not None and limit < 1:
+        raise EvalSetError(f"limit must be at least 1 (got {limit})")
     if ids is not None:
-        wanted = list(dict.fromkeys(ids))
-        known = {it.id for it in items}
-        unknown = [i for i in wanted if i not in known]
+        wanted = set(ids)
+        unknown = [i for i in dict.fromkeys(ids) if not any(it.id == i for r in sets for it in r.items)]
         if unknown:
-            raise EvalSetError(f"id(s) not in {set_path}: {', '.join(unknown)}")
-        items = [it for it in items if it.id in set(wanted)]
-    if limit is not None:
-        if limit < 1:
-            raise EvalSetError(f"limit must be at least 1 (got {limit})")
-        items = items[:limit]
-    judge = _judge(settings) if llm_judge else None
+            raise EvalSetError(f"id(s) not in {', '.join(str(r.set_path) for r in sets)}: {', '.join(unknown)}")
+        for r in sets:
+            r.items = [it for it in r.items if it.id in wanted]
+        sets = [r for r in sets if r.items]
+    for r in sets:
+        r.items = r.items[:limit] if limit is not None else r.items
+    return sets
 
-    ours = Assistant.from_settings(settings)
-    texts = {d.source: d.text for d in ours.index.documents.values()}
-    for it in items:
-        for source, quote in it.gold:
+
+def _check_gold(run: SetRun, texts: dict[str, str], documents_dir: Path) -> None:
+    """Every gold quote must be in the stored text of an indexed document of the same file name."""
+    sl = run.slice
+    built_from = documents_dir if sl is None else f"{documents_dir} + {sl.documents_dir}"
+    for it in run.items:
+        where = it.id if sl is None else f"slice {sl.name} ({run.set_path}), item {it.id}"
+        for n, (source, quote) in enumerate(it.gold, 1):
             text = next((t for s, t in texts.items() if same_source(s, source)), None)
             if text is None:
-                raise EvalSetError(f"{it.id}: gold source {source} is not in the index at {settings.index_dir}; "
-                                   f"index the documents the set was written for ({settings.documents_dir})")
+                raise EvalSetError(f"{where}: gold source {source} is not in the index at {run.index_dir}; "
+                                   f"index the documents the set was written for ({built_from})")
             if quote not in text:
-                raise EvalSetError(f"{it.id}: gold quote {quote[:40]!r} is not in the stored text of {source}; "
+                shown = f"#{n}" if sl is not None and sl.sealed else f"{quote[:40]!r}"
+                raise EvalSetError(f"{where}: gold quote {shown} is not in the stored text of {source}; "
                                    "the document changed since the set was written")
+
+
+def _systems(ours, settings: Settings, compare: list[tuple[str, Settings]], baselines: bool,
+             sl: EvalSlice | None, progress: bool) -> tuple[list[_System], float | None]:
+    """policy-rag, the baselines and the compared settings for one set (on the slice's index for a slice)."""
+    from .assistant import Assistant
 
     systems = [_System(OURS, "ours", settings, assistant=ours)]
     t_build = time.perf_counter()
     if baselines:
-        for b in _baselines_for(ours, settings.k):
-            systems.append(_System(b.label, "baseline", baseline=b))
-    baseline_build_s = time.perf_counter() - t_build
-    labels = {OURS} | {s.label for s in systems}
-    for label, s in compare or []:
+        systems += [_System(b.label, "baseline", baseline=b) for b in _baselines_for(ours, settings.k)]
+    build_s = time.perf_counter() - t_build if baselines else None
+    labels = {s.label for s in systems}
+    for label, s in compare:
         if label in labels:
             raise EvalSetError(f"compare label {label!r} is used twice; give each compared system its own name")
         labels.add(label)
+        s = s if sl is None else prepare_slice(s, sl, progress=progress)
         systems.append(_System(label, "compare", s, assistant=Assistant.from_settings(s)))
+    return systems, build_s
 
-    for it in tqdm(items, desc="eval", unit="item", disable=not progress):
-        for sysm in systems:
+
+def _score(run: SetRun, texts: dict[str, str], settings: Settings, judge, progress: bool) -> None:
+    """Ask every system every item of `run` and append the scored rows to each system."""
+    from tqdm.auto import tqdm
+
+    desc = "eval" if run.slice is None else f"eval {run.name}"
+    for it in tqdm(run.items, desc=desc, unit="item", disable=not progress):
+        for sysm in run.systems:
             raw = _ask_baseline(sysm, it) if sysm.kind == "baseline" else _ask_ours(sysm, it)
             k = sysm.settings.k if sysm.settings else settings.k
             scored = score_item(it, raw, texts, k, sysm.settings.min_support if sysm.settings else None)
@@ -294,27 +315,76 @@ def run_eval(settings: Settings, *, set_path: Path = DEFAULT_SET, out_dir: Path 
                 try:
                     scored["faithfulness"] = faithfulness(judge, raw["answer"], [c["quote"] for c in raw["citations"]])
                 except Exception as exc:  # endpoint errors: fail loudly, naming the endpoint
-                    raise GenerationError(f"LLM judge call to {settings.llm_base_url or 'OpenAI'} failed: {exc}") from exc
-            row = {"id": it.id, "kind": it.kind, "lang": it.lang, "question": it.question, "system": sysm.label,
-                   "expected": [list(g) for g in it.answers], "answer": raw["answer"], "refused": raw["refused"],
-                   "citations": raw["citations"], **scored, "latency_ms": round(raw["latency_ms"], 1)}
+                    endpoint = settings.llm_base_url or "OpenAI"
+                    raise GenerationError(f"LLM judge call to {endpoint} failed: {exc}") from exc
+            row = {"slice": run.name, "id": it.id, "kind": it.kind, "lang": it.lang, "question": it.question,
+                   "system": sysm.label, "expected": [list(g) for g in it.answers], "answer": raw["answer"],
+                   "refused": raw["refused"], "citations": raw["citations"], **scored,
+                   "latency_ms": round(raw["latency_ms"], 1)}
             for extra in ("support", "reason", "mode"):
                 if extra in raw:
                     row[extra] = raw[extra]
             sysm.rows.append(row)
 
+
+def _run_set(run: SetRun, settings: Settings, compare: list[tuple[str, Settings]], baselines: bool, judge,
+             progress: bool) -> None:
+    """Index (a slice: stage and index its documents beside the five plans), check the gold, then score."""
+    from .assistant import Assistant
+
+    t0 = time.perf_counter()
+    run_settings = settings if run.slice is None else prepare_slice(settings, run.slice, progress=progress)
+    ours = Assistant.from_settings(run_settings, progress=progress and run.slice is not None)
+    run.index_dir = run_settings.index_dir
+    texts = {d.source: d.text for d in ours.index.documents.values()}
+    run.documents = sorted(texts)
+    _check_gold(run, texts, settings.documents_dir)
+    run.systems, run.baseline_build_seconds = _systems(ours, run_settings, compare, baselines, run.slice, progress)
+    _score(run, texts, run_settings, judge, progress)
+    for s in run.systems:  # the rows are what is reported; let this set's indexes go before the next set's
+        s.assistant = s.baseline = None
+    run.seconds = time.perf_counter() - t0
+
+
+def run_eval(settings: Settings, *, set_path: Path = DEFAULT_SET, out_dir: Path | None = None,
+             compare: list[tuple[str, Settings]] | None = None, baselines: bool = True, limit: int | None = None,
+             ids: list[str] | None = None, progress: bool = True, llm_judge: bool = False,
+             slices: Sequence[EvalSlice] = (), main: bool = True) -> dict:
+    """Score policy-rag on the eval set (plus baselines and `compare` systems); return the metrics dict.
+
+    `slices` (see rag.eval_slices) are scored the same way, each on its own index of the five plans plus the
+    slice's documents, and reported under metrics["slices"][name]; `main=False` skips the main set (its
+    top-level keys then report 0 items). `limit` applies to each set; `ids` picks items from any set.
+    With `out_dir`: also write report.md, metrics.json, results.jsonl and accuracy_by_kind*.png there.
+    """
+    t_start = time.perf_counter()
+    if len({sl.name for sl in slices} | {"main"}) != len(slices) + 1:
+        raise EvalSetError(f"slice names must be unique and not 'main' (got {', '.join(s.name for s in slices)})")
+    # Validate every set before running anything.
+    runs = ([SetRun("main", Path(set_path), load_set(set_path))] if main else []) \
+        + [SetRun(sl.name, sl.set_path, load_set(sl.set_path), slice=sl) for sl in slices]
+    if not runs:
+        raise EvalSetError("nothing to evaluate: the main set is skipped and no slice was given")
+    runs = _select(runs, ids, limit)
+    judge = _judge(settings) if llm_judge else None
+    for run in runs:
+        _run_set(run, settings, list(compare or []), baselines, judge, progress)
+
+    main_run = next((r for r in runs if r.slice is None), None)
+    head = main_run.metrics(settings) if main_run else {"set": None, "items": 0, "baseline_build_seconds": None,
+                                                         "systems": {}}
     metrics = {
-        "set": str(set_path),
-        "items": len(items),
+        "set": head["set"], "items": head["items"],
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.perf_counter() - t_start, 1),
-        "baseline_build_seconds": round(baseline_build_s, 1) if baselines else None,
+        "baseline_build_seconds": head["baseline_build_seconds"],
         "llm_judge": bool(llm_judge),
-        "systems": {s.label: {"role": s.kind, "k": (s.settings.k if s.settings else settings.k),
-                              "settings": s.settings.to_dict() if s.settings else None, **breakdown(s.rows)}
-                    for s in systems},
+        "systems": head["systems"],
+        "slices": {r.name: {**r.metrics(settings), "documents_dir": str(r.slice.documents_dir),
+                            "index_dir": str(r.index_dir), "indexed_documents": r.documents}
+                   for r in runs if r.slice is not None},
     }
     if out_dir is not None:
-        write_outputs(Path(out_dir), metrics, systems, items, settings, compare or [], set_path, limit, ids,
-                      baselines, llm_judge, default_set=DEFAULT_SET)
+        write_outputs(Path(out_dir), metrics, runs, settings, compare or [], limit=limit, ids=ids,
+                      baselines=baselines, llm_judge=llm_judge, default_set=DEFAULT_SET)
     return metrics

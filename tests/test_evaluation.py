@@ -1,4 +1,5 @@
-"""The eval runner: metric functions on hand-made cases, then a real subset run (real embedder, real index)."""
+"""The eval runner: metric functions on hand-made cases, then a real subset run (real embedder, real index), then
+slices of unseen documents (discovery, staging, and a tiny fixture slice run end to end on its own index)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from rag.evaluation import (
     run_eval,
 )
 from rag.baselines import HYBRID_LABEL, TUTORIAL_LABEL
+from rag.eval_slices import EvalSlice, SliceError, discover_slices, prepare_slice, resolve_slices, stage_documents
 from rag.settings import REPO_ROOT, Settings
 
 SX = "documents/shaoxing_2025_st_innovation_work_points.txt"
@@ -227,3 +229,158 @@ def test_subset_run_writes_report_and_meets_floors(subset_run):
     for fid in failed:
         assert f"**{fid}**" in report
     assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["items"] == 33
+
+
+# ---------------------------------------------------------------- slices of unseen documents
+
+
+FIXTURE_SLICE = EvalSlice.from_dir(REPO_ROOT / "tests" / "fixtures" / "unseen" / "fixture")
+FIVE_PLANS = {p.name for p in (REPO_ROOT / "documents").iterdir() if p.suffix == ".txt"}
+FIXTURE_DOCS = {"fixture_zhoushan_2024_st_work_points.txt", "fixture_lishui_2023_ecology_st_plan.md"}
+
+
+def _make_slice(root: Path, split: str, docs: dict[str, str], rows: list[dict] | None = None) -> Path:
+    folder = root / split
+    (folder / "documents").mkdir(parents=True)
+    for name, text in docs.items():
+        (folder / "documents" / name).write_text(text, encoding="utf-8")
+    if rows is not None:
+        (folder / "set.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                          encoding="utf-8")
+    return folder
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_slices_are_discovered_and_resolved_by_name_or_path(tmp_path):
+    un = {"id": "u", "question": "q", "lang": "zh", "kind": "unanswerable", "answers": [], "gold": []}
+    _make_slice(tmp_path, "dev", {"a.txt": "x"}, [un])
+    _make_slice(tmp_path, "heldout", {"b.txt": "y"}, [un])
+    _make_slice(tmp_path, "draft", {"c.txt": "z"})  # no set.jsonl yet: not a slice
+    found = discover_slices(tmp_path)
+    assert [s.name for s in found] == ["unseen-dev", "unseen-heldout"]
+    assert [s.sealed for s in found] == [False, True]  # heldout is reported, never tuned on
+    dev = tmp_path / "dev"
+    assert (found[0].set_path, found[0].documents_dir) == (dev / "set.jsonl", dev / "documents")
+    assert resolve_slices(["dev"], tmp_path) == resolve_slices(["unseen-dev"], tmp_path) == found[:1]
+    assert resolve_slices([str(tmp_path / "heldout")], tmp_path) == found[1:]
+    with pytest.raises(SliceError, match="no eval slice 'draft'.*dev, heldout"):
+        resolve_slices(["draft"], tmp_path)
+    assert discover_slices(tmp_path / "missing") == []
+
+
+def test_cli_slice_flags_pick_the_slices():
+    from rag.cli import _eval_slices, build_parser
+
+    parse = lambda *a: build_parser().parse_args(["eval", *a])  # noqa: E731
+    assert _eval_slices(parse("--no-slices")) == []
+    assert _eval_slices(parse()) == discover_slices()
+    assert _eval_slices(parse("--slice", str(FIXTURE_SLICE.set_path.parent))) == [FIXTURE_SLICE]
+    with pytest.raises(SliceError, match="contradict"):
+        _eval_slices(parse("--no-slices", "--slice", "dev"))
+    with pytest.raises(SystemExit):  # argparse: mutually exclusive
+        parse("--no-slices", "--slices-only")
+
+
+def test_staging_copies_exactly_and_never_writes_into_the_sources(tmp_path):
+    a, b, dest = tmp_path / "a", tmp_path / "b", tmp_path / "work" / "documents"
+    a.mkdir(), b.mkdir()
+    (a / "plan.txt").write_text("甲", encoding="utf-8")
+    (a / "plan.meta.json").write_text('{"city": "甲"}', encoding="utf-8")
+    (a / "README.md").write_text("not a plan", encoding="utf-8")
+    (a / ".hidden.txt").write_text("no", encoding="utf-8")
+    (b / "other.md").write_text("乙", encoding="utf-8")
+    before = (_listing(a), _listing(b))
+    assert stage_documents([a, b], dest) is True  # a sidecar appeared
+    assert _listing(dest) == {"other.md": "乙".encode(), "plan.meta.json": b'{"city": "\xe7\x94\xb2"}',
+                              "plan.txt": "甲".encode()}
+    mtimes = {p.name: p.stat().st_mtime_ns for p in dest.iterdir()}
+    assert stage_documents([a, b], dest) is False  # unchanged: nothing rewritten
+    assert {p.name: p.stat().st_mtime_ns for p in dest.iterdir()} == mtimes
+    (dest / "stale.txt").write_text("old", encoding="utf-8")
+    (b / "other.md").write_text("乙2", encoding="utf-8")
+    stage_documents([a, b], dest)
+    assert set(_listing(dest)) == {"other.md", "plan.meta.json", "plan.txt"}
+    assert (dest / "other.md").read_text(encoding="utf-8") == "乙2"
+    assert (_listing(a), _listing(b)) != before and _listing(a) == before[0]  # only our edit to b changed b
+    (b / "plan.txt").write_text("another plan, same name", encoding="utf-8")
+    with pytest.raises(SliceError, match="same name"):
+        stage_documents([a, b], dest)
+    with pytest.raises(SliceError, match="inside"):
+        stage_documents([a], a / "staging")
+
+
+def test_real_slices_load():
+    """The slices under eval/unseen/ (if any yet) load and validate; their content is not inspected here."""
+    for sl in discover_slices():
+        assert load_set(sl.set_path), sl.name
+        assert sl.documents_dir.is_dir()
+
+
+@pytest.fixture(scope="module")
+def slice_run(built, tmp_path_factory):
+    """Two main-set items plus the whole fixture slice, ours only, on the session index and the slice's own
+    index (seeded from the session index, so only the two fixture plans are embedded)."""
+    main_ids = [it.id for it in load_set(DEFAULT_SET)[:2]]
+    slice_ids = [it.id for it in load_set(FIXTURE_SLICE.set_path)]
+    out = tmp_path_factory.mktemp("eval-slice-out")
+    sources = (_listing(built.documents_dir), _listing(FIXTURE_SLICE.documents_dir))
+    metrics = run_eval(built.settings, ids=main_ids + slice_ids, baselines=False, out_dir=out, progress=False,
+                       slices=[FIXTURE_SLICE])
+    assert (_listing(built.documents_dir), _listing(FIXTURE_SLICE.documents_dir)) == sources  # never written
+    return metrics, out, main_ids, slice_ids
+
+
+def test_slice_is_scored_on_its_own_index_and_reported(slice_run, built):
+    metrics, out, main_ids, slice_ids = slice_run
+    assert metrics["items"] == 2 and list(metrics["systems"]) == [OURS]  # the main set's keys are unchanged
+    s = metrics["slices"]["unseen-fixture"]
+    assert s["items"] == len(slice_ids) == 4 and list(s["systems"]) == [OURS]
+    ours = s["systems"][OURS]
+    assert ours["overall"]["n"] == 4 and ours["overall"]["offset_validity"] == 1.0
+    assert {k: v["n"] for k, v in ours["by_kind"].items()} == {"numeric": 2, "comparison": 1, "unanswerable": 1}
+    assert {k: v["n"] for k, v in ours["by_lang"].items()} == {"zh": 3, "zh-Hant": 1}
+    # its own index: the five plans plus the slice's documents, in a folder beside the main index
+    work = built.index_dir.parent / "eval-unseen-fixture"
+    assert s["index_dir"] == str(work / "index")
+    assert {Path(d).name for d in s["indexed_documents"]} == FIVE_PLANS | FIXTURE_DOCS
+    sidecar = "fixture_lishui_2023_ecology_st_plan.meta.json"
+    assert set(_listing(work / "documents")) == FIVE_PLANS | FIXTURE_DOCS | {sidecar}
+
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["id"] for r in rows if r["slice"] == "main") == sorted(main_ids)
+    assert sorted(r["id"] for r in rows if r["slice"] == "unseen-fixture") == sorted(slice_ids)
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["slices"]["unseen-fixture"]["items"] == 4
+    report = (out / "report.md").read_text(encoding="utf-8")
+    for heading in ("## Headline", "## Slice `unseen-fixture`", "### By question kind (unseen-fixture",
+                    "### By language (unseen-fixture", "### Failures (unseen-fixture", "## Failures ("):
+        assert heading in report, heading
+    assert "EvalSlice(" in report  # the reproduce command re-creates the slice
+    assert (out / "accuracy_by_kind-unseen-fixture.png").read_bytes()[:4] == b"\x89PNG"
+    table = format_table(metrics)
+    assert "| main (n=2) | policy-rag" in table and "| unseen-fixture (n=4) | policy-rag" in table
+
+
+def test_slice_index_is_reused_when_nothing_changed(slice_run, built):
+    from rag import Assistant
+
+    manifest = built.index_dir.parent / "eval-unseen-fixture" / "index" / "manifest.json"
+    before = manifest.read_bytes()
+    settings = prepare_slice(built.settings, FIXTURE_SLICE)
+    Assistant.from_settings(settings)
+    assert manifest.read_bytes() == before
+
+
+def test_slice_gold_errors_name_the_slice_file_and_item(built, tmp_path):
+    text = (FIXTURE_SLICE.documents_dir / "fixture_zhoushan_2024_st_work_points.txt").read_text(encoding="utf-8")
+    row = {"id": "bad-1", "question": "舟山市2024年技术交易额目标是多少?", "lang": "zh", "kind": "numeric",
+           "answers": [["85亿元"]], "gold": [{"source": "x/documents/fixture_zhoushan_2024_st_work_points.txt",
+                                             "quote": "技术交易额突破86亿元"}]}
+    folder = _make_slice(tmp_path, "heldout", {"fixture_zhoushan_2024_st_work_points.txt": text}, [row])
+    sealed = EvalSlice.from_dir(folder)
+    with pytest.raises(EvalSetError) as exc:
+        run_eval(built.settings, main=False, slices=[sealed], baselines=False, progress=False)
+    msg = str(exc.value)
+    assert "unseen-heldout" in msg and str(sealed.set_path) in msg and "bad-1" in msg and "86亿元" not in msg
