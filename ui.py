@@ -45,9 +45,9 @@ __all__ = [
 ANY = "any"
 MAX_UPLOAD_BYTES = Assistant.max_upload_bytes  # the library's limit, checked here before reading the file
 UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
-DOC_COLUMNS = ["doc_id", "title", "city", "year", "kind", "issue_date", "chunks", "source"]
-DOC_HEADERS = ["doc_id", "标题 title", "城市 city", "年份 year", "类型 kind", "发布日期 issued", "块 chunks",
-               "来源 source"]
+DOC_COLUMNS = ["doc_id", "title", "place", "year", "kind", "issuer", "issue_date", "evidence", "chunks", "source"]
+DOC_HEADERS = ["doc_id", "标题 title", "地点 place", "年份 year", "类型 kind", "发文机关 issuer", "成文日期 issued",
+               "依据 read from", "块 chunks", "来源 source"]
 EVAL_SET = Path(__file__).resolve().parent / "eval" / "set.jsonl"
 
 # System fonts only (no Google Fonts fetch: the app works offline); CJK fonts first so Chinese never falls back
@@ -111,7 +111,11 @@ def filter_choices(assistant: Assistant) -> tuple[list[str], list[str]]:
 def documents_table(assistant: Assistant) -> list[list[Any]]:
     rows = []
     for d in sorted(assistant.documents(), key=lambda d: (d.get("city") or "", -(d.get("year") or 0), d["doc_id"])):
-        rows.append([("" if d.get(c) is None else d.get(c)) for c in DOC_COLUMNS])
+        place = " > ".join(x for x in (d.get("province"), d.get("city"), d.get("district")) if x)
+        # Where each field was read from: the stored text of its evidence span.
+        evidence = " · ".join(f"{k}: “{v[:30]}”" for k, v in (d.get("evidence_text") or {}).items())
+        values = {**d, "place": f"{place} ({d.get('level')})" if place else "", "evidence": evidence}
+        rows.append([("" if values.get(c) is None else values.get(c)) for c in DOC_COLUMNS])
     return rows
 
 
@@ -368,7 +372,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             with gr.Tab("文件 Documents", id="documents"):
                 table = gr.Dataframe(documents_table(assistant), headers=DOC_HEADERS, interactive=False,
                                      wrap=True, elem_id="rag-documents",
-                                     column_widths=["20%", "24%", "6%", "6%", "8%", "10%", "6%", "20%"],
+                                     column_widths=["12%", "16%", "9%", "5%", "6%", "9%", "7%", "20%", "4%", "12%"],
                                      label="已索引文件 Indexed documents")
                 with gr.Row():
                     with gr.Column():

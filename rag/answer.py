@@ -166,34 +166,50 @@ def _unit(sim: float) -> float:
 def year_consistent(index: PlanIndex, scored: list[ScoredClause], years: tuple[int, ...]) -> list[ScoredClause]:
     """Drop clauses that would answer for the wrong year.
 
-    - a plan that does not cover the year asked may answer only in a sentence that names that year
-      (a 2015 plan mentioning "2016-2020年");
-    - a sentence that names other years only ("2024年度 … 2.4%") does not answer a 2025 question.
+    A clause is about the years it names itself, else the year last named before it in its paragraph
+    ("2023年全市…，技术合同成交额达到268亿元"), else the years of its section heading ("一、2023年工作总结").
+    - a clause about other years only ("2024年度 … 2.4%") does not answer a 2025 question;
+    - a plan that does not cover the year asked may answer only where the year is named
+      (a 2015 plan mentioning "2016-2020年"); a multi-year plan's figures are for its target year.
     """
     if not years:
         return scored
+    simplify = index.tokenizer.simplify
     out = []
     for s in scored:
-        doc = index.documents[s.clause.doc_id]
-        sentence = doc.text[s.clause.sentence_start:s.clause.sentence_end]
-        named = {int(y) for y in SENTENCE_YEAR.findall(index.tokenizer.simplify(sentence))}
-        if not named:
-            # "会议指出，2023年全市…。…技术合同成交额达到268亿元": the year last named earlier in the paragraph.
-            para_start = doc.text.rfind("\n", 0, s.clause.sentence_start) + 1
-            earlier = SENTENCE_YEAR.findall(index.tokenizer.simplify(doc.text[para_start:s.clause.sentence_start]))
-            named = {int(earlier[-1])} if earlier else set()
-        if not named:
-            # A sentence under "一、2023年工作总结" is about 2023 even when it names no year itself.
-            section = index.chunks[index.chunk_row[s.clause.chunk_id]].section if s.clause.chunk_id else ""
-            named = {int(y) for y in SENTENCE_YEAR.findall(section)}
+        c = s.clause
+        doc = index.documents[c.doc_id]
+        named, inner = _clause_years(simplify(c.text))
+        para_start = doc.text.rfind("\n", 0, c.start) + 1
+        before = simplify(doc.text[para_start:c.start])
+        if not named and (earlier := SENTENCE_YEAR.findall(before)):
+            named = {int(earlier[-1])}
+        if not named and c.chunk_id:
+            named = {int(y) for y in SENTENCE_YEAR.findall(index.chunks[index.chunk_row[c.chunk_id]].section)}
+        # Years inside the clause add to the year it is about; alone they only let it answer for them.
+        named = named | inner if named else (inner if inner & set(years) else set())
+        sentence = doc.text[c.sentence_start:c.sentence_end]
         plan_years = doc.metadata.years
-        # A multi-year plan's figures are for its target year unless a sentence names another year.
         covers = any(y in plan_years and (len(plan_years) == 1 or y == plan_years[-1]) for y in years)
-        if named and not named & set(years) and not _range_covers(sentence, years):
+        if named and not named & set(years) and not _range_covers(before + sentence, years):
             continue
         if covers or named & set(years):
             out.append(s)
     return out
+
+
+def _clause_years(text: str) -> tuple[set[int], set[int]]:
+    """(years named before the clause's first figure, years named before a later figure).
+
+    "2024年度…2.4%" is about 2024; "总数达到3 600家，其中2024年新认定420家" is about whatever year its
+    paragraph is about (the first figure comes before any year) *and* about 2024."""
+    body = LIST_NUMBER.sub(lambda m: " " * len(m.group(0)), text)
+    years = list(SENTENCE_YEAR.finditer(body))
+    figures = [m.start() for m in re.finditer(r"\d", body) if not any(y.start() <= m.start() < y.end() for y in years)]
+    first = figures[0] if figures else len(body)
+    lead = {int(y.group(1)) for y in years if y.start() < first}
+    inner = {int(y.group(1)) for y in years if y.start() >= first and any(f > y.end() for f in figures)}
+    return lead, inner
 
 
 def _range_covers(sentence: str, years: tuple[int, ...]) -> bool:

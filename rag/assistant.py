@@ -131,7 +131,9 @@ class Assistant:
         k = k or self.settings.k
 
         plan = plan_question(query, snap.catalog, place_filter)
-        if query.intent == "corpus" and len(query.term_groups) <= 3:
+        indicators = set(index.tokenizer.user_terms)
+        # "这些文件一共有几份?" is about the corpus; "哪些城市的技术合同成交额…" names an indicator, so it is not.
+        if query.intent == "corpus" and not any(t in indicators for g in query.term_groups for t in g):
             docs = set(index.documents) if not query.places else \
                 set().union(*(snap.catalog.docs_within(c) for c in query.places))
             if docs:
@@ -231,8 +233,11 @@ class Assistant:
         counts: dict[str, int] = {}
         for c in index.chunks:
             counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        # Each field's evidence span and the text it holds: where the value was read from.
         return [{"doc_id": d.doc_id, "source": d.source, **d.metadata.to_dict(), "chunks": counts.get(d.doc_id, 0),
-                 "characters": len(d.text)} for d in index.documents.values()]
+                 "characters": len(d.text),
+                 "evidence_text": {k: d.text[s:e] for k, (s, e) in d.metadata.evidence.items()}}
+                for d in index.documents.values()]
 
     def document_text(self, doc_id: str) -> str:
         """The stored text of an indexed document: citation offsets point into this string."""

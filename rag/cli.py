@@ -249,8 +249,18 @@ def cmd_documents(args) -> int:
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return 0
     for d in docs:
-        print(f"{d['doc_id']}\n    《{d['title']}》 city={d['city']} province={d['province']} year={d['year']} "
-              f"kind={d['kind']} issued={d['issue_date']} issuer={d['issuer']} chunks={d['chunks']}\n    {d['source']}")
+        print(f"{d['doc_id']}  ({d['source']}, {d['chunks']} chunks)")
+        place = d.get("place") and f"{d['place']} ({d.get('level')}; " + " > ".join(
+            x for x in (d.get("province"), d.get("city"), d.get("district")) if x) + ")"
+        years = d.get("years") or []
+        rows = [("title", d["title"], "title"), ("place", place, "place"),
+                ("years", (f"{years[0]}–{years[-1]}" if len(years) > 1 else str(years[0])) if years else None, None),
+                ("period", d.get("period"), None), ("kind", d.get("kind"), None), ("issuer", d.get("issuer"), "issuer"),
+                ("issued", d.get("issue_date"), "issue_date"), ("published", d.get("published"), "published")]
+        for label, value, key in rows:
+            where = d["evidence"].get(key) if key else None
+            quoted = f"   ← [{where[0]}:{where[1]}] “{d['evidence_text'][key]}”" if where else ""
+            print(f"    {label:<10} {value if value not in (None, '') else '—'}{quoted}")
     return 0
 
 

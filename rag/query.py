@@ -122,6 +122,13 @@ def load_glossary() -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 @functools.lru_cache(maxsize=1)
+def load_measures() -> tuple[str, ...]:
+    """Measure words ("总数", "数量") that follow an indicator's name (rag/data/measures.txt)."""
+    text = resources.files("rag").joinpath("data/measures.txt").read_text(encoding="utf-8")
+    return tuple(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+
+
+@functools.lru_cache(maxsize=1)
 def load_synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Chinese shorthand -> the full forms plans write (rag/data/synonyms.tsv)."""
     rows = []
@@ -190,6 +197,11 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
                 groups[groups.index(hit)] = tuple(dict.fromkeys(hit + forms))
             elif not any(set(forms) & set(g) for g in groups):
                 groups.append(tuple(dict.fromkeys((short,) + forms)))
+    # "高新技术企业总数" asked, "高新技术企业数量" written: a term's stem without its measure word also matches.
+    measures = load_measures()
+    groups = [tuple(dict.fromkeys(g + tuple(t[:-len(m)] for t in g for m in measures
+                                            if t.endswith(m) and len(t) - len(m) >= 4)))
+              for g in groups]
     # Plan kinds (十四五, 工作要点 …) choose the document; they are not what a passage must say.
     kind_words = {"十四五", "工作要点", "要点", "工作意见", "意见", "实施方案", "方案", "规划", "五年规划"}
     groups = [g for g in groups if not set(g) <= kind_words]
