@@ -99,3 +99,13 @@ def test_year_with_a_space_and_full_width_digits(tools, levels):
     tk, _ = tools
     assert analyse_query("赣州2022 年技术合同成交额", levels, tk).years == (2022,)
     assert analyse_query("赣州２０２２年技术合同成交额", levels, tk).years == (2022,)
+
+
+def test_indicator_synonyms_know_which_are_the_same(tools):
+    """技术合同成交额 = 技术合同成交金额, but 技术交易额 is another indicator (Shaoxing states both)."""
+    tk, catalog = tools
+    deal = analyse_query("绍兴2025年技术交易额目标是多少?", catalog, tk)
+    assert not any("技术合同成交额" in g for g in deal.term_groups)
+    contract = analyse_query("鹰潭2025年技术合同成交额目标是多少?", catalog, tk)
+    assert any("技术合同成交金额" in g for g in contract.term_groups)
+    assert not any("技术交易额" in g for g in contract.term_groups)
