@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["Place", "Mention", "Gazetteer", "gazetteer", "pinyin_key", "to_simplified", "scope_words", "LEVELS"]
+__all__ = ["Place", "Mention", "Gazetteer", "gazetteer", "pinyin_key", "to_simplified", "scope_words", "generic_places", "LEVELS"]
 
 LEVELS = ("province", "city", "county")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -56,6 +56,11 @@ class Mention:
 @functools.lru_cache(maxsize=1)
 def _rules() -> dict:
     return json.loads(resources.files("rag").joinpath("data/places.json").read_text(encoding="utf-8"))
+
+
+def generic_places() -> frozenset[str]:
+    """Place-like words that name no particular place (全国, 长三角): never 'a place with no plan'."""
+    return frozenset(_rules()["generic_places"])
 
 
 def scope_words() -> dict[str, list[str]]:

@@ -47,6 +47,8 @@ def plan_question(query: Query, catalog: PlaceCatalog, place_filter: Place | Non
             return QuestionPlan((), refusal=say("filter_conflict", en, filter=gaz.label(place_filter),
                                                 places=join([gaz.label(p) for p in named], en)))
         named = [place_filter]
+    if not named and query.unknown_places:  # only places outside China's divisions (东京): no plan is theirs
+        return QuestionPlan((), refusal=say("no_plan_for", en, place=join(query.unknown_places, en)))
     if not named:
         by_place: dict[str | None, set[str]] = {}
         for doc_id, code in catalog.doc_places.items():

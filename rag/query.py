@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
-from .places import gazetteer
+from .places import gazetteer, generic_places
 from .question_places import PlaceCatalog, find_places
 from .bridge import TermBridge
 from .tokenize import Tokenizer
@@ -163,6 +163,7 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     places = tuple(first_mention)
     gaz = gazetteer()
     unknown = tuple(gaz.label(gaz.get(c)) for c in places if not catalog.docs_within(c))
+    unknown += _foreign_places(simplified, tokenizer, place_spans)
     assumed = tuple(dict.fromkeys((pm.surface, gaz.label(gaz.get(pm.code))) for pm in mentions if pm.assumed))
     years = tuple(dict.fromkeys(int(y) for y in YEAR_RE.findall(simplified)))
     kinds = tuple(k for k, pattern in KIND_HINTS.items() if pattern.search(simplified))
@@ -264,3 +265,20 @@ def _city_scopes(text: str, first_mention: dict[str, int], years: tuple[int, ...
     return tuple((c, tuple(dict.fromkeys(shared_years + ys)) or years if not (ys or ks) else
                   tuple(dict.fromkeys(shared_years + ys)), tuple(dict.fromkeys(shared_kinds + ks)))
                  for c, ys, ks in own)
+
+
+
+
+def _foreign_places(text: str, tokenizer: Tokenizer, taken: list[tuple[int, int]]) -> tuple[str, ...]:
+    """Places outside China's divisions (东京, 纽约) that jieba tags as place names: no plan can be theirs."""
+    out, pos = [], 0
+    for token, flag in tokenizer.tagged(text):
+        start = text.find(token, pos)
+        pos = start + len(token) if start >= 0 else pos
+        if flag != "ns" or len(token) < 2 or start < 0 or any(a < start + len(token) and start < b for a, b in taken):
+            continue
+        word = token[:-1] if token.endswith("市") and len(token) >= 3 else token
+        if len(word) >= 2 and word not in generic_places() and not word.endswith(("省", "国")) and len(word) <= 4 \
+                and not gazetteer().lookup(word) and not gazetteer().lookup(token):
+            out.append(word)
+    return tuple(dict.fromkeys(out))

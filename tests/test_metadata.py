@@ -101,3 +101,11 @@ def test_traditional_text_is_read_with_offsets_into_the_original():
 def test_gazetteer_short_forms_levels_and_labels(name, level, label):
     place = gazetteer().lookup(name)[0]
     assert place.level == level and gazetteer().label(place) == label
+
+
+def test_district_review_without_a_title_place_uses_its_issuer():
+    text = ("2023年科技创新工作回顾\n过去一年，全区上下……合肥高新区协同发展。\n"
+            "二、主要成效\n全区高新技术企业达到820家。\n合肥市蜀山区科学技术局\n2024年1月10日\n")
+    m = meta(text)
+    assert (m.place, m.level, m.city, m.province) == ("蜀山区", "county", "合肥", "安徽")
+    assert m.issuer == "合肥市蜀山区科学技术局" and m.kind == "工作总结"
