@@ -59,7 +59,9 @@ class ScoredClause:
 # A list number ("11、", "(三)") or a year is not a figure; "92亿元", "3.3%", "200家", "520" are.
 LIST_NUMBER = re.compile(r"^\s*(?:[(（]?\d{1,2}[)）.、．]|[(（][一二三四五六七八九十]+[)）])\s*")
 YEAR_TOKEN = re.compile(r"(?<!\d)(?:19|20)\d{2}(?:\s*年度?|(?=[-—–~至到]))")
-FIGURE = re.compile(r"\d")
+# A figure: a digit, or a Chinese numeral with a measure word ("六个产业集群", "三家"; not "二十大") — a lone 一 ("一批",
+# "一个中心") is an article more often than a count, so it needs 百/千/万 after it.
+FIGURE = re.compile(r"\d|(?:[二两三四五六七八九十]|一[百千万])[一二三四五六七八九十百千万]*(?:个|家|项|所|名|件|座|条|类|批|支|种)")
 SENTENCE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年")
 
 

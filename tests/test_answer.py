@@ -1,0 +1,26 @@
+"""Answer rules that need no index: what counts as a figure, which years a clause is about."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import _clause_years, has_figure
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("技术合同成交额突破92亿元", True), ("六个产业集群", True), ("新增三家省级基地", True),
+    ("建设一批创新型县", False), ("打造一个中心", False), ("深入贯彻党的二十大精神", False),
+    ("2025年全市科技工作要点", False), ("(三)强化企业创新主体地位", False),
+])
+def test_what_counts_as_a_figure(text, expected):
+    assert has_figure(text) is expected
+
+
+@pytest.mark.parametrize("clause, lead, inner", [
+    ("2024年度全社会研发投入强度2.4%", {2024}, set()),                          # the year before its figure
+    ("高新技术企业总数达到 3 600 家，其中 2024 年新认定 420 家", set(), {2024}),  # figure first: year unknown
+    ("技术合同成交额达到92亿元，比2024年增长10%", set(), {2024}),
+    ("全市研发投入持续增长", set(), set()),
+])
+def test_which_years_a_clause_is_about(clause, lead, inner):
+    assert _clause_years(clause) == (lead, inner)
