@@ -28,6 +28,7 @@ import numpy as np
 
 from .chunking import Clause
 from .citations import Answer, Citation, cite
+from .messages import say
 from .numbers import find_amounts, render_amount_en
 from .query import Query
 from .retrieval import ScoredChunk
@@ -291,10 +292,7 @@ def widen_to_sentence(index: PlanIndex, chosen: ScoredClause, max_chars: int = 1
 
 
 def refusal(query: Query, reason_zh: str, reason_en: str, support: float = 0.0) -> Answer:
-    if query.is_english:
-        text = f"The documents do not state this: {reason_en}."
-    else:
-        text = f"文档中没有相关内容：{reason_zh}。"
+    text = say("refusal", query.is_english, reason=reason_en if query.is_english else reason_zh)
     return Answer(query.text, text, True, [], query.lang, reason=reason_en, support=support)
 
 
@@ -307,7 +305,7 @@ def place_label(index: PlanIndex, doc_id: str) -> str | None:
     return gazetteer().label(gazetteer().get(code)) if code else None
 
 
-def _city_label(index: PlanIndex, doc_id: str, english_names: dict[str, str] | None) -> str:
+def plan_label(index: PlanIndex, doc_id: str, english_names: dict[str, str] | None) -> str:
     """《title》（place） in Chinese; "Shaoxing's《title》" when `english_names` (label -> English) is given."""
     m = index.documents[doc_id].metadata
     label = place_label(index, doc_id)
@@ -345,18 +343,17 @@ def compose_answer(index: PlanIndex, query: Query, groups: list[tuple[str | None
             c = cite(index, s.clause, len(citations) + 1, s.score)
             citations.append(c)
             quotes.append(f"“{c.quote}”[{c.number}]" + _metadata_note(index, s.clause, query.is_english))
-        label = _city_label(index, doc_id, (english_names or {}) if query.is_english else None)
+        label = plan_label(index, doc_id, (english_names or {}) if query.is_english else None)
         if query.is_english:
-            line = f"According to {label}: " + "; ".join(quotes) + "."
+            line = say("according_to", True, label=label, quotes="; ".join(quotes))
             amounts = [f"{raw} = {render_amount_en(v)}" for s in clauses for raw, v in find_amounts(s.clause.text)]
             if amounts:
                 line += " (" + "; ".join(dict.fromkeys(amounts)) + ")"
         else:
-            line = f"根据{label}：" + "；".join(quotes) + "。"
+            line = say("according_to", False, label=label, quotes="；".join(quotes))
         lines.append(line)
     if missing:
-        lines.append(("Not stated in the documents: " if query.is_english else "文档未载明：") + "; ".join(missing)
-                     + ("." if query.is_english else "。"))
+        lines.append(say("not_stated", query.is_english, items="; ".join(missing)))
     support = min((g[1][0].support for g in groups if g[1]), default=0.0)
     return Answer(query.text, "\n".join(lines), False, citations, query.lang, support=support,
                   reason=("; ".join(missing) if missing else None))

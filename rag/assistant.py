@@ -20,8 +20,8 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .answer import (_city_label, compose_answer, place_label, metadata_clause, refusal, score_clauses, select_clauses, widen_to_sentence,
-                     year_consistent)
+from .answer import (compose_answer, metadata_clause, place_label, plan_label, refusal, score_clauses,
+                     select_clauses, widen_to_sentence, year_consistent)
 from .citations import Answer
 from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_documents
 from .embeddings import load_embedder
@@ -144,7 +144,7 @@ class Assistant:
         if query.intent == "outline" and not plan.open:
             docs = [d for sub in plan.subquestions for d in sorted(eligible_documents(index, query.for_city(sub.place),
                                                                                          sub.docs))]
-            label_of = (lambda d: _city_label(index, d, snap.catalog.english if en else None))
+            label_of = (lambda d: plan_label(index, d, snap.catalog.english if en else None))
             if docs and (answer := outline_answer(index, query, docs, label_of)) is not None:
                 return self._with_assumptions(answer, query)
         vector = self.embedder.embed_queries([query.simplified])[0]

@@ -17,7 +17,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_own_plan_above": ("没有{place}的规划文件（只收录了其上级{above}的规划，其目标不是{place}的）",
                           "no plan of {place} is indexed (only of {above}, which contains it; its figures are "
                           "not {place}'s)"),
-    "not_indexed_tag": ("{place}（未收录）", "{place} (no plan indexed)"),
     "filter_conflict": ("筛选条件（{filter}）与问题中的地点（{places}）不一致；请去掉筛选条件或修改问题",
                         "the place filter ({filter}) contradicts the place in the question ({places}); "
                         "remove the filter or change the question"),
