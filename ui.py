@@ -95,9 +95,11 @@ def _llm_configured(assistant: Assistant) -> bool:
 
 
 def filter_choices(assistant: Assistant) -> tuple[list[str], list[str]]:
-    """City and year dropdown choices from the indexed documents' metadata, each starting with "any"."""
+    """Place and year dropdown choices from the indexed documents' metadata, each starting with "any".
+
+    Places are the plans' own places at their level (绍兴, 温州市洞头区, 湖南省), as the filter reads them."""
     docs = assistant.documents()
-    cities = sorted({d["city"] for d in docs if d.get("city")})
+    cities = assistant.places()
     years: set[int] = set()
     for d in docs:
         years.update(int(y) for y in (d.get("years") or []) if y)
@@ -354,7 +356,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             clear_btn = gr.Button("清空 Clear", variant="secondary", scale=1, min_width=90)
                         gr.Examples(EXAMPLES, inputs=[question], label="示例 Examples")
                     with gr.Column(scale=1, min_width=220):
-                        city = gr.Dropdown(cities, value=ANY, label="城市 City", elem_id="rag-city",
+                        city = gr.Dropdown(cities, value=ANY, label="地点 Place", elem_id="rag-city",
                                            allow_custom_value=False)
                         year = gr.Dropdown(years, value=ANY, label="年份 Year", elem_id="rag-year")
                         k = gr.Slider(1, 20, value=assistant.settings.k, step=1, label="检索块数 k (passages)")

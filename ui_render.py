@@ -21,13 +21,13 @@ CONTEXT_CHARS = 80  # characters shown either side of the quote's sentence
 LABELS = {
     "zh": {
         "sources": "参考来源", "refused": "未找到 · 文件中没有答案", "reason": "原因", "document": "文件",
-        "city": "城市", "year": "年份", "section": "章节", "source": "来源文件", "offsets": "位置",
+        "city": "地点", "year": "年份", "section": "章节", "source": "来源文件", "offsets": "位置",
         "score": "相关度", "mode": "生成方式", "support": "支持度", "error": "出错了",
         "no_context": "（原文已不在索引中，仅显示引文）", "chars": "字符",
     },
     "en": {
         "sources": "Sources", "refused": "Not in the documents", "reason": "Reason", "document": "Document",
-        "city": "City", "year": "Year", "section": "Section", "source": "Source file", "offsets": "Offsets",
+        "city": "Place", "year": "Year", "section": "Section", "source": "Source file", "offsets": "Offsets",
         "score": "Score", "mode": "Mode", "support": "Support", "error": "Error",
         "no_context": "(the document is no longer indexed; showing the quote only)", "chars": "characters",
     },
@@ -108,10 +108,10 @@ def render_citation(citation: Citation, assistant: Assistant | None, lang: str =
     else:
         quote_html = f"<mark>{escape(c.quote)}</mark>"
         note = f'<div class="rag-reason">{escape(L["no_context"])}</div>'
-    where = " · ".join(escape(v) for v in (c.city, c.year) if v not in (None, ""))
+    where = " · ".join(escape(v) for v in (c.place or c.city, c.year) if v not in (None, ""))
     fields = [
         (L["document"], f"《{escape(c.title)}》"),
-        (L["city"], escape(c.city or "—")),
+        (L["city"], escape(c.place or c.city or "—")),
         (L["year"], escape(c.year or "—")),
         (L["section"], escape(c.section or "—")),
         (L["source"], f"<code>{escape(c.source)}</code>"),

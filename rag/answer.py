@@ -29,6 +29,7 @@ import numpy as np
 from .chunking import Clause
 from .citations import Answer, Citation, cite
 from .messages import say
+from .question_places import place_label as label_of
 from .numbers import find_amounts, render_amount_en
 from .query import Query
 from .retrieval import ScoredChunk
@@ -298,11 +299,7 @@ def refusal(query: Query, reason_zh: str, reason_en: str, support: float = 0.0) 
 
 def place_label(index: PlanIndex, doc_id: str) -> str | None:
     """How answers name a plan's place: 绍兴, 温州市洞头区, 浙江省 (None when the plan's place is unknown)."""
-    from .question_places import place_code
-    from .places import gazetteer
-
-    code = place_code(index.documents[doc_id].metadata)
-    return gazetteer().label(gazetteer().get(code)) if code else None
+    return label_of(index.documents[doc_id].metadata)
 
 
 def plan_label(index: PlanIndex, doc_id: str, english_names: dict[str, str] | None) -> str:

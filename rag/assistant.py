@@ -239,6 +239,10 @@ class Assistant:
                  "evidence_text": {k: d.text[s:e] for k, (s, e) in d.metadata.evidence.items()}}
                 for d in index.documents.values()]
 
+    def places(self) -> list[str]:
+        """Labels of the places that have plans (绍兴, 温州市洞头区, 湖南省): what `city=` accepts, among others."""
+        return self._snapshot.catalog.cities
+
     def document_text(self, doc_id: str) -> str:
         """The stored text of an indexed document: citation offsets point into this string."""
         doc = self._snapshot.index.documents.get(doc_id)

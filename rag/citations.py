@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .chunking import Clause
+from .question_places import place_label
 from .store import PlanIndex
 
 __all__ = ["Citation", "Answer", "cite", "check_offsets"]
@@ -30,6 +31,7 @@ class Citation:
     context_start: int  # the enclosing sentence, for showing the quote in its passage
     context_end: int
     chunk_id: str = ""
+    place: str | None = None  # the plan's own place as answers name it: 绍兴, 温州市洞头区, 湖南省
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,8 +69,9 @@ def cite(index: PlanIndex, clause: Clause, number: int, score: float) -> Citatio
         number=number, doc_id=doc.doc_id, source=doc.source, title=m.title, city=m.city, year=m.year,
         section=chunk.section, quote=doc.text[clause.start:clause.end], start=clause.start, end=clause.end,
         score=round(float(score), 4), context_start=clause.sentence_start, context_end=clause.sentence_end,
-        chunk_id=clause.chunk_id,
+        chunk_id=clause.chunk_id, place=place_label(m),
     )
+
 
 
 def check_offsets(index: PlanIndex, citation: Citation) -> bool:

@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", metavar="FILE", help="read JSON lines with a \"question\" field ('-' = stdin); "
                    "write one JSON answer per line, in order")
     p.add_argument("--json", action="store_true", help="print the answer as JSON (Answer.to_dict())")
-    p.add_argument("--city", help="only answer from this city's plans (e.g. 绍兴 or Shaoxing)")
+    p.add_argument("--city", metavar="PLACE",
+                   help="only answer from this place's own plans: a city, district or province (绍兴, Shaoxing, "
+                        "洞头区, 浙江省); a place that contradicts the question is refused, saying so")
     p.add_argument("--year", type=int, help="only answer from plans covering this year")
     p.add_argument("--k", type=int, help="passages handed to the answerer (default 5)")
     p.add_argument("--llm", action="store_true", help="generate with the configured LLM endpoint "
@@ -159,7 +161,7 @@ def _print_answer(answer, as_json: bool) -> None:
     if answer.citations:
         print()
         for c in answer.citations:
-            where = " · ".join(str(x) for x in (c.city, c.year) if x)
+            where = " · ".join(str(x) for x in (c.place or c.city, c.year) if x)
             print(f"[{c.number}] 《{c.title}》 {where} — {c.section or '(no section)'}")
             print(f"    {c.source} [{c.start}:{c.end}]  “{c.quote}”")
 

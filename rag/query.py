@@ -56,7 +56,7 @@ METADATA_HINTS = {
 # Questions about the corpus itself or a whole plan, answered from metadata and structure (rag/overview.py).
 INTENT_HINTS = {
     "corpus": re.compile(r"(?:这些|所有|全部|收录|库里|一共|总共|共有|有多少|有几)\S{0,4}?(?:份|个|篇)?(?:文件|文档|规划|计划)|"
-                         r"(?:哪些|哪几个)(?:城市|地方|地区|省份?|区县)|涉及(?:哪些|哪几个)|"
+                         r"(?:哪些|哪几个)(?:城市|地方|地区|省份?|区县)|涉及(?:哪些|哪几个)|(?:有|收录了?)(?:哪些|哪几份|几份)(?:规划|文件|文档|计划)|"
                          r"\b(?:how many|which|what) (?:documents|plans|files|cities|places|provinces)\b|"
                          r"\blist (?:the |all )?(?:documents|plans|files)\b", re.I),
     "outline": re.compile(r"总结一下|概括|概述|主要内容|讲了什么|说了什么|有哪些(?:部分|方面|重点)|主要(?:任务|措施)有哪些|"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .metadata import DocumentMetadata
 from .places import Place, gazetteer, pinyin_key
 
-__all__ = ["PlaceCatalog", "PlaceMention", "find_places"]
+__all__ = ["PlaceCatalog", "PlaceMention", "find_places", "place_code", "place_label"]
 
 _LATIN_WORD = re.compile(r"\b([A-Z][a-z]+)(?:'s)?\b")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
@@ -86,6 +86,12 @@ def place_code(m: DocumentMetadata) -> str | None:
             if found:
                 return found[0].code
     return None
+
+
+def place_label(m: DocumentMetadata) -> str | None:
+    """How answers name a document's place: 绍兴, 温州市洞头区, 湖南省 (None when it has none)."""
+    code = place_code(m)
+    return gazetteer().label(gazetteer().get(code)) if code else None
 
 
 @dataclass(frozen=True)
