@@ -46,6 +46,15 @@ class PlaceCatalog:
         """Codes of the places that have a plan of their own."""
         return frozenset(c for c in self.doc_places.values() if c)
 
+    @functools.cached_property
+    def sound_keys(self) -> dict[str, Place]:
+        """pinyin key -> place, for every place with a plan or above one (near-misses resolve to these)."""
+        gaz = gazetteer()
+        keys: dict[str, Place] = {}
+        for code in sorted(self.indexed):
+            keys.setdefault(pinyin_key(gaz.get(code).short), gaz.get(code))
+        return keys
+
     def docs_at(self, code: str) -> set[str]:
         """The plans of exactly this place."""
         return {d for d, c in self.doc_places.items() if c == code}
@@ -127,10 +136,7 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
             spans.append((m.start, m.end))
     taken = [range(s, e) for s, e in spans]
     # Near-misses of indexed places, by sound: only words that are no place name at all.
-    keys = {}
-    for code in catalog.indexed:
-        place = gaz.get(code)
-        keys.setdefault(pinyin_key(place.short), place)
+    keys = catalog.sound_keys
     for run in _CJK_RUN.finditer(text):
         for size in (3, 2):
             for i in range(run.start(), run.end() - size + 1):
