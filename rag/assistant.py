@@ -23,7 +23,7 @@ from pathlib import Path
 from .answer import (compose_answer, metadata_clause, place_label, plan_label, refusal, score_clauses,
                      select_clauses, widen_to_sentence, year_consistent)
 from .citations import Answer
-from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_documents
+from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_documents, sidecar_sha256
 from .embeddings import load_embedder
 from .errors import DocumentLoadError, IndexNotFoundError, IndexVersionError, InvalidQuestionError
 from .messages import join, say
@@ -330,14 +330,15 @@ def _documents_changed(documents_dir: Path, index: PlanIndex) -> bool:
     """Cheap staleness check: the set of files or any file's decoded-text hash differs from the manifest."""
     if not documents_dir.is_dir():
         return False
-    indexed = {d.source.rsplit("/", 1)[-1]: d.sha256 for d in index.documents.values()}
+    indexed = {d.source.rsplit("/", 1)[-1]: (d.sha256, d.sidecar_sha256) for d in index.documents.values()}
     seen = {}
     for path in documents_dir.iterdir():
         if path.suffix.lower() not in SUPPORTED_SUFFIXES or path.name.startswith(".") \
                 or path.name.lower() == "readme.md" or not path.is_file():
             continue
         try:
-            seen[path.name] = hashlib.sha256(decode_bytes(path.read_bytes(), path.name).encode("utf-8")).hexdigest()
+            seen[path.name] = (hashlib.sha256(decode_bytes(path.read_bytes(), path.name).encode("utf-8")).hexdigest(),
+                               sidecar_sha256(path))
         except (OSError, DocumentLoadError):
             seen[path.name] = "unreadable"
     if any(h == "unreadable" for h in seen.values()):

@@ -52,6 +52,8 @@ class PlanDocument:
     spans: tuple[tuple[int, int], ...]  # clean content spans of `text`, in order
     metadata: DocumentMetadata
     sha256: str = field(default="")
+    # sha256 of the `name.meta.json` sidecar ("" when none): editing only the sidecar must rebuild the index.
+    sidecar_sha256: str = field(default="")
 
     @property
     def clean_text(self) -> str:
@@ -199,7 +201,17 @@ def load_document(path: str | Path, *, root: Path | None = None) -> PlanDocument
         spans=spans,
         metadata=metadata,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        sidecar_sha256=sidecar_sha256(path),
     )
+
+
+def sidecar_sha256(path: Path) -> str:
+    """sha256 of a document's `name.meta.json` sidecar, or "" when it has none (or it cannot be read)."""
+    sidecar = path.with_name(path.stem + ".meta.json")
+    try:
+        return hashlib.sha256(sidecar.read_bytes()).hexdigest() if sidecar.is_file() else ""
+    except OSError:
+        return ""
 
 
 def _apply_sidecar(path: Path, metadata: DocumentMetadata) -> DocumentMetadata:

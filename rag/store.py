@@ -207,7 +207,8 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
             tokenizer.save(tmp / "userdict.txt")
             (tmp / "bridge.json").write_text(json.dumps(bridge.to_json(), ensure_ascii=False), encoding="utf-8")
             _write_jsonl(tmp / "documents.jsonl", [
-                {"doc_id": d.doc_id, "source": d.source, "sha256": d.sha256, "metadata": d.metadata.to_dict(),
+                {"doc_id": d.doc_id, "source": d.source, "sha256": d.sha256, "sidecar_sha256": d.sidecar_sha256,
+                 "metadata": d.metadata.to_dict(),
                  "spans": [list(s) for s in d.spans], "text": d.text} for d in documents])
             _write_jsonl(tmp / "chunks.jsonl", [{**c.to_dict(), "embed_sha": k} for c, k in zip(chunks, chunk_keys)])
             _write_jsonl(tmp / "clauses.jsonl", [{**c.to_dict(), "embed_sha": k} for c, k in zip(clauses, clause_keys)])
@@ -289,7 +290,7 @@ def load_index(index_dir: Path, *, expected_embedder: EmbedderInfo | None = None
             docs[row["doc_id"]] = PlanDocument(
                 doc_id=row["doc_id"], source=row["source"], text=row["text"],
                 spans=tuple(tuple(s) for s in row["spans"]), metadata=DocumentMetadata.from_dict(row["metadata"]),
-                sha256=row["sha256"])
+                sha256=row["sha256"], sidecar_sha256=row.get("sidecar_sha256", ""))
         chunks = [Chunk(**{k: v for k, v in r.items() if k != "embed_sha"}) for r in _read_jsonl(index_dir / "chunks.jsonl")]
         clauses = [Clause(**{k: v for k, v in r.items() if k != "embed_sha"}) for r in _read_jsonl(index_dir / "clauses.jsonl")]
         dense = faiss.read_index(str(index_dir / "dense.faiss"))

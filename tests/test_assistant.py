@@ -228,3 +228,15 @@ def test_who_is_higher_gives_both_figures(assistant):
     a = assistant.ask("绍兴和赣州谁的研发强度目标更高?")
     assert "3.3%" in a.answer and {c.city for c in a.citations} >= {"绍兴"}
     _valid(assistant, a)
+
+
+def test_editing_only_a_sidecar_updates_the_index(workspace):
+    """A `.meta.json` sidecar overrides metadata; changing only the sidecar must not leave the index stale."""
+    before = Assistant.from_settings(workspace.settings)
+    doc = next(d for d in before.index.documents.values() if d.doc_id.startswith("ganzhou_2025"))
+    assert doc.metadata.issuer is None
+    (workspace.documents_dir / "ganzhou_2025_st_work_points.meta.json").write_text(
+        '{"issuer": "赣州市科学技术局", "district": "章贡区"}', encoding="utf-8")
+    after = Assistant.from_settings(workspace.settings).index.documents[doc.doc_id].metadata
+    assert after.issuer == "赣州市科学技术局"
+    assert (after.place, after.level, after.city, after.province) == ("章贡区", "county", "赣州", "江西")
