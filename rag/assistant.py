@@ -115,6 +115,10 @@ class Assistant:
     def ask(self, question: str, *, city: str | None = None, year: int | None = None, k: int | None = None,
             llm: bool | None = None) -> Answer:
         """Answer `question` from the documents, with verbatim cited quotes, or refuse."""
+        for name, value in (("year", year), ("k", k)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise InvalidQuestionError(f"{name} must be a positive whole number like {2025 if name == 'year' else 5}, "
+                                           f"not {value!r}")
         snap = self._snapshot  # one consistent index for the whole question, whatever other threads do
         index = snap.index
         query = analyse_query(self.validate_question(question), snap.catalog, index.tokenizer, index.bridge)

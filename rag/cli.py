@@ -181,12 +181,20 @@ def cmd_ask(args) -> int:
     if args.question is not None:
         _print_answer(assistant.ask(args.question, **options), args.json)
         return 0
-    stream = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")
+    # Bytes in, one line decoded at a time: a line that is not UTF-8 is that line's error, not the batch's end.
+    stream = sys.stdin.buffer if args.jsonl == "-" else open(args.jsonl, "rb")
     failures = 0
     with stream:
-        for n, line in enumerate(stream, start=1):
+        for n, raw in enumerate(stream, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                print(json.dumps({"line": n, "error": f"line {n}: not UTF-8 text ({exc.reason})"}), flush=True)
+                failures += 1
+                continue
             if not line.strip():
                 continue
+            item = None
             try:
                 item = json.loads(line)
                 question = item["question"]
@@ -196,7 +204,8 @@ def cmd_ask(args) -> int:
                 out, failures = {"line": n, "error": f"line {n}: expected a JSON object with a \"question\" "
                                                     f"field ({exc})"}, failures + 1
             except PolicyRagError as exc:
-                out, failures = {"line": n, "question": item.get("question"), "error": str(exc)}, failures + 1
+                question = item.get("question") if isinstance(item, dict) else None
+                out, failures = {"line": n, "question": question, "error": str(exc)}, failures + 1
             print(json.dumps(out, ensure_ascii=False), flush=True)
     return 1 if failures else 0
 

@@ -55,6 +55,21 @@ def test_jsonl_bad_line_is_reported_and_others_answered(built):
     assert "error" in out[0] and "92亿元" in out[1]["answer"]
 
 
+def test_jsonl_batch_survives_every_kind_of_bad_line(built):
+    """Wrong types, a non-object, an invalid UTF-8 line: each gets its own error row; the batch finishes (#8.5)."""
+    good = '{"question": "鹰潭2025年技术合同成交额目标?"}'.encode()
+    lines = [b'{"question": "x", "city": 123}', b'{"question": "x", "k": "5"}', b'[1, 2]',
+             b'{"question": "\xff\xfe broken"}', "{\"question\": \"😀\"}".encode(), good]
+    env = {**os.environ, "POLICY_RAG_INDEX_DIR": str(built.index_dir),
+           "POLICY_RAG_DOCUMENTS_DIR": str(built.documents_dir)}
+    p = subprocess.run(RAG + ["ask", "--jsonl", "-"], input=b"\n".join(lines) + b"\n", capture_output=True,
+                       env=env, timeout=300)
+    rows = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    assert p.returncode == 1 and "Traceback" not in p.stderr.decode()
+    assert len(rows) == len(lines) and all("error" in r for r in rows[:-1])
+    assert "92亿元" in rows[-1]["answer"]
+
+
 def test_corrupt_index_is_one_line_error(workspace):
     (workspace.index_dir / "dense.faiss").write_bytes(b"garbage")
     p = run(["ask", "绍兴2025年技术交易额目标是多少?"], workspace)
