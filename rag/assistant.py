@@ -23,7 +23,8 @@ from pathlib import Path
 from .answer import (compose_answer, metadata_clause, place_label, plan_label, refusal, score_clauses,
                      select_clauses, widen_to_sentence, year_consistent)
 from .citations import Answer
-from .documents import SUPPORTED_SUFFIXES, decode_bytes, load_document, load_documents, sidecar_sha256
+from .documents import (SUPPORTED_SUFFIXES, decode_bytes, doc_id_for, load_document, load_documents,
+                        sidecar_sha256)
 from .embeddings import load_embedder
 from .errors import DocumentLoadError, IndexNotFoundError, IndexVersionError, InvalidQuestionError
 from .messages import join, say
@@ -265,19 +266,17 @@ class Assistant:
             raise DocumentLoadError(f"{filename}: {len(data)} bytes is over the {MAX_UPLOAD_BYTES}-byte upload limit")
         decode_bytes(data, filename)  # refuse binary/undecodable input before anything touches the disk
         with self._write_lock:
-            target = self.settings.documents_dir / name
-            if target.exists() and target.read_bytes() != data:
-                stem, n = target.stem, 2
-                while target.exists():
-                    target = target.with_name(f"{stem}_{n}{suffix}")
-                    n += 1
+            target = _upload_target(self.settings.documents_dir, name, data)
+            existed = target.exists()  # the same bytes uploaded again: the file is the user's, never ours to delete
             tmp = target.with_name(f".{target.name}.uploading")
-            tmp.write_bytes(data)
             try:
+                tmp.write_bytes(data)
                 load_document(tmp.rename(target), root=self.settings.documents_dir.parent)
                 stats = self._rebuild(progress)
             except Exception:
-                target.unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
+                if not existed:
+                    target.unlink(missing_ok=True)
                 raise
         return {"saved_as": target.name, **stats}
 
@@ -301,6 +300,24 @@ class Assistant:
         self._snapshot = _Snapshot(index, PlaceCatalog.from_metadata({d.doc_id: d.metadata for d in index.documents.values()}))
         self.warnings = warnings
         return {"documents": len(index.documents), "chunks": len(index.chunks), "warnings": warnings}
+
+
+def _upload_target(documents_dir: Path, name: str, data: bytes) -> Path:
+    """Where an upload is saved: its own name unless another file holds that name, or another document would
+    get the same id ("yingtan.2025…" and "yingtan_2025…" both read as yingtan_2025…) — then name_2, name_3 …
+    An upload never replaces or shadows an existing plan."""
+    def taken(path: Path) -> bool:
+        if path.exists():
+            return path.read_bytes() != data
+        doc_id = doc_id_for(path)
+        return any(p.name != path.name and doc_id_for(p) == doc_id for p in documents_dir.iterdir()
+                   if p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith("."))
+
+    target, n = documents_dir / name, 2
+    while taken(target):
+        target = documents_dir / f"{Path(name).stem}_{n}{Path(name).suffix}"
+        n += 1
+    return target
 
 
 def validate_question(question: object, max_chars: int) -> str:

@@ -240,3 +240,30 @@ def test_editing_only_a_sidecar_updates_the_index(workspace):
     after = Assistant.from_settings(workspace.settings).index.documents[doc.doc_id].metadata
     assert after.issuer == "赣州市科学技术局"
     assert (after.place, after.level, after.city, after.province) == ("章贡区", "county", "赣州", "江西")
+
+
+def test_reupload_with_a_failing_rebuild_keeps_the_original(workspace, monkeypatch):
+    """#8.1: uploading the same bytes again, then failing to rebuild (disk full), must not delete the plan."""
+    assistant = Assistant.from_settings(workspace.settings)
+    path = workspace.documents_dir / "yingtan_2025_st_work_opinions.txt"
+    original = path.read_bytes()
+
+    def disk_full(progress):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(assistant, "_rebuild", disk_full)
+    with pytest.raises(OSError):
+        assistant.add_document(path.name, original)
+    assert path.read_bytes() == original
+    assert not any(p.name.startswith(".") for p in workspace.documents_dir.iterdir())
+
+
+def test_an_upload_never_replaces_a_plan_with_the_same_id(workspace):
+    """#8.2: "yingtan.2025_…" reads as the same id as "yingtan_2025_…": it is saved under its own id instead."""
+    assistant = Assistant.from_settings(workspace.settings)
+    fake = "2025年鹰潭市科技工作意见\n全市技术合同成交额突破1亿元。\n".encode()
+    saved = assistant.add_document("yingtan.2025_st_work_opinions.txt", fake)
+    ids = {d["doc_id"] for d in assistant.documents()}
+    assert "yingtan_2025_st_work_opinions" in ids and len(ids) == 6
+    real = assistant.index.documents["yingtan_2025_st_work_opinions"]
+    assert "92亿元" in real.text and saved["saved_as"] != "yingtan.2025_st_work_opinions.txt"
