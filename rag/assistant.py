@@ -23,8 +23,8 @@ from pathlib import Path
 from .answer import (compose_answer, metadata_clause, place_label, plan_label, refusal, score_clauses,
                      select_clauses, widen_to_sentence, year_consistent)
 from .citations import Answer
-from .documents import (SUPPORTED_SUFFIXES, decode_bytes, doc_id_for, load_document, load_documents,
-                        sidecar_sha256)
+from .documents import (SUPPORTED_SUFFIXES, candidate_files, decode_bytes, doc_id_for, load_document,
+                        load_documents, sidecar_sha256)
 from .embeddings import load_embedder
 from .errors import DocumentLoadError, IndexNotFoundError, IndexVersionError, InvalidQuestionError
 from .messages import join, say
@@ -343,25 +343,41 @@ def _build(settings: Settings, embedder, progress: bool) -> tuple[PlanIndex, lis
     documents, warnings = load_documents(settings.documents_dir, root=settings.documents_dir.parent)
     for w in warnings:
         log.warning(w)
-    build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress)
+    loaded = {Path(d.source).name for d in documents}
+    # Files the loader skipped (empty, too large, binary, duplicate id): remembered by their bytes' hash, so
+    # the next start does not rebuild for them again until they change.
+    ignored = {p.name: _file_sha(p) for p in candidate_files(settings.documents_dir) if p.name not in loaded}
+    build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress,
+                ignored=ignored)
     return load_index(settings.index_dir, expected_embedder=embedder.info), warnings
 
 
+def _file_sha(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
 def _documents_changed(documents_dir: Path, index: PlanIndex) -> bool:
-    """Cheap staleness check: the set of files or any file's decoded-text hash differs from the manifest."""
+    """Cheap staleness check: the files the loader would try differ from those indexed (text and sidecar hash)
+    or from those it skipped last time (bytes hash)."""
     if not documents_dir.is_dir():
         return False
-    indexed = {d.source.rsplit("/", 1)[-1]: (d.sha256, d.sidecar_sha256) for d in index.documents.values()}
-    seen = {}
-    for path in documents_dir.iterdir():
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES or path.name.startswith(".") \
-                or path.name.lower() == "readme.md" or not path.is_file():
+    indexed = {Path(d.source).name: (d.sha256, d.sidecar_sha256) for d in index.documents.values()}
+    ignored = index.manifest.get("ignored") or {}
+    files = candidate_files(documents_dir)
+    if {p.name for p in files} != set(indexed) | set(ignored):
+        return True
+    for path in files:
+        if path.name in ignored:
+            if _file_sha(path) != ignored[path.name]:
+                return True
             continue
         try:
-            seen[path.name] = (hashlib.sha256(decode_bytes(path.read_bytes(), path.name).encode("utf-8")).hexdigest(),
-                               sidecar_sha256(path))
+            text_sha = hashlib.sha256(decode_bytes(path.read_bytes(), path.name).encode("utf-8")).hexdigest()
         except (OSError, DocumentLoadError):
-            seen[path.name] = "unreadable"
-    if any(h == "unreadable" for h in seen.values()):
-        seen = {k: v for k, v in seen.items() if v != "unreadable"}  # skipped at build time too
-    return seen != indexed
+            return True
+        if (text_sha, sidecar_sha256(path)) != indexed[path.name]:
+            return True
+    return False

@@ -12,7 +12,7 @@ import html.parser
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import DocumentLoadError, NoDocumentsError
@@ -23,6 +23,7 @@ __all__ = [
     "DocumentMetadata",
     "PlanDocument",
     "SUPPORTED_SUFFIXES",
+    "candidate_files",
     "decode_bytes",
     "load_document",
     "load_documents",
@@ -229,6 +230,17 @@ def _apply_sidecar(path: Path, metadata: DocumentMetadata) -> DocumentMetadata:
         return metadata
 
 
+def _is_candidate(path: Path) -> bool:
+    return not (path.name.startswith(".") or path.name.endswith(".meta.json") or path.name.lower() == "readme.md")
+
+
+def candidate_files(directory: Path) -> list[Path]:
+    """The files `load_documents` tries to load: regular files (never symlinks) that are not hidden, a README
+    or a sidecar. Whatever it then skips is recorded in the index so that the staleness check settles."""
+    return sorted(p for p in Path(directory).iterdir()
+                  if _is_candidate(p) and not p.is_symlink() and p.is_file())
+
+
 def load_documents(directory: str | Path, *, root: Path | None = None) -> tuple[list[PlanDocument], list[str]]:
     """Load every supported file in `directory`. Returns (documents, warnings); bad files are skipped, named."""
     directory = Path(directory)
@@ -236,10 +248,14 @@ def load_documents(directory: str | Path, *, root: Path | None = None) -> tuple[
         raise NoDocumentsError(f"documents directory {directory} does not exist; create it and put .txt/.md/.html plans in it")
     root = root if root is not None else directory.parent
     documents, warnings, seen = [], [], {}
-    for path in sorted(directory.iterdir()):
-        if path.name.startswith(".") or path.name.endswith(".meta.json") or path.name.lower() == "readme.md":
+    # Files named exactly as their id ("yingtan_2025_x.txt") first, so one whose name only reads as that id
+    # ("yingtan.2025_x.txt") gets an id of its own instead of shadowing the plan.
+    for path in sorted(directory.iterdir(), key=lambda p: (p.stem != doc_id_for(p), p.name)):
+        if path.is_symlink() and _is_candidate(path):
+            # A link could point anywhere (/etc/passwd): only files that live in documents/ are read.
+            warnings.append(f"skipped {path.name}: a symbolic link; copy the file itself into {directory.name}/")
             continue
-        if not path.is_file():
+        if not _is_candidate(path):
             continue
         try:
             doc = load_document(path, root=root)
@@ -248,8 +264,12 @@ def load_documents(directory: str | Path, *, root: Path | None = None) -> tuple[
             log.warning("skipped %s", exc)
             continue
         if doc.doc_id in seen:
-            warnings.append(f"skipped {path.name}: same document id as {seen[doc.doc_id]}; rename one of them")
-            continue
+            n = 2
+            while f"{doc.doc_id}_{n}" in seen:
+                n += 1
+            warnings.append(f"{path.name} reads as the same id as {seen[doc.doc_id]}: indexed as "
+                            f"{doc.doc_id}_{n}; rename it to keep that id stable")
+            doc = replace(doc, doc_id=f"{doc.doc_id}_{n}")
         seen[doc.doc_id] = path.name
         documents.append(doc)
     if not documents:

@@ -155,7 +155,7 @@ def _embed_with_cache(texts: list[str], embed: Callable[[list[str]], np.ndarray]
 
 
 def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chunk_size: int = 300,
-                progress: bool = True, rebuild: bool = False) -> dict:
+                progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None) -> dict:
     """Chunk, embed (re-using vectors of unchanged text), index and atomically write `index_dir`.
 
     Returns build statistics: counts, how many texts were embedded vs reused, seconds.
@@ -221,6 +221,8 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
                 "documents": {d.doc_id: {"source": d.source, "sha256": d.sha256, "title": d.metadata.title}
                               for d in documents},
                 "counts": {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)},
+                # files of documents_dir that were not indexed (skipped by the loader) -> sha256 of their bytes
+                "ignored": dict(sorted((ignored or {}).items())),
                 "files": {name: _file_sha(tmp / name) for name in CHECKED_FILES},
             }
             (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

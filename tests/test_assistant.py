@@ -267,3 +267,25 @@ def test_an_upload_never_replaces_a_plan_with_the_same_id(workspace):
     assert "yingtan_2025_st_work_opinions" in ids and len(ids) == 6
     real = assistant.index.documents["yingtan_2025_st_work_opinions"]
     assert "92亿元" in real.text and saved["saved_as"] != "yingtan.2025_st_work_opinions.txt"
+
+
+def test_symlinks_are_never_read_and_skipped_files_do_not_rebuild_every_start(workspace, tmp_path):
+    """#8.3 / #8.4: a link out of documents/ is not followed; an empty file and a link are skipped once and
+    remembered, so the next start loads the index instead of rebuilding it; a look-alike name gets its own id."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("2025年绍兴市科技工作要点\n机密数字99999亿元。\n", encoding="utf-8")
+    (workspace.documents_dir / "passwd.txt").symlink_to(secret)
+    (workspace.documents_dir / "empty.txt").write_text("", encoding="utf-8")
+    (workspace.documents_dir / "yingtan.2025_st_work_opinions.txt").write_text("2025年鹰潭市科技工作意见\n重复。\n",
+                                                                             encoding="utf-8")
+    first = Assistant.from_settings(workspace.settings)
+    assert any("symbolic link" in w for w in first.warnings)
+    assert "passwd" not in first.index.documents and not any("99999" in d.text for d in first.index.documents.values())
+    # the look-alike name gets its own id; the real plan keeps its id and text
+    assert "92亿元" in first.index.documents["yingtan_2025_st_work_opinions"].text
+    assert "yingtan_2025_st_work_opinions_2" in first.index.documents and len(first.index.documents) == 6
+    built_at = first.index.manifest["created_at"], (workspace.index_dir / "manifest.json").stat().st_mtime_ns
+    second = Assistant.from_settings(workspace.settings)
+    assert (second.index.manifest["created_at"], (workspace.index_dir / "manifest.json").stat().st_mtime_ns) == built_at
+    (workspace.documents_dir / "empty.txt").write_text("2025年宁波市科技工作要点\n新增孵化器3家。\n", encoding="utf-8")
+    assert len(Assistant.from_settings(workspace.settings).index.documents) == 7  # a skipped file that changes counts
