@@ -136,16 +136,14 @@ class Assistant:
         k = k or self.settings.k
 
         plan = plan_question(query, snap.catalog, place_filter)
-        indicators = set(index.tokenizer.user_terms)
         # "这些文件一共有几份?" is about the corpus; "哪些城市的技术合同成交额…" names an indicator, so it is not.
-        if query.intent == "corpus" and not any(t in indicators for g in query.term_groups for t in g):
+        if query.intent == "corpus" and not set(index.tokenizer.user_terms) & {t for g in query.term_groups for t in g}:
             docs = set(index.documents) if not query.places else \
                 set().union(*(snap.catalog.docs_within(c) for c in query.places))
             if docs:
                 return corpus_answer(index, query, sorted(docs), {d: place_label(index, d) for d in docs})
-        if plan.refusal:
-            zh_en = [plan.refusal] * 2
-            return refusal(query, *zh_en)
+        if plan.refusal:  # already worded in the question's language
+            return refusal(query, plan.refusal, plan.refusal)
         if query.intent == "outline" and not plan.open:
             docs = [d for sub in plan.subquestions for d in sorted(eligible_documents(index, query.for_city(sub.place),
                                                                                          sub.docs))]
