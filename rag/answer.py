@@ -178,14 +178,14 @@ def year_consistent(index: PlanIndex, scored: list[ScoredClause], years: tuple[i
     """
     if not years:
         return scored
-    simplify = index.tokenizer.simplify
     out = []
     for s in scored:
         c = s.clause
         doc = index.documents[c.doc_id]
-        named, inner = _clause_years(simplify(c.text))
+        # Years read the same in Traditional and Simplified (年, digits): no conversion needed here.
+        named, inner = _clause_years(c.text)
         para_start = doc.text.rfind("\n", 0, c.start) + 1
-        before = simplify(doc.text[para_start:c.start])
+        before = doc.text[para_start:c.start]
         if not named and (earlier := SENTENCE_YEAR.findall(before)):
             named = {int(earlier[-1])}
         if not named and c.chunk_id:
@@ -223,6 +223,17 @@ def _range_covers(sentence: str, years: tuple[int, ...]) -> bool:
     return False
 
 
+def span_clause(index: PlanIndex, doc_id: str, start: int, end: int, tag: str) -> Clause:
+    """A quotable clause for any span of a stored document (its chunk is the one holding the span)."""
+    doc = index.documents[doc_id]
+    chunks = [c for c in index.chunks if c.doc_id == doc_id]
+    chunk = next((c for c in chunks if c.start <= start < c.end), chunks[0] if chunks else None)
+    line_start = doc.text.rfind("\n", 0, start) + 1
+    line_end = doc.text.find("\n", end)
+    return Clause(f"{doc_id}#{tag}", chunk.chunk_id if chunk else "", doc_id, start, end, doc.text[start:end],
+                  line_start, len(doc.text) if line_end < 0 else line_end)
+
+
 def metadata_clause(index: PlanIndex, doc_id: str, field: str) -> ScoredClause | None:
     """The span a metadata field (issue date, issuer) was read from, as a quotable clause."""
     doc = index.documents[doc_id]
@@ -231,12 +242,7 @@ def metadata_clause(index: PlanIndex, doc_id: str, field: str) -> ScoredClause |
     span = doc.metadata.evidence.get(field)
     if not span:
         return None
-    start, end = span
-    line_start = doc.text.rfind("\n", 0, start) + 1
-    line_end = doc.text.find("\n", end)
-    line_end = len(doc.text) if line_end < 0 else line_end
-    chunk_id = next((c.chunk_id for c in index.chunks if c.doc_id == doc_id), "")
-    clause = Clause(f"{doc_id}#meta/{field}", chunk_id, doc_id, start, end, doc.text[start:end], line_start, line_end)
+    clause = span_clause(index, doc_id, *span, f"meta/{field}")
     return ScoredClause(clause, 1.0, 1.0, frozenset(), 0, 1.0, 1.0, False)
 
 

@@ -8,28 +8,17 @@ from __future__ import annotations
 
 import re
 
-from .chunking import Clause
+from .answer import span_clause
 from .citations import Answer, cite
 from .messages import join, say
 from .query import Query
 from .store import PlanIndex
 
-__all__ = ["corpus_answer", "outline_answer", "span_clause"]
+__all__ = ["corpus_answer", "outline_answer"]
 
 # A top-level heading of a Chinese plan: 一、 二、 … on a line of its own.
 TOP_HEADING = re.compile(r"^[ \t#*]*([一二三四五六七八九十]{1,3}、[^\n。]{2,40})\s*$", re.M)
 MAX_HEADINGS = 8
-
-
-def span_clause(index: PlanIndex, doc_id: str, start: int, end: int, tag: str) -> Clause:
-    """A quotable clause for any span of a stored document (its chunk is the one holding the span)."""
-    doc = index.documents[doc_id]
-    chunks = [c for c in index.chunks if c.doc_id == doc_id]
-    chunk = next((c for c in chunks if c.start <= start < c.end), chunks[0] if chunks else None)
-    line_start = doc.text.rfind("\n", 0, start) + 1
-    line_end = doc.text.find("\n", end)
-    return Clause(f"{doc_id}#{tag}", chunk.chunk_id if chunk else "", doc_id, start, end, doc.text[start:end],
-                  line_start, len(doc.text) if line_end < 0 else line_end)
 
 
 def corpus_answer(index: PlanIndex, query: Query, doc_ids: list[str], labels: dict[str, str | None]) -> Answer:

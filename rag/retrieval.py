@@ -15,6 +15,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from .chunking import Chunk
+from .planner import plan_question
 from .query import PlaceCatalog, Query, analyse_query
 from .store import PlanIndex
 
@@ -168,12 +169,10 @@ class HybridRetriever(BaseRetriever):
                                 ) -> list[Document]:
         q = analyse_query(query, self.catalog, self.index.tokenizer, self.index.bridge)
         vec = self.embedder.embed_queries([q.simplified])[0]
-        docs = None
-        if self.city:
-            place = self.catalog.resolve(self.index.tokenizer.simplify(self.city))
-            docs = self.catalog.docs_at(place.code) if place else set()
-        elif q.places:
-            docs = set().union(*(self.catalog.docs_at(c) for c in q.places))
+        # The same place rules as Assistant.ask: a place's own plans; an unknown filter matches nothing.
+        place = self.catalog.resolve(self.index.tokenizer.simplify(self.city)) if self.city else None
+        plan = plan_question(q, self.catalog, place) if place or not self.city else None
+        docs = set().union(*(sub.docs for sub in plan.subquestions)) if plan else set()
         allowed = eligible_documents(self.index, q, docs, self.year)
         return [to_document(self.index, sc) for sc in retrieve(self.index, q, vec, k=self.k, fetch_k=self.fetch_k,
                                                                 allowed=allowed, reranker=self.reranker)]
