@@ -290,7 +290,7 @@ def run_evaluation(assistant: Assistant, limit: float | int | None = 0, ids: str
     try:
         result = run_eval(assistant.settings, set_path=EVAL_SET, out_dir=out_dir, baselines=bool(baselines),
                           limit=int(limit) if limit else None, ids=id_list or None, progress=True)
-    except (PolicyRagError, ValueError, OSError, KeyError) as exc:
+    except (PolicyRagError, ValueError, OSError, KeyError, ImportError) as exc:
         shutil.rmtree(out_dir, ignore_errors=True)
         return _status(False, f"eval failed: {exc}"), metrics_table({}), None, ""
     took = time.perf_counter() - started
@@ -303,11 +303,20 @@ def run_evaluation(assistant: Assistant, limit: float | int | None = 0, ids: str
             metrics = {}
     if not metrics and isinstance(result, dict):
         metrics = result
-    plot = out_dir / "accuracy_by_kind.png"
+    plot_path = out_dir / "accuracy_by_kind.png"
     report = out_dir / "report.md"
     report_text = report.read_text(encoding="utf-8") if report.is_file() else ""
-    msg = f"eval finished in {took:.1f} s; outputs in {out_dir}"
-    return _status(True, msg), metrics_table(metrics), (str(plot) if plot.is_file() else None), report_text
+    # The plot is handed to Gradio as an image, not a path, so the run's folder can go now instead of
+    # piling up in the temp dir (`rag eval --out DIR` keeps the files).
+    plot = None
+    if plot_path.is_file():
+        from PIL import Image
+
+        with Image.open(plot_path) as img:
+            plot = img.copy()
+    shutil.rmtree(out_dir, ignore_errors=True)
+    msg = f"eval finished in {took:.1f} s; to keep the report and plots run `rag eval --out DIR`"
+    return _status(True, msg), metrics_table(metrics), plot, report_text
 
 
 # ---------------------------------------------------------------------------------------------- app
@@ -404,7 +413,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 eval_status = gr.HTML("", elem_id="rag-eval-status")
                 metrics = gr.Dataframe(headers=["metric", "value"], interactive=False, label="Metrics",
                                        elem_id="rag-metrics")
-                plot = gr.Image(label="accuracy by kind", type="filepath", interactive=False)
+                plot = gr.Image(label="accuracy by kind", type="pil", interactive=False)
                 report = gr.Code(label="report.md", language="markdown", interactive=False)
 
                 def _eval(limit_v, ids_v, base_v, progress=gr.Progress(track_tqdm=True)):

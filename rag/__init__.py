@@ -13,6 +13,7 @@ from .errors import (
     GenerationError,
     IndexCorruptError,
     IndexNotFoundError,
+    IndexWriteError,
     InvalidQuestionError,
     NoDocumentsError,
     PolicyRagError,
@@ -24,6 +25,6 @@ from .settings import Settings
 __all__ = [
     "Assistant", "Answer", "Citation", "HybridRetriever", "Settings",
     "PolicyRagError", "DocumentLoadError", "NoDocumentsError", "IndexNotFoundError", "IndexCorruptError",
-    "EmbedderMismatchError", "EmbedderUnavailableError", "InvalidQuestionError", "GenerationError", "SettingsError",
+    "IndexWriteError", "EmbedderMismatchError", "EmbedderUnavailableError", "InvalidQuestionError", "GenerationError", "SettingsError",
 ]
 __version__ = "0.1.0"

@@ -128,6 +128,9 @@ class Assistant:
         if city:
             if not isinstance(city, str):
                 raise InvalidQuestionError(f"city must be a place name like 绍兴 or Shaoxing, not {type(city).__name__}")
+            city = _clean_text(city)
+            if not city:
+                raise InvalidQuestionError("city holds no name; give a place like 绍兴 or Shaoxing, or leave it out")
             place_filter = snap.catalog.resolve(index.tokenizer.simplify(city))
             if place_filter is None:
                 return refusal(query, say("no_plan_for", False, place=city), say("no_plan_for", True, place=city))
@@ -318,12 +321,16 @@ def _upload_target(documents_dir: Path, name: str, data: bytes) -> Path:
     return target
 
 
+def _clean_text(text: str) -> str:
+    """NFKC; control characters and lone surrogates (unencodable, e.g. from a broken decoder) become spaces."""
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]", " ", unicodedata.normalize("NFKC", text)).strip()
+
+
 def validate_question(question: object, max_chars: int) -> str:
     """The question, normalised (NFKC, control characters removed), or InvalidQuestionError saying what to do."""
     if not isinstance(question, str):
         raise InvalidQuestionError(f"the question must be text, not {type(question).__name__}")
-    q = unicodedata.normalize("NFKC", question)
-    q = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", q).strip()
+    q = _clean_text(question)
     if not q:
         raise InvalidQuestionError("the question is empty; ask something like “绍兴2025年技术交易额目标是多少?”")
     if not any(unicodedata.category(ch)[0] in "LN" for ch in q):

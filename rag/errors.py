@@ -9,6 +9,7 @@ __all__ = [
     "IndexNotFoundError",
     "IndexCorruptError",
     "IndexVersionError",
+    "IndexWriteError",
     "EmbedderMismatchError",
     "EmbedderUnavailableError",
     "InvalidQuestionError",
@@ -59,3 +60,7 @@ class GenerationError(PolicyRagError):
 
 class SettingsError(PolicyRagError, ValueError):
     """A setting has an invalid value."""
+
+
+class IndexWriteError(PolicyRagError, OSError):
+    """The index folder cannot be written (read-only, not a folder, disk full)."""

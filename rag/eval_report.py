@@ -9,6 +9,7 @@ draws accuracy_by_kind.png (and accuracy_by_kind-<slice>.png per slice) with mat
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shlex
 from pathlib import Path
@@ -19,6 +20,8 @@ from .eval_slices import slice_spec
 from .settings import REPO_ROOT, Settings
 
 __all__ = ["format_table", "plot_accuracy", "write_outputs"]
+
+log = logging.getLogger(__name__)
 
 
 def _f(x: float | None, pct: bool = True) -> str:
@@ -242,8 +245,11 @@ def write_outputs(out_dir: Path, metrics: dict, runs: Sequence[Any], settings: S
                 for row in s.rows:
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    for run in runs:
-        plot_accuracy(out_dir / _plot_name(run), metrics if run.slice is None else metrics["slices"][run.name])
+    try:
+        for run in runs:
+            plot_accuracy(out_dir / _plot_name(run), metrics if run.slice is None else metrics["slices"][run.name])
+    except ImportError:  # the figures are in report.md and metrics.json either way
+        log.warning("matplotlib is not installed: no plots (pip install 'policy-rag[eval]')")
 
     main = next((r for r in runs if r.slice is None), None)
     slices = [r for r in runs if r.slice is not None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -238,3 +239,12 @@ def test_cli_arguments():
     assert args.port == 8000 and args.auth == "u:p:w" and args.share and args.index_dir == Path("x")
     with pytest.raises(SystemExit):
         ui.parse_args(["--auth", "nopassword"])
+
+
+def test_eval_tab_run_leaves_no_temporary_folder(assistant):
+    before = set(Path(tempfile.gettempdir()).glob("policy-rag-eval-*"))
+    status, table, plot, report = ui.run_evaluation(assistant, 2, "")
+    assert "eval finished" in status, status
+    assert plot is not None and plot.size[0] > 100  # an image, not a path into a deleted folder
+    assert "policy-rag eval report" in report and len(table["data"]) > 1
+    assert set(Path(tempfile.gettempdir()).glob("policy-rag-eval-*")) == before
