@@ -114,10 +114,21 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
     # Groups naming a corpus indicator (技术合同成交额, 科技企业孵化器 …): a passage about another indicator
     # does not answer, however many other words it shares with the question.
     indicators = {t.lower() for t in index.tokenizer.user_terms}
-    indicator_groups = frozenset(i for i, g in enumerate(query.term_groups) if any(t.lower() in indicators for t in g))
+    named = [i for i, g in enumerate(query.term_groups) if any(t.lower() in indicators for t in g)]
+    # A group whose every form is part of another named indicator (交易额 inside 技术合同交易额) is no
+    # indicator of its own: letting it pass would let 技术交易额 answer for 技术合同成交额.
+    indicator_groups = frozenset(
+        i for i in named if not any(j != i and all(any(t.lower() in u.lower() and t.lower() != u.lower()
+                                                       for u in query.term_groups[j]) for t in query.term_groups[i])
+                                    for j in named))
     # An indicator is also recognised by its most specific part (科技企业孵化器 -> 孵化器, 占GDP比重 -> gdp),
     # so "中试基地建设" still matches a plan that says "中试基地".
     cores = {i: tuple(_core(index, t) for t in query.term_groups[i]) for i in indicator_groups}
+    # ...unless the passage names another indicator around that part: 交易额 is the core of 技术合同交易额,
+    # but a passage saying 技术交易额 is about a different indicator.
+    rivals = {i: tuple(t for t in indicators if any(c and c in t for c in cores[i])
+                       and not any(t in f.lower() or f.lower() in t for f in query.term_groups[i]))
+              for i in indicator_groups}
 
     simplify = index.tokenizer.simplify
     title_spans = {d: doc.metadata.evidence.get("title") for d, doc in index.documents.items()}
@@ -156,7 +167,8 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             # (0.87–0.93 for right and wrong clauses alike) to tell "answered" from "not in the documents".
             support = lexical_ctx if total else _unit(float(sim))
             indicator_ok = not indicator_groups or any(
-                i in ctx or any(c and c in context for c in cores[i]) for i in indicator_groups)
+                i in ctx or (any(c and c in context for c in cores[i]) and not any(r in context for r in rivals[i]))
+                for i in indicator_groups)
             out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure,
                                     lexical_own, own, indicator_ok))
     out.sort(key=lambda s: -s.score)

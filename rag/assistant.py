@@ -23,7 +23,7 @@ from pathlib import Path
 from .answer import (compose_answer, metadata_clause, place_label, plan_label, refusal, score_clauses,
                      select_clauses, widen_to_sentence, year_consistent)
 from .citations import Answer
-from .documents import (SUPPORTED_SUFFIXES, candidate_files, decode_bytes, doc_id_for, load_document,
+from .documents import (SUPPORTED_SUFFIXES, candidate_files, clean_spans, decode_bytes, doc_id_for, load_document,
                         load_documents, sidecar_sha256)
 from .embeddings import load_embedder
 from .errors import DocumentLoadError, IndexNotFoundError, IndexVersionError, InvalidQuestionError
@@ -265,7 +265,15 @@ class Assistant:
             raise DocumentLoadError(f"{filename}: unsupported file type; upload one of {', '.join(SUPPORTED_SUFFIXES)}")
         if len(data) > MAX_UPLOAD_BYTES:
             raise DocumentLoadError(f"{filename}: {len(data)} bytes is over the {MAX_UPLOAD_BYTES}-byte upload limit")
-        decode_bytes(data, filename)  # refuse binary/undecodable input before anything touches the disk
+        text = decode_bytes(data, filename)  # refuse binary/undecodable input before anything touches the disk
+        # Indexing time grows with the text to embed, not with the bytes: bound that before anything is written.
+        chars = _content_chars(text, suffix)
+        limit = self.settings.max_upload_chars
+        if chars > limit:
+            raise DocumentLoadError(
+                f"{filename}: {chars:,} characters of text is over the {limit:,}-character upload limit "
+                f"(max_upload_chars); split the file into smaller documents, or raise the limit with "
+                f"POLICY_RAG_MAX_UPLOAD_CHARS")
         with self._write_lock:
             target = _upload_target(self.settings.documents_dir, name, data)
             existed = target.exists()  # the same bytes uploaded again: the file is the user's, never ours to delete
@@ -319,6 +327,13 @@ def _upload_target(documents_dir: Path, name: str, data: bytes) -> Path:
         target = documents_dir / f"{Path(name).stem}_{n}{Path(name).suffix}"
         n += 1
     return target
+
+
+def _content_chars(text: str, suffix: str) -> int:
+    """Characters of `text` that would be chunked and embedded: its clean spans, as load_document finds them
+    (HTML markup and page furniture cost no embedding, so they do not count)."""
+    kind = ".txt" if suffix == ".txt" else (".html" if suffix in (".html", ".htm") else ".md")
+    return sum(end - start for start, end in clean_spans(text, kind))
 
 
 def _clean_text(text: str) -> str:

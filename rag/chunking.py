@@ -60,7 +60,16 @@ class Clause:
         return asdict(self)
 
 
+# Markdown wraps the same numbered headings: "## 一、总体要求", "**1. 创新主体培育。**"
+MARKDOWN_MARK = re.compile(r"^\s*(?:#{1,6}\s*|\*\*|__)")
+
+
+def _unmarked(line: str) -> str:
+    return MARKDOWN_MARK.sub("", line, 1)
+
+
 def heading_level(line: str) -> int | None:
+    line = _unmarked(line)
     for level, pattern in enumerate(HEADING_PATTERNS, start=1):
         if pattern.match(line):
             return level
@@ -70,12 +79,13 @@ def heading_level(line: str) -> int | None:
 def _is_bare_heading(line: str) -> bool:
     """A short heading with no figure and no sentence end ("三、主要措施"), as opposed to a numbered
     target line ("(二)力争启动中试基地建设2个以上")."""
+    line = _unmarked(line).replace("**", "")
     body = HEADING_PATTERNS[0].sub("", HEADING_PATTERNS[1].sub("", HEADING_PATTERNS[2].sub("", line, 1), 1), 1)
     return len(line) <= 30 and not re.search(r"\d", body) and not line.rstrip().endswith(tuple(SENTENCE_END))
 
 
 def _heading_title(line: str) -> str:
-    line = line.strip()
+    line = _unmarked(line).replace("**", "").strip()
     if len(line) <= 30:
         return line
     cut = min((i for i in (line.find(c) for c in "。，,；;") if i > 0), default=-1)

@@ -5,7 +5,9 @@ those passages, numbered [1], [2] … exactly like the extractive `Citation`s. I
 
 - every [n] marker refers to one of those citations, and
 - every number in it occurs in a cited passage (amount re-renderings such as "45 billion yuan" for
-  "450亿元" count as the same number, see rag/numbers.py);
+  "450亿元" count as the same number, see rag/numbers.py), and
+- every link, e-mail address, Markdown link or image and HTML tag in it occurs in a cited passage (a reply
+  with no numbers at all, e.g. only a link, must not slip through);
 
 otherwise the extractive answer is returned with mode "extractive (LLM answer failed grounding: …)".
 Passages are sent inside <passage> tags as data; the prompt tells the model never to follow them.
@@ -25,10 +27,22 @@ from .query import Query
 from .settings import Settings
 from .store import PlanIndex
 
-__all__ = ["generate_answer", "load_prompt", "chat_model", "grounding_problems"]
+__all__ = ["generate_answer", "load_prompt", "chat_model", "grounding_problems", "ungrounded_markup"]
 
 log = logging.getLogger(__name__)
 MARKER = re.compile(r"\[(\d+)\]")
+# Things a reply could carry that no extractive quote would: links (with or without a scheme), script URLs,
+# e-mail addresses, Markdown links/images and HTML tags. ASCII only, so the Chinese text around a link is not
+# swallowed by it; `(?<![\w+.-])` and not `\b`, because a Chinese character is a word character too (详见https://…).
+_URL_CHARS = r"[!#$%&'*+,\-./0-9:;=?@A-Z_a-z~]"
+MARKUP = re.compile(
+    r"!?\[[^\]\n]*\]\([^)\n]*\)"                                           # [text](target), ![alt](src)
+    r"|</?[A-Za-z][^<>\n]*>|<!--"                                          # <img ...>, </a>, <!--
+    rf"|(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://{_URL_CHARS}+"          # https://…, ftp://…
+    r"|(?<![A-Za-z0-9])(?:javascript|vbscript):\S*|(?<![A-Za-z0-9])data:[\w.+-]+/\S*"  # script, data URIs
+    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"                  # e-mail addresses
+    rf"|(?<![A-Za-z0-9.-])www\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+{_URL_CHARS}*",  # www.example.com/…
+    re.I)
 
 
 def load_prompt(prompts_dir: Path, lang: str):
@@ -86,7 +100,21 @@ def grounding_problems(text: str, answer: Answer, index: PlanIndex) -> list[str]
     missing = ungrounded_numbers(MARKER.sub(" ", text), evidence)
     if missing:
         problems.append(f"numbers not in the cited passages: {', '.join(missing)}")
+    added = ungrounded_markup(MARKER.sub(" ", text), evidence)
+    if added:
+        problems.append(f"links or markup not in the cited passages: {', '.join(added)}")
     return problems
+
+
+def ungrounded_markup(text: str, evidence: str) -> list[str]:
+    """Links, e-mail addresses, Markdown links/images and HTML tags in `text` that `evidence` does not contain
+    verbatim (trailing punctuation aside): the reply added them, so they are not grounded."""
+    out = []
+    for m in MARKUP.finditer(text):
+        found = m.group(0).rstrip(".,;:!?'\"")
+        if found and found not in evidence and found not in out:
+            out.append(found)
+    return out
 
 
 def generate_answer(settings: Settings, query: Query, extractive: Answer, index: PlanIndex, llm=None) -> Answer:

@@ -189,8 +189,9 @@ def _find_title(text: str, norm: str, spans) -> tuple[str | None, tuple[int, int
                 return cut, (start, start + len(cut))
     lines = [(s, e, norm[s:e].strip()) for s, e in spans[:20]]
     # A news page: the headline, then a byline or source line (来源 / 记者 / 发布时间).
+    # The byline is often page furniture (not in the clean spans), so look at the raw text just below.
     if lines and _title_like(lines[0][2]) and any(
-            sign in ln for _, _, ln in lines[1:4] for sign in plan_kinds()["news_signs"][:3] + ["来源", "发布时间"]):
+            sign in norm[lines[0][1]:lines[0][1] + 200] for sign in plan_kinds()["news_signs"][:3] + ["来源", "发布时间"]):
         return _strip(text, lines[0][0], lines[0][1])
     kinds = [w for w, _ in _kind_words()]
     heading = re.compile(r"^[^，。,；;:：]{4,70}?(?:%s)(?:\s*[(（][^()（）]{4,20}[)）])?$" % "|".join(map(re.escape, kinds)))

@@ -17,6 +17,8 @@ __all__ = ["PlaceCatalog", "PlaceMention", "find_places", "place_code", "place_l
 
 _LATIN_WORD = re.compile(r"\b([A-Z][a-z]+)(?:'s)?\b")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+_SUFFIXED = re.compile(r"[\u4e00-\u9fff]{2,3}[县区旗]")
+_LEVEL_WORD = re.compile(r"\s+(District|County|City|Banner|Province|Prefecture)\b", re.I)
 # Capitalised English words that are not place names even when they sound like one.
 NOT_PLACES = {"what", "which", "when", "where", "how", "the", "science", "technology", "plan", "work", "points",
               "target", "according", "does", "document", "city", "province", "china", "chinese", "year", "district",
@@ -148,6 +150,18 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
                     out.append(PlaceMention(i, word, place.code, assumed=True))
                     spans.append((i, i + size))
                     taken.append(range(i, i + size))
+    # A suffixed name no place has, one character off an indexed place with the same suffix (恒台县 for
+    # 桓台县: a look-alike, not a homophone), when exactly one indexed place is that close.
+    for m in _SUFFIXED.finditer(text):
+        if any(m.start() in r or m.end() - 1 in r for r in taken) or gaz.lookup(m.group(0)):
+            continue
+        word = m.group(0)
+        close = {c for c in catalog.indexed if (p := gaz.get(c)) and len(p.name) == len(word)
+                 and p.name[-1] == word[-1] and sum(a != b for a, b in zip(p.name, word)) == 1}
+        if len(close) == 1:
+            out.append(PlaceMention(m.start(), word, close.pop(), assumed=True))
+            spans.append(m.span())
+            taken.append(range(*m.span()))
     # English and pinyin: "Shaoxing", "Gan Zhou", "Zhejiang Province", "Dongtou District", "Ganzou".
     words = [m for m in _LATIN_WORD.finditer(text) if m.group(1).lower() not in NOT_PLACES]
     i = 0
@@ -161,7 +175,8 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
         for group, name in (([m, pair], m.group(1) + pair.group(1)) if pair else (None, None), ([m], m.group(1))):
             if group is None:
                 continue
-            p, exact = _latin_place(name, catalog)
+            level_word = _LEVEL_WORD.match(text, group[-1].end())
+            p, exact = _latin_place(name, catalog, suffix=level_word.group(1).lower() if level_word else None)
             if p is not None:
                 out.append(PlaceMention(m.start(), text[m.start():group[-1].end(1)], p.code,
                                         assumed=not exact and p.code in catalog.own))
@@ -178,10 +193,16 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
     return kept, spans
 
 
-def _latin_place(name: str, catalog: PlaceCatalog) -> tuple[Place | None, bool]:
-    """(the place a pinyin name means, whether it is spelled exactly); near-misses only for indexed places."""
+def _latin_place(name: str, catalog: PlaceCatalog, suffix: str | None = None) -> tuple[Place | None, bool]:
+    """(the place a pinyin name means, whether it is spelled exactly); near-misses only for indexed places.
+
+    A bare pinyin word is read as a county only when that county has a plan ("Dongtou"); followed by its
+    level ("Linping District") it is read as any county with that name, so a place with no plan is refused
+    by name instead of being ignored."""
     gaz = gazetteer()
-    candidates = [c for c in gaz.by_pinyin(name) if c.level != "county" or c.code in catalog.own]
+    county_suffixes = {"district": "区", "county": "县", "city": "市", "banner": "旗"}
+    candidates = [c for c in gaz.by_pinyin(name) if c.level != "county" or c.code in catalog.own
+                  or (suffix in county_suffixes and c.name.endswith(county_suffixes[suffix]))]
     exact = [p for p in candidates if _plain_pinyin(p.short) == name.lower()]
     if exact:
         return _prefer(exact, catalog), True

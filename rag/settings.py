@@ -38,6 +38,9 @@ class Settings:
     fetch_k: int = 30
     chunk_size: int = 300
     max_question_chars: int = 500
+    # Uploads with more characters of text than this are refused before indexing: embedding is the cost of an
+    # upload (a 2 MB text took ~14 min of CPU), and real plans are 5k–60k characters.
+    max_upload_chars: int = 200_000
     # Refuse when the best clause's support (0..1, see answer.py) is below this.
     min_support: float = 0.25
     # Optional LLM generation through an OpenAI-compatible endpoint (vLLM, Ollama, DeepSeek, Qwen, ...).
@@ -56,6 +59,8 @@ class Settings:
             raise SettingsError(f"chunk_size must be between 50 and 4000 characters (got {self.chunk_size})")
         if self.max_question_chars < 1:
             raise SettingsError("max_question_chars must be positive")
+        if self.max_upload_chars < 1:
+            raise SettingsError(f"max_upload_chars must be a positive number of characters (got {self.max_upload_chars})")
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> "Settings":
