@@ -15,15 +15,19 @@ so a document containing `<script>` or a Markdown image link shows as text and n
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
+import logging
 import os
 import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline by default: no telemetry calls
 
@@ -39,8 +43,10 @@ __all__ = [
     "build_app", "launch", "main", "parse_args", "answer_question", "render_answer", "render_citation",
     "upload_document",
     "upload_bytes", "remove_document", "documents_table", "filter_choices", "run_evaluation", "metrics_table",
-    "CSS", "THEME",
+    "CSS", "THEME", "LoginLimiter",
 ]
+
+log = logging.getLogger(__name__)
 
 ANY = "any"
 MAX_UPLOAD_BYTES = Assistant.max_upload_bytes  # the library's limit, checked here before reading the file
@@ -387,7 +393,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                      label="已索引文件 Indexed documents")
                 with gr.Row():
                     with gr.Column():
-                        upload = gr.File(label="上传文件 Upload (.txt / .md / .html, UTF-8 or GBK, ≤ 2 MB)",
+                        upload = gr.File(label=f"上传文件 Upload (.txt / .md / .html, UTF-8 or GBK, ≤ 2 MB, "
+                                               f"≤ {assistant.settings.max_upload_chars:,} characters)",
                                          file_types=UPLOAD_TYPES, type="filepath", elem_id="rag-upload")
                         upload_btn = gr.Button("添加到索引 Add to index", variant="primary", elem_id="rag-upload-btn")
                     with gr.Column():
@@ -427,21 +434,88 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
 # ---------------------------------------------------------------------------------------------- CLI
 
+def _fail(message: str) -> None:
+    """One line on stderr and exit status 2, like `rag`'s own errors (argparse's p.error adds the usage)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="rag ui", description="policy-rag web UI (Gradio).")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("--auth", metavar="USER:PASS", help="require this login (recommended with --host 0.0.0.0)")
+    p.add_argument("--auth", metavar="USER:PASS", help="require this login (recommended with --host 0.0.0.0); "
+                   "repeated failed logins lock the name for a minute")
     p.add_argument("--share", action="store_true", help="also create a public gradio.live link (off by default)")
     p.add_argument("--index-dir", type=Path, help="index directory (default indexes/default)")
     p.add_argument("--documents-dir", type=Path, help="documents directory (default documents/)")
     p.add_argument("--embedder", help="embedding model id or path (default: the bundled multilingual-e5-small)")
     args = p.parse_args(argv)
-    if args.auth is not None and (":" not in args.auth or not args.auth.split(":", 1)[0]):
-        p.error("--auth must look like user:password")
+    if args.auth is not None:
+        user, _, password = args.auth.partition(":")
+        # Gradio strips the name typed at the login form, so the configured one is stripped too.
+        if not user.strip() or not password:
+            _fail("--auth needs a user name and a non-empty password, like --auth alice:s3cret (user:password)")
     if not 0 < args.port < 65536:
         p.error("--port must be between 1 and 65535")
     return args
+
+
+class LoginLimiter:
+    """Gradio's `auth` callable for one user:password login, with failed logins throttled.
+
+    The name and password are compared in constant time. After `max_failures` failed logins for one name within
+    `window_s` seconds, every login for that name is refused, the right password too, until the oldest failure
+    is older than the window; after `max_total_failures` failures for any names within the window, every login
+    is refused, so spraying many names is limited too. Refused attempts are not counted, so the lock ends
+    on time. `clock` is injectable for tests.
+    """
+
+    def __init__(self, username: str, password: str, *, max_failures: int = 5, max_total_failures: int = 30,
+                 window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self._username = username.strip().encode("utf-8")
+        self._password = password.encode("utf-8")
+        self.max_failures = max_failures
+        self.max_total_failures = max_total_failures
+        self.window_s = window_s
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}  # name -> times of its failures within the window
+        self._all: deque[float] = deque()  # times of every failure within the window
+        self._lock = threading.Lock()  # Gradio may check logins from several threads
+
+    def _forget_old(self, now: float) -> None:
+        cutoff = now - self.window_s
+        while self._all and self._all[0] <= cutoff:
+            self._all.popleft()
+        for name in list(self._failures):
+            times = self._failures[name]
+            while times and times[0] <= cutoff:
+                times.popleft()
+            if not times:
+                del self._failures[name]  # memory stays bounded by max_total_failures
+
+    def locked(self, username: str) -> bool:
+        """Whether a login for `username` would be refused now, whatever the password."""
+        with self._lock:
+            self._forget_old(self._clock())
+            return (len(self._failures.get(username, ())) >= self.max_failures
+                    or len(self._all) >= self.max_total_failures)
+
+    def __call__(self, username: str, password: str) -> bool:
+        username, password = str(username), str(password)
+        with self._lock:
+            now = self._clock()
+            self._forget_old(now)
+            if len(self._failures.get(username, ())) >= self.max_failures or len(self._all) >= self.max_total_failures:
+                log.warning("login for %r refused: too many failed logins in the last %.0f s", username, self.window_s)
+                return False
+            # Both comparisons always run (& not and): the time taken says nothing about which one failed.
+            ok = hmac.compare_digest(username.encode("utf-8"), self._username) & \
+                hmac.compare_digest(password.encode("utf-8"), self._password)
+            if not ok:
+                self._failures.setdefault(username, deque()).append(now)
+                self._all.append(now)
+            return bool(ok)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -460,14 +534,18 @@ def main(argv: list[str] | None = None) -> int:
           f"({time.perf_counter() - started:.1f} s)", flush=True)
     for w in assistant.warnings:
         print(f"policy-rag: warning: {w}", file=sys.stderr)
-    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    auth = LoginLimiter(*args.auth.split(":", 1)) if args.auth else None
     launch(build_app(assistant), host=args.host, port=args.port, auth=auth, share=bool(args.share))
     return 0
 
 
-def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, auth: tuple[str, str] | None = None,
-           share: bool = False, **kwargs: Any):
-    """Launch `app` with this UI's CSS and theme; no public link unless share=True. Extra kwargs go to launch()."""
+def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
+           auth: Callable[[str, str], bool] | tuple[str, str] | None = None, share: bool = False, **kwargs: Any):
+    """Launch `app` with this UI's CSS and theme; no public link unless share=True. Extra kwargs go to launch().
+
+    A (user, password) pair for `auth` is wrapped in a LoginLimiter, so failed logins are throttled."""
+    if isinstance(auth, tuple):
+        auth = LoginLimiter(*auth)
     return app.launch(server_name=host, server_port=port, auth=auth, share=share, css=CSS, theme=THEME,
                       show_error=True, max_file_size=MAX_UPLOAD_BYTES, footer_links=["settings"], **kwargs)
 

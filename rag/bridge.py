@@ -44,6 +44,7 @@ aim target goal plan hope want intend expect according say name give figure numb
 annual document new kind type way use thing person people one two three four five six seven eight nine ten
 first second third fourth fifth scheme work point opinion compare five-year fourteenth based
 hoped named aimed given said wanted
+end whole level higher lower district county prefecture province region municipality banner
 """.split())
 STOP = FUNCTION | WEAK
 # Definition text that is not a translation.

@@ -181,6 +181,8 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
         groups.append((tok,))
     if lang != "zh":
         rest = lowered
+        for s, e in place_spans:  # "Enshi Prefecture" is a place, not words to translate
+            rest = rest[:s] + " " * (e - s) + rest[e:]
         for en, zh in load_glossary():
             if re.search(r"(?<![a-z])" + re.escape(en) + r"(?![a-z])", rest):
                 groups.append(zh)

@@ -180,7 +180,8 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
             if p is not None:
                 out.append(PlaceMention(m.start(), text[m.start():group[-1].end(1)], p.code,
                                         assumed=not exact and p.code in catalog.own))
-                spans.append((m.start(), group[-1].end()))
+                # "Enshi Prefecture": the level word belongs to the name, it is not a term to search for.
+                spans.append((m.start(), level_word.end() if level_word else group[-1].end()))
                 i += len(group) - 1
                 break
         i += 1

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from rag import Assistant, InvalidQuestionError
+from rag.errors import DocumentLoadError
 from rag.numbers import ungrounded_numbers
 
 SHAOXING = "documents/shaoxing_2025_st_innovation_work_points.txt"
@@ -289,3 +290,34 @@ def test_symlinks_are_never_read_and_skipped_files_do_not_rebuild_every_start(wo
     assert (second.index.manifest["created_at"], (workspace.index_dir / "manifest.json").stat().st_mtime_ns) == built_at
     (workspace.documents_dir / "empty.txt").write_text("2025年宁波市科技工作要点\n新增孵化器3家。\n", encoding="utf-8")
     assert len(Assistant.from_settings(workspace.settings).index.documents) == 7  # a skipped file that changes counts
+
+
+def _tree(directory):
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_an_upload_with_too_much_text_is_refused_before_indexing(workspace, monkeypatch):
+    """#8: a 2 MB text upload must not buy ~14 minutes of embedding: too many characters is refused up front,
+    and the documents folder and the index are exactly as before."""
+    assistant = Assistant.from_settings(workspace.settings)
+    assert assistant.settings.max_upload_chars == 200_000
+    docs_before, index_before = _tree(workspace.documents_dir), _tree(workspace.index_dir)
+
+    def indexed(progress):
+        raise AssertionError("an over-long upload was indexed")
+
+    monkeypatch.setattr(assistant, "_rebuild", indexed)
+    huge = ("2025年宁波市科技工作要点\n" + "全市技术合同成交额突破333亿元，新认定高新技术企业800家。\n" * 7000).encode()
+    assert len(huge) < assistant.max_upload_bytes  # under the byte limit: only the character limit stops it
+    with pytest.raises(DocumentLoadError, match="max_upload_chars") as exc:
+        assistant.add_document("ningbo.txt", huge)
+    assert "split" in str(exc.value) and "POLICY_RAG_MAX_UPLOAD_CHARS" in str(exc.value)
+    assert _tree(workspace.documents_dir) == docs_before and _tree(workspace.index_dir) == index_before
+    assert len(assistant.documents()) == 5
+
+    # the limit is a setting: a lower one refuses a small plan too, in GBK as well
+    small = Assistant.from_settings(workspace.settings.with_overrides(max_upload_chars=20))
+    monkeypatch.setattr(small, "_rebuild", indexed)
+    with pytest.raises(DocumentLoadError, match="max_upload_chars"):
+        small.add_document("ningbo.txt", "2025年宁波市科技工作要点\n新增孵化器3家，新认定高新技术企业800家。\n".encode("gbk"))
+    assert _tree(workspace.documents_dir) == docs_before

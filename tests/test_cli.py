@@ -85,3 +85,13 @@ def test_documents_lists_metadata(built):
 def test_ui_help_is_passed_through(built):
     p = run(["ui", "--help"], built)
     assert p.returncode == 0 and "--port" in p.stdout and "--auth" in p.stdout
+
+
+def test_ui_auth_with_an_empty_password_is_one_line(tmp_path):
+    """#8: `rag ui --auth alice:` is refused before anything is loaded: one line, exit 2, no traceback."""
+    env = {**os.environ, "POLICY_RAG_INDEX_DIR": str(tmp_path / "index"),
+           "POLICY_RAG_DOCUMENTS_DIR": str(tmp_path / "no-documents")}
+    for value in ("alice:", ":secret"):
+        p = subprocess.run(RAG + ["ui", "--auth", value], capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 2 and "Traceback" not in p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1 and p.stderr.startswith("error: --auth"), p.stderr

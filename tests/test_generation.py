@@ -76,3 +76,27 @@ def test_no_endpoint_is_a_clear_error(assistant, extractive):
     settings = Settings.load(llm=True, llm_base_url=None, llm_api_key=None)
     with pytest.raises(GenerationError, match="POLICY_RAG_LLM_BASE_URL"):
         generate_answer(settings, assistant.analyse(Q), extractive, assistant.index)
+
+
+@pytest.mark.parametrize("reply", [
+    "详见 https://evil.example/x [1]",
+    "详见https://evil.example/x获取全文[1]。",
+    "[点这里](http://x.y)[1]",
+    "[1](javascript:alert(document.cookie))",
+    "<img src=x onerror=alert(1)>[1]",
+    "<img src=x onerror=alert(document.cookie)>[1]",
+    "绍兴的目标见下[1]<script>fetch('//x.y')</script>",
+    "![450亿元](http://x.y/a.png)[1]",
+    "请联系 admin@evil.example 获取[1]",
+    "请访问 www.evil-example.com 查询[1]",
+])
+def test_links_and_markup_not_in_the_passages_fall_back(assistant, extractive, reply):
+    """#8: a reply with no numbers (just a link, markup or an address) is not grounded either."""
+    a = _generate(assistant, extractive, reply)
+    assert a.answer == extractive.answer and "LLM answer failed grounding" in a.mode, a.mode
+
+
+def test_restating_the_cited_text_without_numbers_is_kept(assistant, extractive):
+    quote = extractive.citations[0].quote
+    a = _generate(assistant, extractive, f"根据文件：“{quote}”[1]")
+    assert a.mode == "llm", a.mode

@@ -30,3 +30,11 @@ def test_invalid_settings_are_explained(monkeypatch, tmp_path):
 def test_api_key_is_not_printed():
     s = Settings.load(llm_api_key="sk-secret")
     assert "sk-secret" not in repr(s) and "sk-secret" not in str(s.to_dict())
+
+
+def test_upload_character_limit_is_a_setting(monkeypatch):
+    assert Settings().max_upload_chars == 200_000
+    monkeypatch.setenv("POLICY_RAG_MAX_UPLOAD_CHARS", "50000")
+    assert Settings.load().max_upload_chars == 50_000
+    with pytest.raises(SettingsError, match="max_upload_chars"):
+        Settings.load(max_upload_chars=0)

@@ -248,3 +248,83 @@ def test_eval_tab_run_leaves_no_temporary_folder(assistant):
     assert plot is not None and plot.size[0] > 100  # an image, not a path into a deleted folder
     assert "policy-rag eval report" in report and len(table["data"]) > 1
     assert set(Path(tempfile.gettempdir()).glob("policy-rag-eval-*")) == before
+
+
+@pytest.mark.parametrize("value", ["alice:", ":secret", " :secret", "nopassword"])
+def test_auth_with_an_empty_user_or_password_is_a_one_line_error(value, capsys):
+    """#8: `rag ui --auth alice:` must not start a UI anyone can log into with an empty password."""
+    with pytest.raises(SystemExit) as exc:
+        ui.parse_args(["--auth", value])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: --auth") and "user:password" in err
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_login_limiter_locks_a_user_after_repeated_failures():
+    """#8: 50 wrong passwords in a row must not all be tried; after 5 failures even the right one is refused
+    until the window passes."""
+    clock = FakeClock()
+    check = ui.LoginLimiter("alice", "s3cret", max_failures=5, window_s=60, clock=clock)
+    assert check("alice", "s3cret") and not check("alice", "wrong") and not check("bob", "s3cret")
+    for _ in range(50):
+        assert not check("alice", "guess")
+        clock.now += 0.002
+    assert not check("alice", "s3cret")  # locked: the right password is refused too
+    assert check.locked("alice")
+    clock.now += 61
+    assert not check.locked("alice") and check("alice", "s3cret")
+
+
+def test_login_limiter_caps_failures_across_user_names():
+    clock = FakeClock()
+    check = ui.LoginLimiter("alice", "s3cret", max_failures=5, max_total_failures=20, window_s=60, clock=clock)
+    for n in range(20):
+        assert not check(f"user{n}", "guess")  # spraying names: each name stays under its own limit
+    assert not check("alice", "s3cret")  # but the global cap now refuses everyone
+    clock.now += 61
+    assert check("alice", "s3cret")
+
+
+def test_ui_main_launches_with_the_rate_limited_login(assistant, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(ui.Assistant, "from_settings", classmethod(lambda cls, *a, **k: assistant))
+    monkeypatch.setattr(ui, "build_app", lambda a: "app")
+    monkeypatch.setattr(ui, "launch", lambda app, **kwargs: seen.update(kwargs))
+    assert ui.main(["--auth", "alice:s3cret"]) == 0
+    auth = seen["auth"]
+    assert isinstance(auth, ui.LoginLimiter) and auth("alice", "s3cret") and not auth("alice", "")
+    for _ in range(10):
+        auth("alice", "guess")
+    assert not auth("alice", "s3cret")
+
+
+def test_upload_with_too_much_text_says_to_split_it(assistant, monkeypatch):
+    def indexed(progress):
+        raise AssertionError("an over-long upload was indexed")
+
+    monkeypatch.setattr(assistant, "_rebuild", indexed)
+    before = _ids(assistant)
+    files_before = sorted(p.name for p in assistant.settings.documents_dir.iterdir())
+    huge = ("2025年丽水市科技工作要点\n" + "全市技术交易额达到88亿元，新增高新技术企业120家。\n" * 8000).encode("gbk")
+    ok, msg = ui.upload_bytes(assistant, "lishui.txt", huge)
+    assert not ok and "split" in msg and "max_upload_chars" in msg
+    assert _ids(assistant) == before
+    assert sorted(p.name for p in assistant.settings.documents_dir.iterdir()) == files_before
+
+
+def test_questions_and_uploads_do_not_share_a_queue(assistant):
+    """Indexing an upload (concurrency 1) must not hold up questions: they run under their own concurrency id."""
+    app = ui.build_app(assistant)
+    ask = [d for d in app.fns.values() if d.name == "_ask"]
+    upload = [d for d in app.fns.values() if [getattr(c, "elem_id", None) for c in d.inputs] == ["rag-upload"]]
+    assert len(ask) == 2 and len(upload) == 1
+    assert {(d.concurrency_id, d.concurrency_limit) for d in ask} == {("ask", 4)}
+    assert upload[0].concurrency_id != "ask" and upload[0].concurrency_limit == 1
