@@ -130,6 +130,10 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
                        and not any(t in f.lower() or f.lower() in t for f in query.term_groups[i]))
               for i in indicator_groups}
 
+    # "…的工程叫什么": the clause must itself hold a quoted name with that head (see query.load_name_heads).
+    name_groups = frozenset(i for i, g in enumerate(query.term_groups) if all("”" in t for t in g)) \
+        if query.wants_names else frozenset()
+
     simplify = index.tokenizer.simplify
     title_spans = {d: doc.metadata.evidence.get("title") for d, doc in index.documents.items()}
     all_rows = [r for sc in chunks for r in index.clauses_by_chunk.get(sc.chunk.chunk_id, [])]
@@ -148,7 +152,13 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             clause = index.clauses[row]
             # Traditional documents are matched in Simplified, like the question.
             text = simplify(clause.text).lower()
-            context = simplify(doc.text[clause.sentence_start:clause.sentence_end] + " " + header).lower()
+            # A numbered item's lead sentence ("11.实施“桓英聚才”工程。") is about what the rest of its
+            # paragraph says, so its context runs to the paragraph's end.
+            sent_end = clause.sentence_end
+            if LIST_NUMBER.match(clause.text):
+                para_end = doc.text.find("\n", clause.end)
+                sent_end = max(sent_end, para_end if para_end >= 0 else len(doc.text))
+            context = simplify(doc.text[clause.sentence_start:sent_end] + " " + header).lower()
             own = _covered(query.term_groups, text)
             ctx = _covered(query.term_groups, context)
             lexical_own = sum(weights[i] for i in own) / total if total else 0.0
@@ -161,6 +171,8 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             title = title_spans.get(clause.doc_id)
             if title and clause.start < title[1] and title[0] < clause.end:
                 heading += 0.3  # the plan's own title shares the question's words but answers nothing
+            if name_groups and not name_groups & own:
+                heading += 0.3
             score = (0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense - heading
                      + (0.25 if query.prefers_figure and figure else 0.0) + 0.05 / (1 + sc.rank))
             # Support is lexical whenever the question has key terms: embedding similarity is too flat

@@ -128,10 +128,10 @@ def _merge(pieces, text, sent_start, sent_end, base):
         merged[-1][1] = last[1]
     out = []
     for s, e in merged:
-        # Trim whitespace and a trailing delimiter: quotes end on content, not on "，".
-        while s < e and text[s].isspace():
+        # Trim whitespace, Markdown emphasis and a trailing delimiter: quotes end on content, not on "，".
+        while s < e and (text[s].isspace() or text[s] in "*_"):
             s += 1
-        while e > s and (text[e - 1].isspace() or text[e - 1] in CLAUSE_END):
+        while e > s and (text[e - 1].isspace() or text[e - 1] in CLAUSE_END or text[e - 1] in "*_"):
             e -= 1
         if e - s >= 2:
             out.append((base + s, base + e, base + sent_start, base + sent_end))

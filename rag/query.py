@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
+from .metadata import plan_kinds
 from .places import gazetteer, generic_places
 from .question_places import PlaceCatalog, find_places
 from .bridge import TermBridge
@@ -129,6 +130,13 @@ def load_measures() -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=1)
+def load_name_heads() -> tuple[str, ...]:
+    """Heads that end a programme's or project's name ("计划", "工程"; rag/data/name_heads.txt)."""
+    text = resources.files("rag").joinpath("data/name_heads.txt").read_text(encoding="utf-8")
+    return tuple(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+
+
+@functools.lru_cache(maxsize=1)
 def load_synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Chinese shorthand -> the full forms plans write (rag/data/synonyms.tsv)."""
     rows = []
@@ -208,6 +216,9 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     # Plan kinds (十四五, 工作要点 …) choose the document; they are not what a passage must say.
     kind_words = {"十四五", "工作要点", "要点", "工作意见", "意见", "实施方案", "方案", "规划", "五年规划"}
     groups = [g for g in groups if not set(g) <= kind_words]
+    # So do issuers ("昆山市科技局实施的…"): the bureau issued the plan, its name is not in the answer.
+    issuers = tuple(plan_kinds()["issuer_suffixes"])
+    groups = [g for g in groups if not all(t.endswith(issuers) for t in g)]
     groups = _merge_alternatives(simplified, groups, tokenizer.user_terms)
     groups = list(dict.fromkeys(groups))
     # One idea, one group: drop a group whose forms all appear in another ("GDP" beside "gdp / GDP / 地区生产总值").
@@ -225,6 +236,15 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
         else next((name for name, pattern in INTENT_HINTS.items() if pattern.search(simplified)), None)
     prefers_figure = wants_figure or (not asks_for and bool(PREFERS_FIGURE.search(simplified)))
     wants_names = not wants_figure and bool(NAMES_HINTS.search(simplified))
+    if wants_names:
+        # "人才计划叫什么名字": the answer is a quoted name with the same head (“玉峰英才计划”, “桓英聚才”工程).
+        plain = simplified
+        for kind in plan_kinds()["kinds"]:  # "行动方案" names the plan, not a 行动 to name
+            for word in kind["zh"]:
+                plain = plain.replace(word, " ") if len(word) > 2 else plain
+        named = [h for h in load_name_heads() if re.search(r"[\u4e00-\u9fff]" + h, plain)]
+        groups = groups + [(h + "”", "”" + h) for h in named]
+        terms = tuple(dict.fromkeys(t for g in groups for t in g))
     return Query(question, simplified, lang, places, unknown, years, kinds, wants_figure, terms, tuple(groups),
                  asks_for, prefers_figure, wants_names, scopes, assumed, intent)
 
