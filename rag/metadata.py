@@ -189,12 +189,14 @@ def _find_title(text: str, norm: str, spans) -> tuple[str | None, tuple[int, int
                 return cut, (start, start + len(cut))
     lines = [(s, e, norm[s:e].strip()) for s, e in spans[:20]]
     # A news page: the headline, then a byline or source line (来源 / 记者 / 发布时间).
-    # The byline is often page furniture (not in the clean spans), so look at the raw text just below.
-    if lines and _title_like(lines[0][2]) and any(
-            sign in norm[lines[0][1]:lines[0][1] + 200] for sign in plan_kinds()["news_signs"][:3] + ["来源", "发布时间"]):
-        return _strip(text, lines[0][0], lines[0][1])
     kinds = [w for w, _ in _kind_words()]
     heading = re.compile(r"^[^，。,；;:：]{4,70}?(?:%s)(?:\s*[(（][^()（）]{4,20}[)）])?$" % "|".join(map(re.escape, kinds)))
+    # The byline is often page furniture (not in the clean spans), so look at the raw text just below;
+    # a plan's own page has a 发布时间 line too, so a headline is one that names no plan and no notice.
+    first = lines[0][2] if lines else ""
+    if first and _title_like(first) and not heading.match(first) and not NOTICE_TITLE.search(first) and any(
+            sign in norm[lines[0][1]:lines[0][1] + 200] for sign in plan_kinds()["news_signs"][:3] + ["来源", "发布时间"]):
+        return _strip(text, lines[0][0], lines[0][1])
     candidates = [(s, e, ln) for s, e, ln in lines if heading.match(ln)]
     # A cover letter ("关于印发《X》的通知") comes before the plan's own title line: prefer the latter.
     plain = [c for c in candidates if not c[2].startswith("关于")]

@@ -321,3 +321,47 @@ def test_an_upload_with_too_much_text_is_refused_before_indexing(workspace, monk
     with pytest.raises(DocumentLoadError, match="max_upload_chars"):
         small.add_document("ningbo.txt", "2025年宁波市科技工作要点\n新增孵化器3家，新认定高新技术企业800家。\n".encode("gbk"))
     assert _tree(workspace.documents_dir) == docs_before
+
+
+UNSEEN_MD = """# 杭州市余杭区科学技术局2023年工作总结和2024年工作计划
+
+## 一、2023年工作总结
+
+**1. 创新主体培育。** 全年新认定高新技术企业520家,有效高新技术企业总数达到3105家。
+
+**2. 人才引育。** 实施“良渚英才计划”,全年入选180人。
+
+## 二、2024年工作计划
+
+- 有效高新技术企业总数达到3400家;
+- 全年技术交易额达到350亿元。
+"""
+
+
+@pytest.fixture(scope="module")
+def unseen_md(built, tmp_path_factory):
+    """The five plans plus one invented Markdown district plan (summary + next year's plan)."""
+    from .conftest import copy_workspace
+
+    ws = copy_workspace(built, tmp_path_factory.mktemp("unseen_md"))
+    (ws.documents_dir / "yuhang_2023_summary_2024_plan.md").write_text(UNSEEN_MD, encoding="utf-8")
+    return Assistant.from_settings(ws.settings)
+
+
+def test_markdown_summary_answers_the_plan_year_not_the_summary_year(unseen_md):
+    a = unseen_md.ask("余杭区2024年有效高新技术企业总数目标是多少?")
+    assert "3400家" in a.answer and "3105" not in a.answer and "**" not in a.answer
+    _valid(unseen_md, a)
+
+
+def test_another_indicator_never_answers_for_the_one_asked(unseen_md):
+    assert "350亿元" in unseen_md.ask("余杭区2024年技术交易额目标是多少?").answer
+    for q in ("余杭区2024年技术合同成交额目标是多少?",
+              "What is Yuhang District's 2024 target for technology contract turnover (技术合同成交额)?"):
+        assert unseen_md.ask(q).refused, q
+
+
+def test_a_name_question_gets_the_quoted_name(unseen_md):
+    a = unseen_md.ask("余杭区科技局实施的人才计划叫什么名字?")
+    assert "良渚英才计划" in a.answer
+    _valid(unseen_md, a)

@@ -20,6 +20,9 @@ def chunked():
     ("一、总体思路", 1), ("(一)实施全社会研发投入强攻行动", 2), ("（三）强化宣传引导", 2),
     ("1.加大财政科技投入", 3), ("15. 打响成果转化越快转品牌", 3), ("31、加强反腐倡廉建设", 3),
     ("2.0建设行动", None), ("2025年是“十四五”规划收官", None), ("一是聚焦创新主体", None),
+    # Markdown wraps the same numbering (unseen .md plans had no sections at all before)
+    ("## 一、2023年工作总结", 1), ("### (二)重点工作进展", 2), ("**1. 创新主体培育提质扩量。** 深入实施", 3),
+    ("# 昆山市2024年工作计划", None),
 ])
 def test_heading_levels(line, level):
     assert heading_level(line) == level
@@ -53,3 +56,20 @@ def test_clauses_keep_a_figure_with_its_subject():
     assert "技术合同交易额增长30%,达32亿元以上" in pieces
     assert any(p.startswith("新增高新技术企业45家") for p in pieces)
     assert all(not p.endswith(("，", ",", "。", ";")) for p in pieces)
+
+
+def test_markdown_sections_reach_the_clauses_and_emphasis_stays_out_of_quotes():
+    from rag.documents import PlanDocument, clean_spans
+    from rag.metadata import extract_metadata
+
+    text = ("# 某市2023年工作总结和2024年工作计划\n\n## 一、2023年工作总结\n\n"
+            "**1. 创新主体培育。** 有效高新技术企业总数达到3105家。\n\n## 二、2024年工作计划\n\n"
+            "- 有效高新技术企业总数达到3400家;\n")
+    spans = clean_spans(text, ".md")
+    doc = PlanDocument("x", "x.md", text, spans, extract_metadata(text, spans, fallback_title="x"), "0")
+    chunks, clauses = chunk_document(doc, 300)
+    by_text = {c.text: c for c in clauses}
+    section = {ch.chunk_id: ch.section for ch in chunks}
+    assert section[by_text["有效高新技术企业总数达到3105家"].chunk_id].startswith("一、2023年工作总结")
+    assert any(t.startswith("1. 创新主体培育") for t in by_text)  # no leading "**"
+    assert not any(t.startswith(("*", "_")) or t.endswith(("*", "_")) for t in by_text)

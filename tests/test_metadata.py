@@ -109,3 +109,17 @@ def test_district_review_without_a_title_place_uses_its_issuer():
     m = meta(text)
     assert (m.place, m.level, m.city, m.province) == ("蜀山区", "county", "合肥", "安徽")
     assert m.issuer == "合肥市蜀山区科学技术局" and m.kind == "工作总结"
+
+
+def test_news_headline_wins_when_the_byline_is_page_furniture():
+    # 发布时间/来源 lines are cruft (not clean spans); a 《》 in a related-news box must not become the title.
+    text = ("首页 > 新闻中心 > 要闻\n\n恩施州召开2024年全州科技创新大会\n奋力建设科技创新高地\n\n"
+            "发布时间:2024-02-28 08:45    来源:恩施日报\n\n本报讯 2月27日,全州科技创新大会召开。"
+            "会议印发了《恩施州科技特派员管理办法(修订)》。高新技术企业总数达到312家。\n")
+    m = meta(text)
+    assert m.title == "恩施州召开2024年全州科技创新大会" and m.kind == "新闻"
+
+
+def test_government_work_report_is_its_own_kind():
+    m = meta("2024年杭州市余杭区政府工作报告(科技创新部分摘编)\n全年实现技术交易额318.6亿元。\n")
+    assert m.kind == "政府工作报告" and m.place == "余杭区"

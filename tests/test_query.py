@@ -109,3 +109,41 @@ def test_indicator_synonyms_know_which_are_the_same(tools):
     contract = analyse_query("鹰潭2025年技术合同成交额目标是多少?", catalog, tk)
     assert any("技术合同成交金额" in g for g in contract.term_groups)
     assert not any("技术交易额" in g for g in contract.term_groups)
+
+
+@pytest.fixture(scope="module")
+def counties():
+    return PlaceCatalog.from_metadata({
+        "huantai": DocumentMetadata(title="桓台县科技创新行动方案", district="桓台县", city="淄博", province="山东"),
+        "yuhang": DocumentMetadata(title="余杭区政府工作报告", district="余杭区", city="杭州", province="浙江"),
+        "enshi": DocumentMetadata(title="恩施州召开科技创新大会", city="恩施", province="湖北"),
+    })
+
+
+def test_a_look_alike_of_an_indexed_county_resolves_and_says_so(tools, counties):
+    tk, _ = tools
+    q = analyse_query("恒台县2024年全社会研发经费投入强度的目标是多少?", counties, tk)
+    assert q.cities == ("淄博市桓台县",) and q.assumed == (("恒台县", "淄博市桓台县"),) and q.unknown_places == ()
+
+
+def test_an_english_district_with_no_plan_is_read_and_refused_by_name(tools, counties):
+    tk, _ = tools
+    q = analyse_query("What is Linping District's 2024 target for newly certified high-tech enterprises?", counties, tk)
+    assert q.cities == ("杭州市临平区",) and q.unknown_places == ("杭州市临平区",)
+
+
+def test_level_words_and_filler_after_an_english_place_are_not_terms(tools, counties):
+    tk, _ = tools
+    q = analyse_query("How many high-tech enterprises did Enshi Prefecture as a whole have at the end of 2023?",
+                      counties, tk)
+    assert q.cities == ("恩施",)
+    assert [g for g in q.term_groups if "高新技术企业" not in g] == []
+
+
+def test_name_questions_look_for_a_quoted_name_with_the_asked_head(tools, counties):
+    tk, _ = tools
+    q = analyse_query("昆山市科技局实施的人才计划叫什么名字?", counties, tk)
+    assert q.wants_names and ("计划”", "”计划") in q.term_groups
+    assert not any("科技局" in t for t in q.terms)  # the issuer is not a word the answer must contain
+    q = analyse_query("桓台县科技创新赋能产业升级三年行动方案里,引进高层次人才的工程叫什么?", counties, tk)
+    assert ("工程”", "”工程") in q.term_groups and ("行动”", "”行动") not in q.term_groups
