@@ -51,8 +51,10 @@ log = logging.getLogger(__name__)
 ANY = "any"
 MAX_UPLOAD_BYTES = Assistant.max_upload_bytes  # the library's limit, checked here before reading the file
 UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
-DOC_COLUMNS = ["doc_id", "title", "place", "year", "kind", "issuer", "issue_date", "evidence", "chunks", "source"]
+DOC_COLUMNS = ["doc_id", "title", "place", "year", "kind", "issuer", "issue_date", "doc_number", "evidence", "chunks",
+               "source"]
 DOC_HEADERS = ["doc_id", "标题 title", "地点 place", "年份 year", "类型 kind", "发文机关 issuer", "成文日期 issued",
+               "文号 number",
                "依据 read from", "块 chunks", "来源 source"]
 EVAL_SET = Path(__file__).resolve().parent / "eval" / "set.jsonl"
 

@@ -351,7 +351,8 @@ def _metadata_note(index: PlanIndex, clause: Clause, english: bool) -> str:
     value = getattr(index.documents[clause.doc_id].metadata, field, None)
     if not value or value in clause.text:
         return ""
-    label = {"issue_date": ("date", "日期"), "published": ("published", "发布日期"), "issuer": ("issuer", "发文机关")}[field]
+    label = {"issue_date": ("date", "日期"), "published": ("published", "发布日期"), "issuer": ("issuer", "发文机关"),
+             "doc_number": ("document number", "发文字号")}[field]
     return f" ({label[0]}: {value})" if english else f"（{label[1]}：{value}）"
 
 

@@ -221,9 +221,10 @@ class Assistant:
         chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=set(allowed),
                           reranker=self.reranker)
         if query.asks_for and chunks:
-            meta = metadata_clause(index, chunks[0].chunk.doc_id, query.asks_for)
-            if meta is not None:
-                return [meta], 1.0
+            metas = [m for f in (query.asks_for_all or (query.asks_for,))
+                     if (m := metadata_clause(index, chunks[0].chunk.doc_id, f)) is not None]
+            if metas:
+                return metas, 1.0
         scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years)
         support = scored[0].support if scored else 0.0
         chosen = select_clauses(scored, min_support, query.wants_figure, query.prefers_figure)

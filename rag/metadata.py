@@ -45,6 +45,7 @@ class DocumentMetadata:
     issuer: str | None = None
     issue_date: str | None = None  # ISO date the plan was signed/issued (成文日期, signature date)
     published: str | None = None  # ISO date the page was published (发布日期), when the text gives one
+    doc_number: str | None = None  # 发文字号, e.g. 洛科〔2024〕9号
     kind: str | None = None  # 工作要点 / 工作意见 / 实施方案 / 行动方案 / 规划 / 工作总结 / 新闻 ...
     place: str | None = None  # the plan's own place, official name: 洞头区 / 温州市 / 浙江省
     level: str | None = None  # "province" | "city" | "county"
@@ -93,6 +94,8 @@ ISSUER_FIELD = re.compile(r"发文机关[:：]\s*([^\s:：]{2,30})")
 SOURCE_FIELD = re.compile(r"(?:信息来源|来源)[:：]\s*([\u4e00-\u9fff]{2,24})")
 HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S | re.I)
 HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.S | re.I)
+# 发文字号: issuer abbreviation, the year in brackets, a serial number: 洛科〔2024〕9号, 桓政办发[2024]11号.
+DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}\s*[〔\[【(（]\s*(?:19|20)\d{2}\s*[〕\]】)）]\s*\d{1,4}\s*号")
 MADE_TITLE = re.compile(r"(?:制定|印发|出台)了?《?([^，。,《》\s]{4,40}?(?:%s))》?(?:如下|。|，|,)")
 NOTICE_TITLE = re.compile(r"(?:关于)?(?:印发|发布|出台|制定)了?《([^《》\n]{4,60})》")
 SENTENCE_END = re.compile(r"[。；;，,：:！!？?]$")
@@ -102,6 +105,13 @@ SENTENCE_END = re.compile(r"[。；;，,：:！!？?]$")
 def _issuer_line() -> re.Pattern:
     suffixes = "|".join(sorted(plan_kinds()["issuer_suffixes"], key=len, reverse=True))
     return re.compile(r"^\s*((?:中共)?[\u4e00-\u9fff]{2,16}?(?:%s))\s*$" % suffixes, re.M)
+
+
+@functools.lru_cache(maxsize=1)
+def _issuer_dated_line() -> re.Pattern:
+    """"(广西壮族自治区人民政府办公厅2021年10月15日印发 …)": the issuer opens a line and the date follows it."""
+    suffixes = "|".join(sorted(plan_kinds()["issuer_suffixes"], key=len, reverse=True))
+    return re.compile(r"^[\s(（]*((?:中共)?[\u4e00-\u9fff]{2,16}?(?:%s))\s*(?:19|20)\d{2}\s*年" % suffixes, re.M)
 
 
 @functools.lru_cache(maxsize=1)
@@ -130,6 +140,10 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
     issue_date, date_span = _find_issue_date(norm)
     if date_span:
         evidence["issue_date"] = date_span
+    doc_number = None
+    if m := DOC_NUMBER.search(norm[:5000]):
+        doc_number = text[m.start():m.end()]
+        evidence["doc_number"] = m.span()
     published = None
     if m := PUBLISHED_DATE.search(norm):
         published = _iso(*m.groups())
@@ -147,7 +161,8 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
     if issuer and place and issuer.startswith(("市", "区", "县", "省")):
         issuer = place.name + issuer[1:] if issuer[0] == place.name[-1] else issuer  # 市科技局 -> 鹰潭市科技局
     return DocumentMetadata(title=title, year=years[-1] if years else None, years=years, period=period,
-                            issuer=issuer, issue_date=issue_date, published=published, kind=kind, evidence=evidence, **fields)
+                            issuer=issuer, issue_date=issue_date, published=published, doc_number=doc_number,
+                            kind=kind, evidence=evidence, **fields)
 
 
 def place_fields(gaz: Gazetteer, place: Place | None) -> dict:
@@ -271,6 +286,8 @@ def _find_issuer(norm: str) -> tuple[str | None, tuple[int, int] | None]:
     if m := ISSUER_FIELD.search(norm):
         return m.group(1), m.span(1)
     if m := _issuer_line().search(norm):
+        return m.group(1), m.span(1)
+    if m := _issuer_dated_line().search(norm[:3000]):
         return m.group(1), m.span(1)
     if m := SOURCE_FIELD.search(norm):
         suffixes = plan_kinds()["issuer_suffixes"] + ["局", "厅"]

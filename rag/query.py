@@ -43,6 +43,7 @@ KIND_HINTS = {
 }
 # Questions about the document itself, answered from its metadata (with the span it was read from).
 METADATA_HINTS = {
+    "doc_number": re.compile(r"发文字号|文号|发文号|document (?:reference )?number|reference number|file number", re.I),
     # The web page's publication date (发布日期), which can differ from the date the plan was signed.
     "published": re.compile(r"发布日期|发布时间|网页.{0,6}日期|publication date|published (?:date|on)|"
                             r"web ?page\b.*\bdate|date\b.*\bweb ?page", re.I),
@@ -89,6 +90,7 @@ class Query:
     # Names read as a near-miss of an indexed place: (as written, the place assumed), e.g. ("赣洲", "赣州")
     assumed: tuple[tuple[str, str], ...] = ()
     intent: str | None = None  # "corpus" (which plans are indexed) | "outline" (what a plan is about)
+    asks_for_all: tuple[str, ...] = ()  # every metadata field asked for ("由哪个机关印发?文号是什么?")
 
     def for_city(self, place: str | None) -> "Query":
         """This query narrowed to one place's years and kinds (unchanged for single-place questions)."""
@@ -228,7 +230,10 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
                          for j in range(len(groups)))]
     terms = tuple(dict.fromkeys(t for g in groups for t in g))
     scopes = _city_scopes(simplified, first_mention, years, kinds) if len(places) > 1 else ()
-    asks_for = next((name for name, pattern in METADATA_HINTS.items() if pattern.search(simplified)), None)
+    metadata_fields = tuple(name for name, pattern in METADATA_HINTS.items() if pattern.search(simplified))
+    if "published" in metadata_fields:  # 发布日期 reads as both; the page's date is the one meant
+        metadata_fields = tuple(f for f in metadata_fields if f != "issue_date")
+    asks_for = metadata_fields[0] if metadata_fields else None
     if asks_for:
         wants_figure = False
     intent = None if asks_for or wants_figure and not re.search(r"几份|多少份|how many (?:documents|plans|files)",
@@ -246,7 +251,7 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
         groups = groups + [(h + "”", "”" + h) for h in named]
         terms = tuple(dict.fromkeys(t for g in groups for t in g))
     return Query(question, simplified, lang, places, unknown, years, kinds, wants_figure, terms, tuple(groups),
-                 asks_for, prefers_figure, wants_names, scopes, assumed, intent)
+                 asks_for, prefers_figure, wants_names, scopes, assumed, intent, metadata_fields)
 
 
 def _merge_alternatives(text: str, groups: list[tuple[str, ...]], terms: list[str]) -> list[tuple[str, ...]]:

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 3  # 3: bm25/ files are checksummed too
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.23-12"  # news headlines, 政府工作报告 kind, Markdown headings and emphasis, bridge stopwords
+PIPELINE_VERSION = "2026.11.23-14"  # 发文字号, issuer lines with a date; news headlines, 政府工作报告 kind, Markdown headings and emphasis
 CHECKED_FILES = ("dense.faiss", "chunk_vectors.npy", "clause_vectors.npy", "documents.jsonl", "chunks.jsonl",
                  "clauses.jsonl", "userdict.txt", "bridge.json")
 BM25_DIR = "bm25"

@@ -123,3 +123,13 @@ def test_news_headline_wins_when_the_byline_is_page_furniture():
 def test_government_work_report_is_its_own_kind():
     m = meta("2024年杭州市余杭区政府工作报告(科技创新部分摘编)\n全年实现技术交易额318.6亿元。\n")
     assert m.kind == "政府工作报告" and m.place == "余杭区"
+
+
+def test_document_number_and_an_issuer_line_that_carries_the_date():
+    text = ("广西科技创新“十四五”规划\n\n(广西壮族自治区人民政府办公厅2021年10月15日印发  桂政办发〔2021〕87号)\n\n"
+            "一、发展基础\n全区研发经费投入强度达到1.5%。\n")
+    m = meta(text)
+    assert m.doc_number == "桂政办发〔2021〕87号" and m.issuer == "广西壮族自治区人民政府办公厅"
+    s, e = m.evidence["doc_number"]
+    assert text[s:e] == m.doc_number
+    assert meta("某市2024年科技工作要点\n一、目标\n索引号：11370321MB2841/2024-00011\n").doc_number is None

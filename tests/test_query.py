@@ -147,3 +147,10 @@ def test_name_questions_look_for_a_quoted_name_with_the_asked_head(tools, counti
     assert not any("科技局" in t for t in q.terms)  # the issuer is not a word the answer must contain
     q = analyse_query("桓台县科技创新赋能产业升级三年行动方案里,引进高层次人才的工程叫什么?", counties, tk)
     assert ("工程”", "”工程") in q.term_groups and ("行动”", "”行动") not in q.term_groups
+
+
+def test_a_question_for_two_metadata_fields_asks_for_both(tools, counties):
+    tk, _ = tools
+    q = analyse_query("广西科技创新“十四五”规划是由哪个机关印发的?文号是什么?", counties, tk)
+    assert set(q.asks_for_all) == {"issuer", "doc_number"}
+    assert analyse_query("What is the document number of Huantai's action plan?", counties, tk).asks_for == "doc_number"
