@@ -25,7 +25,7 @@ import functools
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace, fields
 from datetime import date
 from importlib import resources
 
@@ -63,7 +63,9 @@ class DocumentMetadata:
     @classmethod
     def from_dict(cls, d: dict) -> "DocumentMetadata":
         evidence = {k: tuple(v) for k, v in (d.get("evidence") or {}).items()}
-        return cls(**{**d, "years": tuple(d.get("years") or ()), "evidence": evidence})
+        known = {f.name for f in fields(cls)}  # a field a newer version added is ignored, not fatal
+        return cls(**{**{k: v for k, v in d.items() if k in known}, "years": tuple(d.get("years") or ()),
+                      "evidence": evidence})
 
 
 @functools.lru_cache(maxsize=1)
@@ -178,6 +180,10 @@ def place_fields(gaz: Gazetteer, place: Place | None) -> dict:
 
 def apply_override(metadata: DocumentMetadata, override: dict) -> DocumentMetadata:
     """A sidecar's fields win; naming a place (`place`, `district`, `city` or `province`) re-derives the others."""
+    unknown = set(override) - {f.name for f in fields(DocumentMetadata)}
+    if unknown:  # a typo ("ctiy") must not be dropped silently
+        raise TypeError(f"unknown field(s) {', '.join(sorted(unknown))}; use title, place, city, province, year, "
+                        "issuer, issue_date, kind …")
     merged = DocumentMetadata.from_dict({**metadata.to_dict(), **override})
     gaz = gazetteer()
     for key in ("place", "district", "city", "province"):
