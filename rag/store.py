@@ -9,25 +9,23 @@
       chunks.jsonl      clauses.jsonl      userdict.txt
 
 Nothing is pickled. Writes are atomic: a new index is built in a sibling temporary directory and
-swapped in by rename, so a crash mid-build leaves the previous index usable.
+swapped in by rename, so a crash mid-build leaves the previous index usable (the folder's locking, swap,
+recovery and checksums live in index_folder.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
-import stat
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
@@ -36,6 +34,8 @@ from .chunking import Chunk, Clause, chunk_document
 from .documents import DocumentMetadata, PlanDocument
 from .embeddings import EmbedderInfo
 from .errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, IndexVersionError, IndexWriteError
+from .index_folder import (check_file, checked_files, clear_debris, file_sha, index_lock, manifest_identity, recover,
+                           swap_in, verify_files, write_error)
 from .tokenize import Tokenizer, learn_indicator_terms
 
 __all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "PIPELINE_VERSION", "index_lock"]
@@ -45,9 +45,6 @@ FORMAT_VERSION = 3  # 3: bm25/ files are checksummed too
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
 PIPELINE_VERSION = "2026.11.23-14"  # 发文字号, issuer lines with a date; news headlines, 政府工作报告 kind, Markdown headings and emphasis
-CHECKED_FILES = ("dense.faiss", "chunk_vectors.npy", "clause_vectors.npy", "documents.jsonl", "chunks.jsonl",
-                 "clauses.jsonl", "userdict.txt", "bridge.json")
-BM25_DIR = "bm25"
 # How long a reader waits for a builder to finish swapping a new index in before it reports what it saw.
 SWAP_WAIT_S = 2.0
 
@@ -86,14 +83,6 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     with path.open("w", encoding="utf-8") as f:
         for row in rows:
@@ -103,58 +92,6 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 def _read_jsonl(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def _lock_path(index_dir: Path) -> Path:
-    return index_dir.parent / f".{index_dir.name}.lock"
-
-
-@contextlib.contextmanager
-def index_lock(index_dir: Path) -> Iterator[None]:
-    """One builder at a time per index directory (other processes wait)."""
-    try:
-        index_dir.parent.mkdir(parents=True, exist_ok=True)
-        fh = _lock_path(index_dir).open("a")
-    except OSError as exc:
-        raise _write_error(index_dir, exc) from exc
-    with fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _no_builder(index_dir: Path) -> Iterator[bool]:
-    """Yields True while holding the build lock without waiting, False when a builder holds it (or no lock file)."""
-    try:
-        fh = _lock_path(index_dir).open("a")
-    except OSError:
-        yield False
-        return
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _write_error(index_dir: Path, exc: OSError) -> IndexWriteError:
-    return IndexWriteError(f"cannot write the index at {index_dir} ({exc.strerror or exc}); choose a writable "
-                           f"--index-dir (or POLICY_RAG_INDEX_DIR) or fix the folder's permissions")
-
-
-def _checked_files(index_dir: Path) -> list[str]:
-    """Every file of a built index except the manifest, as paths relative to index_dir."""
-    names = list(CHECKED_FILES)
-    names += sorted(f"{BM25_DIR}/{p.name}" for p in (index_dir / BM25_DIR).iterdir() if p.is_file())
-    return names
 
 
 # ---------------------------------------------------------------- build
@@ -171,7 +108,7 @@ def _previous_vectors(index_dir: Path, embedder: EmbedderInfo) -> dict[str, np.n
         for rows_file, vec_file, key in (("chunks.jsonl", "chunk_vectors.npy", "embed_sha"),
                                          ("clauses.jsonl", "clause_vectors.npy", "embed_sha")):
             for name in (rows_file, vec_file):  # never reuse vectors from files that fail their checksum
-                _check_file(index_dir / name, manifest["files"][name], "")
+                check_file(index_dir / name, manifest["files"][name], "")
             rows = _read_jsonl(index_dir / rows_file)
             vecs = np.load(index_dir / vec_file, allow_pickle=False)
             if len(rows) != len(vecs):
@@ -215,7 +152,7 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
     index_dir = Path(index_dir)
     info: EmbedderInfo = embedder.info
     with index_lock(index_dir):
-        _clear_debris(index_dir)
+        clear_debris(index_dir)
         cache = {} if rebuild else _previous_vectors(index_dir, info)
         chunks: list[Chunk] = []
         clauses: list[Clause] = []
@@ -248,7 +185,7 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
         except OSError as exc:
-            raise _write_error(index_dir, exc) from exc
+            raise write_error(index_dir, exc) from exc
         try:
             faiss.write_index(dense, str(tmp / "dense.faiss"))
             np.save(tmp / "chunk_vectors.npy", chunk_vecs, allow_pickle=False)
@@ -273,80 +210,22 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
                 "counts": {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)},
                 # files of documents_dir that were not indexed (skipped by the loader) -> sha256 of their bytes
                 "ignored": dict(sorted((ignored or {}).items())),
-                "files": {name: _file_sha(tmp / name) for name in _checked_files(tmp)},
+                "files": {name: file_sha(tmp / name) for name in checked_files(tmp)},
             }
             (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
             # mkdtemp makes a private (0700) folder; an index is as readable as any folder the user makes.
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)
-            _swap_in(tmp, index_dir)
+            swap_in(tmp, index_dir)
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, OSError) and not isinstance(exc, IndexWriteError):
-                raise _write_error(index_dir, exc) from exc
+                raise write_error(index_dir, exc) from exc
             raise
     return {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses),
             "embedded": n1 + n2, "reused": len(chunks) + len(clauses) - n1 - n2,
             "seconds": round(time.perf_counter() - t0, 2)}
-
-
-def _swap_in(tmp: Path, index_dir: Path) -> None:
-    """Replace index_dir by tmp. Between the two renames the old copy is kept as .<name>.old (see _recover)."""
-    old = index_dir.parent / f".{index_dir.name}.old"
-    _discard(old)
-    if index_dir.exists():
-        os.rename(index_dir, old)
-    os.rename(tmp, index_dir)
-    _discard(old)
-
-
-def _discard(path: Path) -> None:
-    """Delete a leftover folder; one that cannot be deleted (read-only, busy) is renamed out of the way."""
-    def make_writable_and_retry(func, p, _exc):
-        os.chmod(os.path.dirname(p) or ".", 0o700)
-        func(p)
-
-    if path.is_symlink():
-        path.unlink()
-        return
-    if not path.exists():
-        return
-    try:
-        shutil.rmtree(path, onerror=make_writable_and_retry)
-    except OSError as exc:
-        trash = Path(tempfile.mkdtemp(prefix=f"{path.name}.trash-", dir=path.parent))
-        os.rename(path, trash / path.name)
-        log.warning("could not delete %s (%s); moved it to %s, delete it by hand", path, exc, trash)
-
-
-def _clear_debris(index_dir: Path) -> None:
-    """Remove what crashed builds left next to index_dir (called under the build lock, so none is in use)."""
-    _restore_old(index_dir)
-    for leftover in index_dir.parent.glob(f".{index_dir.name}.tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    for trash in index_dir.parent.glob(f".{index_dir.name}.old.trash-*"):
-        shutil.rmtree(trash, ignore_errors=True)
-
-
-def _recover(index_dir: Path) -> None:
-    """Undo a crash during _swap_in: only .<name>.old left (put it back), or a stale .old next to the index.
-
-    Only when no builder holds the lock: during a live swap the gap between the renames is normal.
-    """
-    old = index_dir.parent / f".{index_dir.name}.old"
-    if not old.exists():
-        return
-    with _no_builder(index_dir) as free:
-        if free:
-            _restore_old(index_dir)
-
-
-def _restore_old(index_dir: Path) -> None:
-    old = index_dir.parent / f".{index_dir.name}.old"
-    if not index_dir.exists() and (old / "manifest.json").exists():
-        os.rename(old, index_dir)  # a crash between the two renames of _swap_in
-    _discard(old)  # a crash after the swap, before the old copy was deleted
 
 
 # ---------------------------------------------------------------- load
@@ -361,64 +240,21 @@ def load_index(index_dir: Path, *, expected_embedder: EmbedderInfo | None = None
     index_dir = Path(index_dir)
     deadline = time.monotonic() + SWAP_WAIT_S
     while True:
-        before = _identity(index_dir)
+        before = manifest_identity(index_dir)
         try:
             return _load_once(index_dir, expected_embedder)
         except (IndexNotFoundError, IndexCorruptError) as exc:
-            swapping = _identity(index_dir) != before or (index_dir.parent / f".{index_dir.name}.old").exists()
+            swapping = manifest_identity(index_dir) != before or (index_dir.parent / f".{index_dir.name}.old").exists()
             if not swapping or isinstance(exc, IndexVersionError) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
-
-
-def _identity(index_dir: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(index_dir / "manifest.json")
-        return st.st_ino, st.st_mtime_ns
-    except OSError:
-        return None
-
-
-def _verify_files(index_dir: Path, manifest: dict, rebuild: str) -> None:
-    """Every file is one the format names, a regular file inside index_dir, and matches its checksum.
-
-    The names come from the manifest, which is data from disk: a name like /dev/zero or ../../etc/shadow
-    must never be opened, so the set of names is checked before any file is read.
-    """
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise IndexCorruptError(f"index manifest at {index_dir} lists no file checksums; {rebuild}")
-    expected = set(CHECKED_FILES)
-    bm25_names = {n for n in files if isinstance(n, str) and n.startswith(f"{BM25_DIR}/")}
-    for name in bm25_names:
-        leaf = name[len(BM25_DIR) + 1:]
-        if not leaf or "/" in leaf or "\\" in leaf or leaf.startswith("."):
-            raise IndexCorruptError(f"index manifest at {index_dir} names an unexpected file {name!r}; {rebuild}")
-    if set(files) != expected | bm25_names or not bm25_names:
-        odd = sorted(map(str, set(files) ^ (expected | bm25_names))) or ["bm25/*"]
-        raise IndexCorruptError(f"index manifest at {index_dir} does not list the index's own files "
-                                f"(unexpected or missing: {', '.join(odd[:5])}); {rebuild}")
-    for name, digest in files.items():
-        _check_file(index_dir / name, digest, rebuild)
-
-
-def _check_file(path: Path, digest: str, rebuild: str) -> None:
-    """A regular file (never a link or a device) whose bytes match digest, else IndexCorruptError."""
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            raise IndexCorruptError(f"index file {path} is not a regular file (a link or device); {rebuild}")
-        actual = _file_sha(path)
-    except OSError as exc:
-        raise IndexCorruptError(f"index file {path} is missing or unreadable ({exc.strerror}); {rebuild}") from exc
-    if actual != digest:
-        raise IndexCorruptError(f"index file {path} does not match its checksum (truncated or modified); {rebuild}")
 
 
 def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> PlanIndex:
     import bm25s
     import faiss
 
-    _recover(index_dir)
+    recover(index_dir)
     rebuild = f"rebuild it with `rag index --rebuild --index-dir {index_dir}`"
     manifest_path = index_dir / "manifest.json"
     if not manifest_path.exists():
@@ -437,7 +273,7 @@ def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> PlanI
             f"index at {index_dir} was built with embedder {built_with.name!r} ({built_with.dimension}-d) but the "
             f"configured embedder is {expected_embedder.name!r} ({expected_embedder.dimension}-d); {rebuild} "
             f"--embedder {expected_embedder.name}, or set the embedder back to {built_with.name!r}")
-    _verify_files(index_dir, manifest, rebuild)
+    verify_files(index_dir, manifest, rebuild)
     try:
         docs = {}
         for row in _read_jsonl(index_dir / "documents.jsonl"):

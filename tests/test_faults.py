@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rag.index_folder as index_folder
 import rag.store as store
 from rag import Assistant
 from rag.documents import load_documents
@@ -47,8 +48,8 @@ def test_manifest_never_makes_the_loader_read_outside_the_index(workspace, monke
     manifest["files"][name] = "0" * 64
     _write_manifest(workspace.index_dir, manifest)
     opened = []
-    real = store._file_sha
-    monkeypatch.setattr(store, "_file_sha", lambda p: opened.append(str(p)) or real(p))
+    real = index_folder.file_sha
+    monkeypatch.setattr(index_folder, "file_sha", lambda p: opened.append(str(p)) or real(p))
     result = {}
     # /dev/zero hashed would never end: load in a thread so the test fails instead of hanging.
     t = threading.Thread(target=lambda: result.setdefault("exc", _raises(load_index, workspace.index_dir)), daemon=True)
@@ -94,7 +95,7 @@ def test_pickled_vectors_are_refused(workspace):
     path = workspace.index_dir / "chunk_vectors.npy"
     np.save(path, np.array([{"x": 1}], dtype=object), allow_pickle=True)
     manifest = _manifest(workspace.index_dir)
-    manifest["files"]["chunk_vectors.npy"] = store._file_sha(path)  # checksum forged too
+    manifest["files"]["chunk_vectors.npy"] = index_folder.file_sha(path)  # checksum forged too
     _write_manifest(workspace.index_dir, manifest)
     with pytest.raises(IndexCorruptError, match="unreadable"):
         load_index(workspace.index_dir)
@@ -104,7 +105,7 @@ def test_hostile_documents_jsonl_is_a_clear_error(workspace):
     path = workspace.index_dir / "documents.jsonl"
     path.write_text(json.dumps({"doc_id": ["not", "a", "str"], "text": 5}) + "\n", encoding="utf-8")
     manifest = _manifest(workspace.index_dir)
-    manifest["files"]["documents.jsonl"] = store._file_sha(path)
+    manifest["files"]["documents.jsonl"] = index_folder.file_sha(path)
     _write_manifest(workspace.index_dir, manifest)
     with pytest.raises(IndexCorruptError, match="rebuild"):
         load_index(workspace.index_dir)
@@ -145,11 +146,11 @@ def test_stale_old_copy_that_cannot_be_deleted_does_not_block_builds(workspace, 
             raise PermissionError(13, "Permission denied", str(path))
         return real_rmtree(path, *a, **k)
 
-    monkeypatch.setattr(store.shutil, "rmtree", stubborn)
+    monkeypatch.setattr(index_folder.shutil, "rmtree", stubborn)
     build_index(_docs(workspace), load_embedder(), workspace.index_dir, progress=False)
     assert load_index(workspace.index_dir).dense.ntotal > 0
     assert not old.exists()  # moved aside to a trash folder that the next build clears
-    monkeypatch.setattr(store.shutil, "rmtree", real_rmtree)
+    monkeypatch.setattr(index_folder.shutil, "rmtree", real_rmtree)
     build_index(_docs(workspace), load_embedder(), workspace.index_dir, progress=False)
     assert not list(workspace.index_dir.parent.glob(".default.old*"))
 
@@ -202,10 +203,10 @@ def test_loads_during_repeated_swaps_never_report_corruption(workspace):
 
     def swapper():
         while not stop.is_set():
-            with store.index_lock(workspace.index_dir):  # as build_index does: copy and swap under the lock
+            with index_folder.index_lock(workspace.index_dir):  # as build_index does: copy and swap under the lock
                 tmp = workspace.index_dir.parent / f".default.tmp-{swaps[0]}"
                 shutil.copytree(src, tmp)
-                store._swap_in(tmp, workspace.index_dir)
+                index_folder.swap_in(tmp, workspace.index_dir)
             swaps[0] += 1
 
     t = threading.Thread(target=swapper)
@@ -233,6 +234,7 @@ KILL_SCRIPT = r"""
 import os, signal, sys
 from pathlib import Path
 import numpy as np
+import rag.index_folder as index_folder
 import rag.store as store
 from rag.documents import load_documents
 from rag.embeddings import load_embedder
