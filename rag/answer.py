@@ -126,9 +126,14 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
     cores = {i: tuple(_core(index, t) for t in query.term_groups[i]) for i in indicator_groups}
     # ...unless the passage names another indicator around that part: 交易额 is the core of 技术合同交易额,
     # but a passage saying 技术交易额 is about a different indicator.
-    rivals = {i: tuple(t for t in indicators if any(c and c in t for c in cores[i])
-                       and not any(t in f.lower() or f.lower() in t for f in query.term_groups[i]))
-              for i in indicator_groups}
+    # Found lazily: only a clause whose context matches a core but not the indicator itself needs them.
+    rivals: dict[int, tuple[str, ...]] = {}
+
+    def rivals_of(i: int) -> tuple[str, ...]:
+        if i not in rivals:
+            rivals[i] = tuple(t for t in indicators if any(c and c in t for c in cores[i])
+                              and not any(t in f.lower() or f.lower() in t for f in query.term_groups[i]))
+        return rivals[i]
 
     # "…的工程叫什么": the clause must itself hold a quoted name with that head (see query.load_name_heads).
     name_groups = frozenset(i for i, g in enumerate(query.term_groups) if all("”" in t for t in g)) \
@@ -179,7 +184,7 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             # (0.87–0.93 for right and wrong clauses alike) to tell "answered" from "not in the documents".
             support = lexical_ctx if total else _unit(float(sim))
             indicator_ok = not indicator_groups or any(
-                i in ctx or (any(c and c in context for c in cores[i]) and not any(r in context for r in rivals[i]))
+                i in ctx or (any(c and c in context for c in cores[i]) and not any(r in context for r in rivals_of(i)))
                 for i in indicator_groups)
             out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure,
                                     lexical_own, own, indicator_ok))
