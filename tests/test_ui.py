@@ -328,3 +328,12 @@ def test_questions_and_uploads_do_not_share_a_queue(assistant):
     assert len(ask) == 2 and len(upload) == 1
     assert {(d.concurrency_id, d.concurrency_limit) for d in ask} == {("ask", 4)}
     assert upload[0].concurrency_id != "ask" and upload[0].concurrency_limit == 1
+
+
+def test_the_ui_extra_installs_what_the_eval_tab_needs():
+    """#8.11: `pip install 'policy-rag[ui]'` must be enough for the Eval tab's plot."""
+    import tomllib
+
+    extras = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text("utf-8"))
+    ui_extra = extras["project"]["optional-dependencies"]["ui"]
+    assert any(req.startswith("gradio") for req in ui_extra) and any(req.startswith("matplotlib") for req in ui_extra)
