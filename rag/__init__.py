@@ -13,6 +13,7 @@ from .errors import (
     GenerationError,
     IndexCorruptError,
     IndexNotFoundError,
+    IndexingTimeoutError,
     IndexWriteError,
     InvalidQuestionError,
     NoDocumentsError,
@@ -25,6 +26,6 @@ from .settings import Settings
 __all__ = [
     "Assistant", "Answer", "Citation", "HybridRetriever", "Settings",
     "PolicyRagError", "DocumentLoadError", "NoDocumentsError", "IndexNotFoundError", "IndexCorruptError",
-    "IndexWriteError", "EmbedderMismatchError", "EmbedderUnavailableError", "InvalidQuestionError", "GenerationError", "SettingsError",
+    "IndexWriteError", "IndexingTimeoutError", "EmbedderMismatchError", "EmbedderUnavailableError", "InvalidQuestionError", "GenerationError", "SettingsError",
 ]
 __version__ = "0.1.0"

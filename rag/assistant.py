@@ -16,6 +16,7 @@ import logging
 import re
 import sys
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -282,7 +283,7 @@ class Assistant:
             try:
                 tmp.write_bytes(data)
                 load_document(tmp.rename(target), root=self.settings.documents_dir.parent)
-                stats = self._rebuild(progress)
+                stats = self._rebuild(progress, deadline=time.monotonic() + self.settings.max_upload_seconds)
             except Exception:
                 tmp.unlink(missing_ok=True)
                 if not existed:
@@ -305,8 +306,8 @@ class Assistant:
                     path.write_bytes(backup)
                 raise
 
-    def _rebuild(self, progress: bool) -> dict:
-        index, warnings = _build(self.settings, self.embedder, progress)
+    def _rebuild(self, progress: bool, deadline: float | None = None) -> dict:
+        index, warnings = _build(self.settings, self.embedder, progress, deadline)
         self._snapshot = _Snapshot(index, PlaceCatalog.from_metadata({d.doc_id: d.metadata for d in index.documents.values()}))
         self.warnings = warnings
         return {"documents": len(index.documents), "chunks": len(index.chunks), "warnings": warnings}
@@ -357,7 +358,7 @@ def validate_question(question: object, max_chars: int) -> str:
     return q
 
 
-def _build(settings: Settings, embedder, progress: bool) -> tuple[PlanIndex, list[str]]:
+def _build(settings: Settings, embedder, progress: bool, deadline: float | None = None) -> tuple[PlanIndex, list[str]]:
     if progress:
         print(f"building the index at {settings.index_dir} from {settings.documents_dir} "
               "(first run or documents changed; unchanged text is not re-embedded)…", file=sys.stderr, flush=True)
@@ -369,7 +370,7 @@ def _build(settings: Settings, embedder, progress: bool) -> tuple[PlanIndex, lis
     # the next start does not rebuild for them again until they change.
     ignored = {p.name: _file_sha(p) for p in candidate_files(settings.documents_dir) if p.name not in loaded}
     build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress,
-                ignored=ignored)
+                ignored=ignored, deadline=deadline)
     return load_index(settings.index_dir, expected_embedder=embedder.info), warnings
 
 

@@ -10,6 +10,7 @@ __all__ = [
     "IndexCorruptError",
     "IndexVersionError",
     "IndexWriteError",
+    "IndexingTimeoutError",
     "EmbedderMismatchError",
     "EmbedderUnavailableError",
     "InvalidQuestionError",
@@ -64,3 +65,7 @@ class SettingsError(PolicyRagError, ValueError):
 
 class IndexWriteError(PolicyRagError, OSError):
     """The index folder cannot be written (read-only, not a folder, disk full)."""
+
+
+class IndexingTimeoutError(PolicyRagError):
+    """Indexing an upload took longer than max_upload_seconds; the upload was rolled back."""

@@ -41,6 +41,8 @@ class Settings:
     # Uploads with more characters of text than this are refused before indexing: embedding is the cost of an
     # upload (a 2 MB text took ~14 min of CPU), and real plans are 5k–60k characters.
     max_upload_chars: int = 200_000
+    # ...and indexing an upload that still takes longer than this is stopped and rolled back.
+    max_upload_seconds: float = 600.0
     # Refuse when the best clause's support (0..1, see answer.py) is below this.
     min_support: float = 0.25
     # Optional LLM generation through an OpenAI-compatible endpoint (vLLM, Ollama, DeepSeek, Qwen, ...).
@@ -61,6 +63,8 @@ class Settings:
             raise SettingsError("max_question_chars must be positive")
         if self.max_upload_chars < 1:
             raise SettingsError(f"max_upload_chars must be a positive number of characters (got {self.max_upload_chars})")
+        if not self.max_upload_seconds > 0:
+            raise SettingsError(f"max_upload_seconds must be a positive number of seconds (got {self.max_upload_seconds})")
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> "Settings":

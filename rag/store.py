@@ -33,7 +33,8 @@ from .bridge import TermBridge, build_bridge
 from .chunking import Chunk, Clause, chunk_document
 from .documents import DocumentMetadata, PlanDocument
 from .embeddings import EmbedderInfo
-from .errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, IndexVersionError, IndexWriteError
+from .errors import (EmbedderMismatchError, IndexCorruptError, IndexingTimeoutError, IndexNotFoundError,
+                     IndexVersionError, IndexWriteError)
 from .index_folder import (check_file, checked_files, clear_debris, file_sha, index_lock, manifest_identity, recover,
                            swap_in, verify_files, write_error)
 from .tokenize import Tokenizer, learn_indicator_terms
@@ -138,8 +139,12 @@ def _embed_with_cache(texts: list[str], embed: Callable[[list[str]], np.ndarray]
 
 
 def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chunk_size: int = 300,
-                progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None) -> dict:
+                progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
+                deadline: float | None = None) -> dict:
     """Chunk, embed (re-using vectors of unchanged text), index and atomically write `index_dir`.
+
+    `deadline` (a time.monotonic() value) stops the build with IndexingTimeoutError once passed; nothing is
+    written then, so the previous index stays as it was.
 
     Returns build statistics: counts, how many texts were embedded vs reused, seconds.
     """
@@ -168,7 +173,14 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
         clause_texts = [cl.text for cl in clauses]
         n_todo = sum(1 for t in chunk_texts + clause_texts if _sha(t) not in cache)
         bar = tqdm(total=n_todo, desc="embedding", unit="text", disable=not progress or n_todo == 0)
-        embed = lambda texts: embedder.embed_passages(texts, progress=bar.update)  # noqa: E731
+        def tick(n: int) -> None:
+            bar.update(n)
+            if deadline is not None and time.monotonic() > deadline:
+                raise IndexingTimeoutError(f"indexing stopped after its time limit with {bar.n} of {n_todo} texts "
+                                           "embedded; split the file into smaller documents, or raise the limit "
+                                           "with POLICY_RAG_MAX_UPLOAD_SECONDS")
+
+        embed = lambda texts: embedder.embed_passages(texts, progress=tick)  # noqa: E731
         chunk_vecs, chunk_keys, n1 = _embed_with_cache(chunk_texts, embed, cache, info.dimension)
         clause_vecs, clause_keys, n2 = _embed_with_cache(clause_texts, embed, cache, info.dimension)
         bar.close()

@@ -249,7 +249,7 @@ def test_reupload_with_a_failing_rebuild_keeps_the_original(workspace, monkeypat
     path = workspace.documents_dir / "yingtan_2025_st_work_opinions.txt"
     original = path.read_bytes()
 
-    def disk_full(progress):
+    def disk_full(progress, deadline=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(assistant, "_rebuild", disk_full)
@@ -303,7 +303,7 @@ def test_an_upload_with_too_much_text_is_refused_before_indexing(workspace, monk
     assert assistant.settings.max_upload_chars == 200_000
     docs_before, index_before = _tree(workspace.documents_dir), _tree(workspace.index_dir)
 
-    def indexed(progress):
+    def indexed(progress, deadline=None):
         raise AssertionError("an over-long upload was indexed")
 
     monkeypatch.setattr(assistant, "_rebuild", indexed)
@@ -365,3 +365,17 @@ def test_a_name_question_gets_the_quoted_name(unseen_md):
     a = unseen_md.ask("余杭区科技局实施的人才计划叫什么名字?")
     assert "良渚英才计划" in a.answer
     _valid(unseen_md, a)
+
+
+def test_an_upload_whose_indexing_runs_past_its_time_limit_is_rolled_back(workspace):
+    """#8.12: indexing an upload is bounded in time too; past max_upload_seconds it stops, and the documents
+    folder and the index are exactly as before."""
+    from rag import IndexingTimeoutError
+
+    assistant = Assistant.from_settings(workspace.settings.with_overrides(max_upload_seconds=0.001))
+    docs_before, index_before = _tree(workspace.documents_dir), _tree(workspace.index_dir)
+    text = "2025年宁波市科技工作要点\n" + "".join(f"{i}、全市新建科技项目{i}个，投入资金{i * 7}亿元。\n" for i in range(1, 200))
+    with pytest.raises(IndexingTimeoutError, match="POLICY_RAG_MAX_UPLOAD_SECONDS"):
+        assistant.add_document("ningbo_2025_work_points.txt", text.encode())
+    assert _tree(workspace.documents_dir) == docs_before and _tree(workspace.index_dir) == index_before
+    assert len(assistant.documents()) == 5 and "450亿元" in assistant.ask("绍兴2025年技术交易额目标是多少?").answer

@@ -307,7 +307,7 @@ def test_ui_main_launches_with_the_rate_limited_login(assistant, monkeypatch):
 
 
 def test_upload_with_too_much_text_says_to_split_it(assistant, monkeypatch):
-    def indexed(progress):
+    def indexed(progress, deadline=None):
         raise AssertionError("an over-long upload was indexed")
 
     monkeypatch.setattr(assistant, "_rebuild", indexed)
