@@ -391,7 +391,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             with gr.Tab("文件 Documents", id="documents"):
                 table = gr.Dataframe(documents_table(assistant), headers=DOC_HEADERS, interactive=False,
                                      wrap=True, elem_id="rag-documents",
-                                     column_widths=["12%", "16%", "9%", "5%", "6%", "9%", "7%", "20%", "4%", "12%"],
+                                     column_widths=["11%", "15%", "9%", "5%", "6%", "9%", "7%", "8%", "17%", "4%", "9%"],
                                      label="已索引文件 Indexed documents")
                 with gr.Row():
                     with gr.Column():

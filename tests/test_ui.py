@@ -130,6 +130,8 @@ def test_chatbot_is_configured_safely(assistant):
     assert bots and all(b.sanitize_html and not b.render_markdown and not b.latex_delimiters for b in bots)
     checkbox = [b for b in app.blocks.values() if isinstance(b, gr.Checkbox) and b.label == "LLM generation"][0]
     assert checkbox.interactive == bool(assistant.settings.llm_base_url or assistant.settings.llm_api_key)
+    docs = [b for b in app.blocks.values() if isinstance(b, gr.Dataframe) and b.elem_id == "rag-documents"][0]
+    assert len(docs.column_widths) == len(ui.DOC_HEADERS) == len(ui.DOC_COLUMNS)  # one width per column
 
 
 def test_gbk_upload_becomes_answerable(assistant, tmp_path):
