@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("ui", help="start the Gradio chat UI", add_help=False,
-                       description="Start the Gradio app (see `python ui.py --help`).")
+                       description="Start the Gradio app (see `rag ui --help`).")
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_ui)
 
@@ -243,14 +243,14 @@ def cmd_eval(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     try:
-        import ui
+        import gradio  # noqa: F401  - only to say what is missing before anything loads
     except ImportError as exc:
-        print(f"error: the UI needs gradio and ui.py from the repository: pip install 'policy-rag[ui]' ({exc})",
-              file=sys.stderr)
+        print(f"error: the UI needs gradio: pip install 'policy-rag[ui]' ({exc})", file=sys.stderr)
         return 1
-    return ui.main(args.args) or 0
+    from .ui import main as ui_main
+
+    return ui_main(args.args) or 0
 
 
 def cmd_documents(args) -> int:
@@ -279,7 +279,7 @@ def cmd_documents(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    if argv[:1] == ["ui"]:  # everything after "ui" (--help included) belongs to ui.py's own parser
+    if argv[:1] == ["ui"]:  # everything after "ui" (--help included) belongs to rag.ui's own parser
         return cmd_ui(argparse.Namespace(args=argv[1:]))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -12,11 +11,8 @@ import pytest
 
 gr = pytest.importorskip("gradio")
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import ui  # noqa: E402
-import ui_render  # noqa: E402
+from rag.ui import app as ui  # noqa: E402
+from rag.ui import render as ui_render  # noqa: E402
 from rag import Answer, Assistant, Citation  # noqa: E402
 
 from .conftest import copy_workspace  # noqa: E402

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -36,8 +35,7 @@ if not CHROMIUM.exists():
 gr = pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-sys.path.insert(0, str(ROOT))
-import ui  # noqa: E402
+from rag.ui import app as ui  # noqa: E402
 from rag import Assistant  # noqa: E402
 
 from .conftest import copy_workspace  # noqa: E402

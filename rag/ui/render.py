@@ -2,7 +2,7 @@
 
 Pure functions over the public `rag` API (no Gradio import), so the part of the UI that decides what a
 browser is shown — and that keeps document text and user input from ever becoming markup — can be read
-and tested on its own. `ui.py` builds the app around them.
+and tested on its own. `rag.ui.app` builds the app around them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import html
 import re
 from typing import Any
 
-from rag import Answer, Assistant, Citation, PolicyRagError
+from ..assistant import Assistant
+from ..citations import Answer, Citation
+from ..errors import PolicyRagError
 
 __all__ = ["CSS", "LABELS", "escape", "render_answer", "render_citation", "render_error", "render_user", "render_status",
            "question_lang", "compact"]
