@@ -30,7 +30,7 @@ from .chunking import Clause
 from .citations import Answer, Citation, cite
 from .messages import say
 from .question_places import place_label as label_of
-from .numbers import find_amounts, render_amount_en
+from .numbers import find_amounts, has_figure_of_kind, render_amount_en
 from .query import Query
 from .retrieval import ScoredChunk
 from .store import PlanIndex
@@ -276,12 +276,16 @@ def metadata_clause(index: PlanIndex, doc_id: str, field: str) -> ScoredClause |
 
 
 def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure: bool = False,
-                   prefers_figure: bool = False) -> list[ScoredClause]:
+                   prefers_figure: bool = False, figure_kind: str | None = None) -> list[ScoredClause]:
     """The best clause, plus up to two more from the same document that cover key terms it does not.
 
     When a figure is asked for, the best supported clause *with* a figure is preferred; if none is
-    close, nothing is selected: the plan names the indicator but sets no figure for it.
+    close, nothing is selected: the plan names the indicator but sets no figure for it. When the
+    question says what kind of figure (a share, money, people), only a clause with such a figure answers:
+    "占几成" is never answered with "5000万元".
     """
+    if wants_figure and figure_kind:
+        scored = [s for s in scored if has_figure_of_kind(s.clause.text, figure_kind)]
     # For a how-many question the clause holding the figure must itself name something asked about:
     # a figure from a neighbouring clause is another indicator's figure.
     scored = [s for s in scored if s.support >= min_support and s.indicator_ok and (s.own > 0 or not wants_figure)]

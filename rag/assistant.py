@@ -228,7 +228,7 @@ class Assistant:
                 return metas, 1.0
         scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years)
         support = scored[0].support if scored else 0.0
-        chosen = select_clauses(scored, min_support, query.wants_figure, query.prefers_figure)
+        chosen = select_clauses(scored, min_support, query.wants_figure, query.prefers_figure, query.figure_kind)
         if query.wants_names:
             chosen = [widen_to_sentence(index, s) for s in chosen[:1]]
         return chosen, support

@@ -6,9 +6,13 @@ groundedness metric, so all three agree on what "the same number" means.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from importlib import resources
 
-__all__ = ["find_amounts", "render_amount_en", "number_values", "ungrounded_numbers"]
+__all__ = ["asked_figure_kind", "find_amounts", "has_figure_of_kind", "render_amount_en", "number_values",
+           "ungrounded_numbers"]
 
 CN_UNITS = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3}
 AMOUNT_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(万亿|亿|万|千)?元")
@@ -94,3 +98,32 @@ def _cn_numerals_to_arabic(text: str) -> str:
             return m.group(0)
 
     return CN_COUNT_RE.sub(convert, text)
+
+
+# ---------------------------------------------------------------- kinds of figure (rag/data/figure_kinds.json)
+
+YEAR_WORD = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*年度?")
+
+
+@functools.lru_cache(maxsize=1)
+def _figure_kinds() -> tuple[tuple[str, re.Pattern, re.Pattern], ...]:
+    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    return tuple((k["kind"], re.compile("|".join(k["asked"]), re.I), re.compile("|".join(k["written"]), re.I))
+                 for k in data["kinds"])
+
+
+def asked_figure_kind(question: str) -> str | None:
+    """The kind of figure a question asks for ("percent", "money", "people"), or None when it does not say.
+
+    `question` is Simplified Chinese or English; the first kind in the data file that matches wins.
+    """
+    lowered = question.lower()
+    return next((kind for kind, asked, _ in _figure_kinds() if asked.search(lowered)), None)
+
+
+def has_figure_of_kind(text: str, kind: str) -> bool:
+    """Whether `text` holds a figure of that kind ("62%" is a percent, "12亿元" money, "150名" people)."""
+    written = next((w for k, _, w in _figure_kinds() if k == kind), None)
+    if written is None:
+        raise ValueError(f"unknown figure kind {kind!r}; the kinds are in rag/data/figure_kinds.json")
+    return bool(written.search(YEAR_WORD.sub(" ", text)))

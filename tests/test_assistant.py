@@ -334,7 +334,8 @@ UNSEEN_MD = """# 杭州市余杭区科学技术局2023年工作总结和2024年�
 ## 二、2024年工作计划
 
 - 有效高新技术企业总数达到3400家;
-- 全年技术交易额达到350亿元。
+- 全年技术交易额达到350亿元;
+- 设立规模5000万元的科技成果转化贷款风险补偿资金。
 """
 
 
@@ -359,6 +360,15 @@ def test_another_indicator_never_answers_for_the_one_asked(unseen_md):
     for q in ("余杭区2024年技术合同成交额目标是多少?",
               "What is Yuhang District's 2024 target for technology contract turnover (技术合同成交额)?"):
         assert unseen_md.ask(q).refused, q
+
+
+def test_a_share_is_never_answered_with_an_amount_of_money(unseen_md):
+    # The plan sets no share for high-tech industry; 规模 in the question matched the fund's 规模 before.
+    for q in ("余杭区2024年希望高科技产业在规模以上工业产出里占几成?",
+              "What share of industrial output above designated size should Yuhang's high-tech industry reach in 2024?"):
+        a = unseen_md.ask(q)
+        assert "5000万元" not in a.answer, q
+        assert a.refused, q
 
 
 def test_a_name_question_gets_the_quoted_name(unseen_md):

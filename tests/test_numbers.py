@@ -1,4 +1,7 @@
-from rag.numbers import find_amounts, number_values, render_amount_en, ungrounded_numbers
+import pytest
+
+from rag.numbers import (asked_figure_kind, find_amounts, has_figure_of_kind, number_values, render_amount_en,
+                         ungrounded_numbers)
 
 
 def test_amounts_render_in_english():
@@ -20,3 +23,38 @@ def test_grounding_compares_values_across_scripts():
 def test_dates_rendered_in_iso_are_grounded_in_their_scraped_form():
     assert ungrounded_numbers("“2022317”[1]（日期：2022-03-17）", "2022317") == []
     assert ungrounded_numbers("（日期：2022-03-18）", "2022317") != []
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("到2026年,桓台县希望高科技产业在规模以上工业产出里占几成?", "percent"),
+    ("What share of GDP does Guangxi aim to spend on R&D by 2025?", "percent"),
+    ("绍兴2025年研发投入强度目标是多少?", "percent"),
+    ("How much lending secured on patents does Luoyang expect in 2024?", "money"),
+    ("南昌2015年安排了多少万元市科技发展专项经费?", "money"),
+    ("昆山2024年准备请多少位专家到企业当科技副总?", "people"),
+    ("How many science and technology commissioners will Enshi send out?", "people"),
+    ("绍兴2025年技术交易额目标是多少?", None),  # unsaid: any figure may answer
+    ("How many incubators does Shaoxing plan?", None),
+])
+def test_the_kind_of_figure_a_question_asks_for(question, kind):
+    assert asked_figure_kind(question) == kind
+
+
+@pytest.mark.parametrize("text, kind, holds", [
+    ("高新技术产业产值占比达到62%", "percent", True),
+    ("比重提高2个百分点", "percent", True),
+    ("占比达到六成", "percent", True),
+    ("设立规模5000万元的风险补偿资金", "percent", False),
+    ("设立规模5000万元的风险补偿资金", "money", True),
+    ("全年知识产权质押融资额达到12亿元", "money", True),
+    ("选聘“科技副总”150名", "people", True),
+    ("每万名就业人员中研发人员达到18人年", "people", True),
+    ("2024年新增孵化器3家", "people", False),  # 2024年 is a year, 3家 are enterprises
+])
+def test_figures_are_told_apart_by_kind(text, kind, holds):
+    assert has_figure_of_kind(text, kind) is holds
+
+
+def test_an_unknown_figure_kind_says_where_kinds_live():
+    with pytest.raises(ValueError, match="figure_kinds.json"):
+        has_figure_of_kind("12亿元", "weight")
