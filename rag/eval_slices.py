@@ -27,12 +27,13 @@ from typing import Iterable, Sequence
 
 from .documents import SUPPORTED_SUFFIXES
 from .errors import PolicyRagError
-from .settings import REPO_ROOT, Settings
+from .locations import eval_dir, report_root
+from .settings import Settings
 
 __all__ = ["UNSEEN_DIR", "SLICE_PREFIX", "SEALED_SPLITS", "EvalSlice", "SliceError", "discover_slices",
            "resolve_slices", "slice_spec", "slice_workdir", "stage_documents", "prepare_slice"]
 
-UNSEEN_DIR = REPO_ROOT / "eval" / "unseen"
+UNSEEN_DIR = eval_dir() / "unseen"  # the checkout's eval/unseen/, or the copy a wheel carries
 SLICE_PREFIX = "unseen-"
 # Splits that are reported but never tuned on: their report lists failures by id only, and set errors do
 # not echo their questions or quotes (see eval/README.md, "Slices").
@@ -100,7 +101,7 @@ def slice_spec(sl: EvalSlice, root: Path = UNSEEN_DIR) -> str | None:
     if folder.resolve() == (Path(root) / folder.name).resolve():
         return folder.name
     try:
-        return folder.resolve().relative_to(REPO_ROOT).as_posix()
+        return folder.resolve().relative_to(report_root()).as_posix()
     except ValueError:
         return str(folder.resolve())
 

@@ -31,7 +31,8 @@ from .eval_metrics import (KINDS, LANGS, OURS, EvalItem, aggregate, answer_corre
                            score_item)
 from .eval_report import format_table, write_outputs
 from .eval_slices import EvalSlice, discover_slices, prepare_slice, resolve_slices
-from .settings import REPO_ROOT, Settings
+from .locations import eval_dir
+from .settings import Settings
 
 __all__ = [
     "run_eval", "format_table", "load_set", "load_compare", "EvalSetError", "EvalItem", "DEFAULT_SET",
@@ -40,7 +41,8 @@ __all__ = [
     "resolve_slices", "SetRun",
 ]
 
-DEFAULT_SET = REPO_ROOT / "eval" / "set.jsonl"
+# The checkout's eval/set.jsonl, or the copy a wheel carries (rag/locations.py).
+DEFAULT_SET = eval_dir() / "set.jsonl"
 
 
 class EvalSetError(PolicyRagError, ValueError):

