@@ -17,6 +17,7 @@ from .errors import (
     IndexWriteError,
     InvalidQuestionError,
     NoDocumentsError,
+    NoTextLayerError,
     PolicyRagError,
     SettingsError,
 )
@@ -27,5 +28,6 @@ __all__ = [
     "Assistant", "Answer", "Citation", "HybridRetriever", "Settings",
     "PolicyRagError", "DocumentLoadError", "NoDocumentsError", "IndexNotFoundError", "IndexCorruptError",
     "IndexWriteError", "IndexingTimeoutError", "EmbedderMismatchError", "EmbedderUnavailableError", "InvalidQuestionError", "GenerationError", "SettingsError",
+    "NoTextLayerError",
 ]
 __version__ = "0.1.0"

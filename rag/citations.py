@@ -32,6 +32,7 @@ class Citation:
     context_end: int
     chunk_id: str = ""
     place: str | None = None  # the plan's own place as answers name it: 绍兴, 温州市洞头区, 湖南省
+    page: int | None = None  # 1-based page the quote starts on (PDF); None for formats without pages
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,7 +70,7 @@ def cite(index: PlanIndex, clause: Clause, number: int, score: float) -> Citatio
         number=number, doc_id=doc.doc_id, source=doc.source, title=m.title, city=m.city, year=m.year,
         section=chunk.section, quote=doc.text[clause.start:clause.end], start=clause.start, end=clause.end,
         score=round(float(score), 4), context_start=clause.sentence_start, context_end=clause.sentence_end,
-        chunk_id=clause.chunk_id, place=place_label(m),
+        chunk_id=clause.chunk_id, place=place_label(m), page=doc.page_at(clause.start),
     )
 
 

@@ -2,11 +2,13 @@
 
 The stored text is never modified. Cleaning only *marks* which spans of it are content, so every
 offset a citation gives points into `PlanDocument.text` and `text[start:end] == quote` holds.
-For .txt/.md files that text is the file itself (decoded; a UTF-8 BOM is not part of it).
+For .txt/.md files that text is the file itself (decoded; a UTF-8 BOM is not part of it); for PDF and
+DOCX it is the text extracted once by rag/loaders.py (wraps joined, page furniture marked as cruft).
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import html.parser
 import json
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import DocumentLoadError, NoDocumentsError
+from .loaders import BINARY_SUFFIXES, extract_binary, refuse_format
 from .metadata import DocumentMetadata, apply_override, extract_metadata
 from .places import to_simplified
 
@@ -24,7 +27,9 @@ __all__ = [
     "PlanDocument",
     "SUPPORTED_SUFFIXES",
     "candidate_files",
+    "content_sha256",
     "decode_bytes",
+    "parse_document",
     "load_document",
     "load_documents",
     "clean_spans",
@@ -33,8 +38,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm") + BINARY_SUFFIXES
 MAX_DOCUMENT_BYTES = 5_000_000
+MAX_BINARY_DOCUMENT_BYTES = 50_000_000  # a PDF carries its fonts (and maybe images): far more bytes per character
 
 # Whole lines that are page furniture, not plan text (breadcrumbs, share widgets, index-number boxes...).
 CRUFT_LINE = re.compile(
@@ -55,10 +61,18 @@ class PlanDocument:
     sha256: str = field(default="")
     # sha256 of the `name.meta.json` sidecar ("" when none): editing only the sidecar must rebuild the index.
     sidecar_sha256: str = field(default="")
+    # offset in `text` where each page begins (PDF); empty for formats without pages
+    page_starts: tuple[int, ...] = field(default=())
 
     @property
     def clean_text(self) -> str:
         return "\n".join(self.text[s:e] for s, e in self.spans)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page that holds text[offset], or None for a document without pages."""
+        if not self.page_starts:
+            return None
+        return max(1, bisect.bisect_right(self.page_starts, offset))
 
 
 # ---------------------------------------------------------------- decoding
@@ -176,33 +190,77 @@ def doc_id_for(path: Path) -> str:
     return stem or "document"
 
 
+@dataclass(frozen=True)
+class ParsedText:
+    text: str  # the stored text
+    spans: tuple[tuple[int, int], ...]
+    page_starts: tuple[int, ...] = ()
+
+
+def _cleaning_kind(suffix: str) -> str:
+    return ".html" if suffix in (".html", ".htm") else (".md" if suffix in (".md", ".markdown") else ".txt")
+
+
+def parse_document(name: str, data: bytes) -> ParsedText:
+    """A file's stored text and clean spans, from its name (for the format) and bytes. DocumentLoadError when
+    it cannot be used; nothing is written anywhere."""
+    suffix = Path(name).suffix.lower()
+    if suffix in BINARY_SUFFIXES:
+        extracted = extract_binary(name, data, suffix)
+        # Furniture lines are whole, trimmed lines of the extracted text: the clean span of one starts where it does.
+        furniture = {start for start, _ in extracted.cruft}
+        spans = tuple(sp for sp in clean_spans(extracted.text, ".txt") if sp[0] not in furniture)
+        text, page_starts = extracted.text, extracted.page_starts
+    else:
+        text = decode_bytes(data, name)
+        spans, page_starts = clean_spans(text, _cleaning_kind(suffix)), ()
+    if not spans:
+        raise DocumentLoadError(f"{name}: no text content after cleaning (empty or only page furniture)")
+    return ParsedText(text, spans, page_starts)
+
+
+def _read_limited(path: Path) -> bytes:
+    limit = MAX_BINARY_DOCUMENT_BYTES if path.suffix.lower() in BINARY_SUFFIXES else MAX_DOCUMENT_BYTES
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise DocumentLoadError(f"{path.name}: {size} bytes is over the {limit}-byte limit; split the file")
+        return path.read_bytes()
+    except OSError as exc:
+        raise DocumentLoadError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
+
+
+def content_sha256(path: Path) -> str:
+    """What a document's `sha256` is: of its decoded text, or of a PDF's/DOCX's bytes (whose text would need
+    the slow extraction to hash, and which change whenever their text does). DocumentLoadError if unreadable."""
+    data = _read_limited(path)
+    if path.suffix.lower() in BINARY_SUFFIXES:
+        return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(decode_bytes(data, path.name).encode("utf-8")).hexdigest()
+
+
 def load_document(path: str | Path, *, root: Path | None = None) -> PlanDocument:
     """Load one document. Raises DocumentLoadError with the file's name when it cannot be used."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if (refused := refuse_format(path.name, suffix)) is not None:
+        raise refused
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentLoadError(f"{path.name}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}")
-    try:
-        size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise DocumentLoadError(f"{path.name}: {size} bytes is over the {MAX_DOCUMENT_BYTES}-byte limit; split the file")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DocumentLoadError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
-    text = decode_bytes(data, path.name)
-    spans = clean_spans(text, ".txt" if suffix == ".txt" else (".html" if suffix in (".html", ".htm") else ".md"))
-    if not spans:
-        raise DocumentLoadError(f"{path.name}: no text content after cleaning (empty or only page furniture)")
-    metadata = extract_metadata(text, spans, fallback_title=path.stem)
+    data = _read_limited(path)
+    parsed = parse_document(path.name, data)
+    metadata = extract_metadata(parsed.text, parsed.spans, fallback_title=path.stem)
     metadata = _apply_sidecar(path, metadata)
+    binary = suffix in BINARY_SUFFIXES
     return PlanDocument(
         doc_id=doc_id_for(path),
         source=_relative_source(path, root),
-        text=text,
-        spans=spans,
+        text=parsed.text,
+        spans=parsed.spans,
         metadata=metadata,
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        sha256=hashlib.sha256(data if binary else parsed.text.encode("utf-8")).hexdigest(),
         sidecar_sha256=sidecar_sha256(path),
+        page_starts=parsed.page_starts,
     )
 
 
@@ -245,7 +303,8 @@ def load_documents(directory: str | Path, *, root: Path | None = None) -> tuple[
     """Load every supported file in `directory`. Returns (documents, warnings); bad files are skipped, named."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise NoDocumentsError(f"documents directory {directory} does not exist; create it and put .txt/.md/.html plans in it")
+        raise NoDocumentsError(f"documents directory {directory} does not exist; create it and put .txt/.md/.html/"
+                               ".pdf/.docx plans in it")
     root = root if root is not None else directory.parent
     documents, warnings, seen = [], [], {}
     # Files named exactly as their id ("yingtan_2025_x.txt") first, so one whose name only reads as that id
@@ -275,6 +334,6 @@ def load_documents(directory: str | Path, *, root: Path | None = None) -> tuple[
     if not documents:
         raise NoDocumentsError(
             f"no loadable documents in {directory}" + (f" ({'; '.join(warnings)})" if warnings else "")
-            + "; add UTF-8 or GBK .txt/.md/.html plan files"
+            + "; add UTF-8 or GBK .txt/.md/.html plan files, or .pdf/.docx ones"
         )
     return documents, warnings

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "PolicyRagError",
     "DocumentLoadError",
+    "NoTextLayerError",
     "NoDocumentsError",
     "IndexNotFoundError",
     "IndexCorruptError",
@@ -69,3 +70,7 @@ class IndexWriteError(PolicyRagError, OSError):
 
 class IndexingTimeoutError(PolicyRagError):
     """Indexing an upload took longer than max_upload_seconds; the upload was rolled back."""
+
+
+class NoTextLayerError(DocumentLoadError):
+    """A PDF has no text to extract (a scanned image); policy-rag does not do OCR."""

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 3  # 3: bm25/ files are checksummed too
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.23-14"  # 发文字号, issuer lines with a date; news headlines, 政府工作报告 kind, Markdown headings and emphasis
+PIPELINE_VERSION = "2026.11.24-1"  # PDF and DOCX documents (a PDF skipped before is indexed now), page starts
 # How long a reader waits for a builder to finish swapping a new index in before it reports what it saw.
 SWAP_WAIT_S = 2.0
 
@@ -208,7 +208,8 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
             _write_jsonl(tmp / "documents.jsonl", [
                 {"doc_id": d.doc_id, "source": d.source, "sha256": d.sha256, "sidecar_sha256": d.sidecar_sha256,
                  "metadata": d.metadata.to_dict(),
-                 "spans": [list(s) for s in d.spans], "text": d.text} for d in documents])
+                 "spans": [list(s) for s in d.spans], "page_starts": list(d.page_starts), "text": d.text}
+                for d in documents])
             _write_jsonl(tmp / "chunks.jsonl", [{**c.to_dict(), "embed_sha": k} for c, k in zip(chunks, chunk_keys)])
             _write_jsonl(tmp / "clauses.jsonl", [{**c.to_dict(), "embed_sha": k} for c, k in zip(clauses, clause_keys)])
             manifest = {
@@ -292,7 +293,8 @@ def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> PlanI
             docs[row["doc_id"]] = PlanDocument(
                 doc_id=row["doc_id"], source=row["source"], text=row["text"],
                 spans=tuple(tuple(s) for s in row["spans"]), metadata=DocumentMetadata.from_dict(row["metadata"]),
-                sha256=row["sha256"], sidecar_sha256=row.get("sidecar_sha256", ""))
+                sha256=row["sha256"], sidecar_sha256=row.get("sidecar_sha256", ""),
+                page_starts=tuple(int(p) for p in row.get("page_starts", ())))
         chunks = [Chunk(**{k: v for k, v in r.items() if k != "embed_sha"}) for r in _read_jsonl(index_dir / "chunks.jsonl")]
         clauses = [Clause(**{k: v for k, v in r.items() if k != "embed_sha"}) for r in _read_jsonl(index_dir / "clauses.jsonl")]
         dense = faiss.read_index(str(index_dir / "dense.faiss"))
