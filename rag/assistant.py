@@ -24,10 +24,11 @@ from pathlib import Path
 from .answer import (compose_answer, metadata_clause, place_label, plan_label, refusal, score_clauses,
                      select_clauses, widen_to_sentence, year_consistent)
 from .citations import Answer
-from .documents import (SUPPORTED_SUFFIXES, candidate_files, clean_spans, decode_bytes, doc_id_for, load_document,
-                        load_documents, sidecar_sha256)
+from .documents import (SUPPORTED_SUFFIXES, candidate_files, content_sha256, doc_id_for, load_document, load_documents,
+                        parse_document, sidecar_sha256)
 from .embeddings import load_embedder
 from .errors import DocumentLoadError, IndexNotFoundError, IndexVersionError, InvalidQuestionError
+from .loaders import BINARY_SUFFIXES, refuse_format
 from .messages import join, say
 from .overview import corpus_answer, outline_answer
 from .planner import plan_question
@@ -40,6 +41,9 @@ __all__ = ["Assistant", "validate_question"]
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 2_000_000  # Assistant.max_upload_bytes
+# A PDF carries its fonts (and often a scanned seal): many more bytes for the same text. Its text is bounded by
+# max_upload_chars like any other upload's.
+MAX_BINARY_UPLOAD_BYTES = 20_000_000  # Assistant.max_binary_upload_bytes
 # A question naming no city lists every city whose best clause scores within this share of the best one.
 OPEN_QUESTION_KEEP = 0.85
 CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
@@ -93,6 +97,11 @@ class Assistant:
         return assistant
 
     max_upload_bytes = MAX_UPLOAD_BYTES
+    max_binary_upload_bytes = MAX_BINARY_UPLOAD_BYTES
+
+    def upload_limit(self, filename: str) -> int:
+        """The most bytes an upload of this name may have (PDF and DOCX files get more)."""
+        return self.max_binary_upload_bytes if Path(filename).suffix.lower() in BINARY_SUFFIXES else self.max_upload_bytes
 
     @property
     def index(self) -> PlanIndex:
@@ -263,13 +272,16 @@ class Assistant:
         name = Path(filename).name  # no directories: an upload cannot escape documents_dir
         name = re.sub(r"[^\w.\-\u4e00-\u9fff]+", "_", name).lstrip(".")
         suffix = Path(name).suffix.lower()
+        if (refused := refuse_format(filename, suffix)) is not None:
+            raise refused
         if suffix not in SUPPORTED_SUFFIXES:
             raise DocumentLoadError(f"{filename}: unsupported file type; upload one of {', '.join(SUPPORTED_SUFFIXES)}")
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise DocumentLoadError(f"{filename}: {len(data)} bytes is over the {MAX_UPLOAD_BYTES}-byte upload limit")
-        text = decode_bytes(data, filename)  # refuse binary/undecodable input before anything touches the disk
-        # Indexing time grows with the text to embed, not with the bytes: bound that before anything is written.
-        chars = _content_chars(text, suffix)
+        if len(data) > (limit := self.upload_limit(name)):
+            raise DocumentLoadError(f"{filename}: {len(data)} bytes is over the {limit}-byte upload limit")
+        # Refuse undecodable, binary, scanned or damaged input before anything touches the disk.
+        parsed = parse_document(filename, data)
+        # Indexing time grows with the text to embed (its clean spans), not with the bytes: bound that first.
+        chars = sum(end - start for start, end in parsed.spans)
         limit = self.settings.max_upload_chars
         if chars > limit:
             raise DocumentLoadError(
@@ -331,13 +343,6 @@ def _upload_target(documents_dir: Path, name: str, data: bytes) -> Path:
     return target
 
 
-def _content_chars(text: str, suffix: str) -> int:
-    """Characters of `text` that would be chunked and embedded: its clean spans, as load_document finds them
-    (HTML markup and page furniture cost no embedding, so they do not count)."""
-    kind = ".txt" if suffix == ".txt" else (".html" if suffix in (".html", ".htm") else ".md")
-    return sum(end - start for start, end in clean_spans(text, kind))
-
-
 def _clean_text(text: str) -> str:
     """NFKC; control characters and lone surrogates (unencodable, e.g. from a broken decoder) become spaces."""
     return re.sub(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]", " ", unicodedata.normalize("NFKC", text)).strip()
@@ -397,8 +402,8 @@ def _documents_changed(documents_dir: Path, index: PlanIndex) -> bool:
                 return True
             continue
         try:
-            text_sha = hashlib.sha256(decode_bytes(path.read_bytes(), path.name).encode("utf-8")).hexdigest()
-        except (OSError, DocumentLoadError):
+            text_sha = content_sha256(path)
+        except DocumentLoadError:
             return True
         if (text_sha, sidecar_sha256(path)) != indexed[path.name]:
             return True
