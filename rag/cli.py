@@ -174,7 +174,8 @@ def _print_answer(answer, as_json: bool) -> None:
         for c in answer.citations:
             where = " · ".join(str(x) for x in (c.place or c.city, c.year) if x)
             print(f"[{c.number}] 《{c.title}》 {where} — {c.section or '(no section)'}")
-            print(f"    {c.source} [{c.start}:{c.end}]  “{c.quote}”")
+            page = f" p. {c.page}" if c.page else ""
+            print(f"    {c.source}{page} [{c.start}:{c.end}]  “{c.quote}”")
 
 
 def cmd_ask(args) -> int:

@@ -31,7 +31,7 @@ from ..assistant import Assistant  # noqa: E402
 from ..errors import PolicyRagError  # noqa: E402
 from ..settings import Settings  # noqa: E402
 from .callbacks import (  # noqa: E402  (re-exported: the app's callbacks, as tests and users import them)
-    ANY, DOC_COLUMNS, DOC_HEADERS, MAX_UPLOAD_BYTES, UPLOAD_TYPES, answer_question, documents_table,
+    ANY, DOC_COLUMNS, DOC_HEADERS, MAX_FILE_BYTES, UPLOAD_TYPES, answer_question, documents_table,
     filter_choices, llm_configured, read_only_reason, remove_document, upload_bytes, upload_document,
 )
 from .eval_tab import metrics_rows, metrics_table, run_evaluation  # noqa: E402
@@ -122,7 +122,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     gr.Markdown(read_only, elem_id="rag-read-only")
                 with gr.Row():
                     with gr.Column():
-                        upload = gr.File(label=f"上传文件 Upload (.txt / .md / .html, UTF-8 or GBK, ≤ 2 MB, "
+                        upload = gr.File(label=f"上传文件 Upload (.txt / .md / .html, UTF-8 or GBK, ≤ 2 MB; "
+                                               f".pdf with selectable text / .docx, ≤ 20 MB; "
                                                f"≤ {assistant.settings.max_upload_chars:,} characters)",
                                          file_types=UPLOAD_TYPES, type="filepath", elem_id="rag-upload")
                         upload_btn = gr.Button("添加到索引 Add to index", variant="primary", elem_id="rag-upload-btn")
@@ -221,7 +222,7 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
     if isinstance(auth, tuple):
         auth = LoginLimiter(*auth)
     return app.launch(server_name=host, server_port=port, auth=auth, share=share, css=CSS, theme=THEME,
-                      show_error=True, max_file_size=MAX_UPLOAD_BYTES, footer_links=["settings"], **kwargs)
+                      show_error=True, max_file_size=MAX_FILE_BYTES, footer_links=["settings"], **kwargs)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,14 @@ from ..errors import PolicyRagError
 from .render import escape as _esc, question_lang as _question_lang
 from .render import render_answer, render_error, render_status as _status, render_user
 
-__all__ = ["ANY", "MAX_UPLOAD_BYTES", "UPLOAD_TYPES", "DOC_COLUMNS", "DOC_HEADERS", "answer_question",
+__all__ = ["ANY", "MAX_UPLOAD_BYTES", "MAX_FILE_BYTES", "UPLOAD_TYPES", "DOC_COLUMNS", "DOC_HEADERS", "answer_question",
            "llm_configured", "filter_choices", "documents_table", "upload_bytes", "upload_document",
            "remove_document", "doc_updates", "read_only_reason"]
 
 ANY = "any"
-MAX_UPLOAD_BYTES = Assistant.max_upload_bytes  # the library's limit, checked here before reading the file
+MAX_UPLOAD_BYTES = Assistant.max_upload_bytes  # the library's limit for text files, checked before reading
+# The most any one file may have (PDF/DOCX): Gradio's own cap. Each file is checked against its format's limit.
+MAX_FILE_BYTES = max(Assistant.max_upload_bytes, Assistant.max_binary_upload_bytes)
 UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
 DOC_COLUMNS = ["doc_id", "title", "place", "year", "kind", "issuer", "issue_date", "doc_number", "evidence", "chunks",
                "source"]
@@ -113,9 +115,9 @@ def upload_bytes(assistant: Assistant, filename: str, data: bytes) -> tuple[bool
         return False, reason
     if Path(name).suffix.lower() not in UPLOAD_TYPES:
         return False, f"{name}: 不支持的文件类型 / unsupported file type — upload one of {', '.join(UPLOAD_TYPES)}"
-    if len(data) > MAX_UPLOAD_BYTES:
+    if len(data) > (limit := assistant.upload_limit(name)):
         return False, (f"{name}: 文件太大 / too large ({len(data):,} bytes; the limit is "
-                       f"{MAX_UPLOAD_BYTES:,} bytes)")
+                       f"{limit:,} bytes)")
     if not data.strip():
         return False, f"{name}: 文件是空的 / the file is empty"
     started = time.perf_counter()
@@ -168,9 +170,9 @@ def upload_document(assistant: Assistant, file: Any) -> tuple:
     else:
         try:
             size = path.stat().st_size
-            if size > MAX_UPLOAD_BYTES:
+            if size > (limit := assistant.upload_limit(name)):
                 ok, msg = False, (f"{name}: 文件太大 / too large ({size:,} bytes; the limit is "
-                                  f"{MAX_UPLOAD_BYTES:,} bytes)")
+                                  f"{limit:,} bytes)")
             else:
                 ok, msg = upload_bytes(assistant, name, path.read_bytes())
         except OSError as exc:

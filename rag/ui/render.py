@@ -25,13 +25,14 @@ LABELS = {
         "sources": "参考来源", "refused": "未找到 · 文件中没有答案", "reason": "原因", "document": "文件",
         "city": "地点", "year": "年份", "section": "章节", "source": "来源文件", "offsets": "位置",
         "score": "相关度", "mode": "生成方式", "support": "支持度", "error": "出错了",
-        "no_context": "（原文已不在索引中，仅显示引文）", "chars": "字符",
+        "no_context": "（原文已不在索引中，仅显示引文）", "chars": "字符", "page": "页码", "page_n": "第{n}页",
     },
     "en": {
         "sources": "Sources", "refused": "Not in the documents", "reason": "Reason", "document": "Document",
         "city": "Place", "year": "Year", "section": "Section", "source": "Source file", "offsets": "Offsets",
         "score": "Score", "mode": "Mode", "support": "Support", "error": "Error",
         "no_context": "(the document is no longer indexed; showing the quote only)", "chars": "characters",
+        "page": "Page", "page_n": "p. {n}",
     },
 }
 
@@ -110,13 +111,16 @@ def render_citation(citation: Citation, assistant: Assistant | None, lang: str =
     else:
         quote_html = f"<mark>{escape(c.quote)}</mark>"
         note = f'<div class="rag-reason">{escape(L["no_context"])}</div>'
-    where = " · ".join(escape(v) for v in (c.place or c.city, c.year) if v not in (None, ""))
+    page = getattr(c, "page", None)  # None for formats without pages (and for citations from before pages)
+    page_text = L["page_n"].format(n=int(page)) if page else None
+    where = " · ".join(escape(v) for v in (c.place or c.city, c.year, page_text) if v not in (None, ""))
     fields = [
         (L["document"], f"《{escape(c.title)}》"),
         (L["city"], escape(c.place or c.city or "—")),
         (L["year"], escape(c.year or "—")),
         (L["section"], escape(c.section or "—")),
         (L["source"], f"<code>{escape(c.source)}</code>"),
+        *([(L["page"], escape(page_text))] if page_text else []),
         (L["offsets"], f"{c.start}–{c.end} ({L['chars']})"),
         (L["score"], escape(f"{c.score:.3f}" if isinstance(c.score, (int, float)) else c.score)),
     ]
