@@ -30,7 +30,7 @@ from .chunking import Clause
 from .citations import Answer, Citation, cite
 from .messages import say
 from .question_places import place_label as label_of
-from .numbers import find_amounts, has_figure_of_kind, render_amount_en
+from .numbers import find_amounts, has_figure_of_kind, is_flow, render_amount_en
 from .query import Query
 from .retrieval import ScoredChunk
 from .store import PlanIndex
@@ -178,6 +178,9 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
                 heading += 0.3  # the plan's own title shares the question's words but answers nothing
             if name_groups and not name_groups & own:
                 heading += 0.3
+            # "有多少家孵化器" asks for the total (达到41家), not what was added in the year (新增4家).
+            if not query.asks_flow and query.prefers_figure and figure and is_flow(clause.text):
+                heading += 0.1
             score = (0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense - heading
                      + (0.25 if query.prefers_figure and figure else 0.0) + 0.05 / (1 + sc.rank))
             # Support is lexical whenever the question has key terms: embedding similarity is too flat

@@ -11,7 +11,7 @@ import json
 import re
 from importlib import resources
 
-__all__ = ["asked_figure_kind", "find_amounts", "has_figure_of_kind", "render_amount_en", "number_values",
+__all__ = ["asked_figure_kind", "asks_for_flow", "is_flow", "find_amounts", "has_figure_of_kind", "render_amount_en", "number_values",
            "ungrounded_numbers"]
 
 CN_UNITS = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3}
@@ -127,3 +127,19 @@ def has_figure_of_kind(text: str, kind: str) -> bool:
     if written is None:
         raise ValueError(f"unknown figure kind {kind!r}; the kinds are in rag/data/figure_kinds.json")
     return bool(written.search(YEAR_WORD.sub(" ", text)))
+
+
+@functools.lru_cache(maxsize=1)
+def _flow_words() -> tuple[re.Pattern, re.Pattern]:
+    data = json.loads((resources.files("rag") / "data" / "flow_words.json").read_text(encoding="utf-8"))
+    return re.compile("|".join(data["asked"]), re.I), re.compile("|".join(data["written"]))
+
+
+def asks_for_flow(question: str) -> bool:
+    """Whether a question asks what is added in a period ("新增多少家", "how many new") rather than a total."""
+    return bool(_flow_words()[0].search(question.lower()))
+
+
+def is_flow(text: str) -> bool:
+    """Whether a clause states what is added in a period ("新增孵化器4家") rather than a total ("达到41家")."""
+    return bool(_flow_words()[1].search(text))

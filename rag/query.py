@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from .metadata import plan_kinds
-from .numbers import asked_figure_kind
+from .numbers import asked_figure_kind, asks_for_flow
 from .places import gazetteer, generic_places
 from .question_places import PlaceCatalog, find_places
 from .bridge import TermBridge
@@ -94,6 +94,7 @@ class Query:
     asks_for_all: tuple[str, ...] = ()  # every metadata field asked for ("由哪个机关印发?文号是什么?")
     # The kind of figure asked for ("percent", "money", "people"; rag/data/figure_kinds.json), None when unsaid
     figure_kind: str | None = None
+    asks_flow: bool = True  # asks what is added in a period ("新增多少家"); False: a total ("有多少家")
 
     def for_city(self, place: str | None) -> "Query":
         """This query narrowed to one place's years and kinds (unchanged for single-place questions)."""
@@ -255,7 +256,8 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
         terms = tuple(dict.fromkeys(t for g in groups for t in g))
     figure_kind = asked_figure_kind(simplified) if wants_figure else None
     return Query(question, simplified, lang, places, unknown, years, kinds, wants_figure, terms, tuple(groups),
-                 asks_for, prefers_figure, wants_names, scopes, assumed, intent, metadata_fields, figure_kind)
+                 asks_for, prefers_figure, wants_names, scopes, assumed, intent, metadata_fields, figure_kind,
+                 asks_for_flow(simplified))
 
 
 def _merge_alternatives(text: str, groups: list[tuple[str, ...]], terms: list[str]) -> list[tuple[str, ...]]:

@@ -331,6 +331,8 @@ UNSEEN_MD = """# 杭州市余杭区科学技术局2023年工作总结和2024年�
 
 **2. 人才引育。** 实施“良渚英才计划”,全年入选180人。
 
+**3. 孵化载体。** 新增省级以上科技企业孵化器4家,全区省级以上科技企业孵化器达到41家。
+
 ## 二、2024年工作计划
 
 - 有效高新技术企业总数达到3400家;
@@ -369,6 +371,17 @@ def test_a_share_is_never_answered_with_an_amount_of_money(unseen_md):
         a = unseen_md.ask(q)
         assert "5000万元" not in a.answer, q
         assert a.refused, q
+
+
+@pytest.mark.parametrize("question, figure, not_figure", [
+    ("余杭区2023年底省级以上科技企业孵化器有多少家?", "41家", "4家,"),
+    ("How many provincial-level or higher tech business incubators did Yuhang have at the end of 2023?", "41家", "4家,"),
+    ("余杭区2023年新增了多少家省级以上科技企业孵化器?", "4家", "41家"),
+])
+def test_a_total_is_not_answered_with_what_was_added(unseen_md, question, figure, not_figure):
+    a = unseen_md.ask(question)
+    quotes = " ".join(c.quote for c in a.citations)
+    assert figure in quotes and not_figure not in quotes, (question, a.answer)
 
 
 def test_a_name_question_gets_the_quoted_name(unseen_md):

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.numbers import (asked_figure_kind, find_amounts, has_figure_of_kind, number_values, render_amount_en,
+from rag.numbers import (asked_figure_kind, asks_for_flow, is_flow, find_amounts, has_figure_of_kind, number_values, render_amount_en,
                          ungrounded_numbers)
 
 
@@ -58,3 +58,10 @@ def test_figures_are_told_apart_by_kind(text, kind, holds):
 def test_an_unknown_figure_kind_says_where_kinds_live():
     with pytest.raises(ValueError, match="figure_kinds.json"):
         has_figure_of_kind("12亿元", "weight")
+
+
+def test_totals_and_what_was_added_are_told_apart():
+    assert asks_for_flow("余杭区2023年新增了多少家孵化器?") and asks_for_flow("How many new incubators will Yuhang add?")
+    assert not asks_for_flow("余杭区2023年底有多少家孵化器?")
+    assert not asks_for_flow("How many incubators did Yuhang have at the end of 2023?")
+    assert is_flow("新增省级以上科技企业孵化器4家") and not is_flow("全区省级以上科技企业孵化器达到41家")
