@@ -53,18 +53,19 @@ def _furniture() -> _Furniture:
 
 
 @lru_cache(maxsize=1)
-def _radicals() -> dict[int, str]:
+def _glyph_aliases() -> dict[int, str]:
     table = {}
-    for line in resources.files("rag").joinpath("data/cjk_radicals.tsv").read_text(encoding="utf-8").splitlines():
+    for line in resources.files("rag").joinpath("data/glyph_aliases.tsv").read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
-            radical, ideograph = line.split("\t")[:2]
-            table[ord(radical)] = ideograph
+            alias, text = line.split("\t")[:2]
+            table[ord(alias)] = text
     return table
 
 
 def normalise_glyphs(text: str) -> str:
-    """Radicals a font's glyph was mapped to become the ideograph it shows (⻔ → 门); unmapped glyphs become �."""
-    return CID_PLACEHOLDER.sub("\ufffd", text).translate(_radicals())
+    """Code points a font's glyph was mapped to become the text it shows (radical ⻔ → 门, ⸺ → ——); glyphs with
+    no Unicode mapping become �."""
+    return CID_PLACEHOLDER.sub("\ufffd", text).translate(_glyph_aliases())
 
 
 @dataclass
@@ -76,6 +77,9 @@ class _Row:
     y0: float
     y1: float
     em: float  # the font size: a CJK character's width
+    # width of the row's first unit a line cannot be broken inside: a Latin word or number ("2015" of "2015年"),
+    # else its first character. Had it fitted at the end of the row before, it would have been put there.
+    lead: float
 
     @property
     def text(self) -> str:
@@ -91,8 +95,9 @@ def _rows(page) -> list[_Row]:
         if isinstance(item, LTTextLineHorizontal):
             text = normalise_glyphs(item.get_text()).strip()
             if text:
-                sizes = [c.size for c in item if isinstance(c, LTChar)]
-                lines.append((item, text, statistics.median(sizes) if sizes else item.height))
+                chars = [c for c in item if isinstance(c, LTChar) and not c.get_text().isspace()]
+                em = statistics.median(c.size for c in chars) if chars else item.height
+                lines.append((item, text, em, _lead_width(chars, em)))
             return
         if hasattr(item, "__iter__"):
             for child in item:
@@ -100,16 +105,28 @@ def _rows(page) -> list[_Row]:
 
     walk(page)
     rows: list[_Row] = []
-    for item, text, em in sorted(lines, key=lambda t: (-t[0].y1, t[0].x0)):
+    for item, text, em, lead in sorted(lines, key=lambda t: (-t[0].y1, t[0].x0)):
         mid = (item.y0 + item.y1) / 2
         row = rows[-1] if rows else None
         if row is not None and row.y0 <= mid <= row.y1:  # same visual line (a table row's cells)
             row.cells.append((item.x0, text))
+            if item.x0 < row.x0:
+                row.lead = lead
             row.x0, row.x1 = min(row.x0, item.x0), max(row.x1, item.x1)
             row.y0, row.em = min(row.y0, item.y0), max(row.em, em)
         else:
-            rows.append(_Row([(item.x0, text)], item.x0, item.x1, item.y0, item.y1, em))
+            rows.append(_Row([(item.x0, text)], item.x0, item.x1, item.y0, item.y1, em, lead))
     return rows
+
+
+def _lead_width(chars: list, em: float) -> float:
+    run = []
+    for c in chars:
+        if not c.get_text().isascii():
+            break
+        run.append(c)
+    run = run or chars[:1]
+    return run[-1].x1 - run[0].x0 if run else em
 
 
 def _furniture_key(text: str) -> str:
@@ -166,7 +183,7 @@ def _continues(prev: _Row, prev_page: _PageLayout, nxt: _Row, nxt_page: _PageLay
     from .chunking import heading_level  # lazy: chunking imports documents, which imports this module's caller
 
     return (len(prev.cells) == 1 and len(nxt.cells) == 1                 # table rows are never joined
-            and prev.x1 >= prev_page.right - 2 * prev.em                 # prev reaches the right margin
+            and prev.x1 + nxt.lead >= prev_page.right - prev.em          # nxt's first word did not fit on prev
             and nxt.x0 <= nxt_page.left + 0.5 * nxt.em                   # nxt is not indented (a new paragraph)
             and (not same_page or prev.y0 - nxt.y1 <= prev_page.gap_limit)  # no paragraph spacing between
             and heading_level(nxt.text) is None)
