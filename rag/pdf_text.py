@@ -252,7 +252,7 @@ def _open_pages(name: str, data: bytes):
     from pdfminer.layout import LAParams
     from pdfminer.pdfdocument import PDFPasswordIncorrect
 
-    if not data.lstrip()[:5].startswith(b"%PDF"):
+    if b"%PDF-" not in data[:1024]:  # readers allow some bytes before the header
         raise DocumentLoadError(f"{name}: is not a PDF file (no %PDF header); save the plan as PDF again or add it "
                                 "as DOCX/TXT")
     # pdfminer logs every odd font descriptor (a missing FontBBox...) as a warning: noise for a user.
@@ -284,6 +284,8 @@ def _has_images(page) -> bool:
 def extract_pdf(name: str, data: bytes) -> ExtractedText:
     """The stored text of a PDF: raises NoTextLayerError for a scan, DocumentLoadError when unreadable."""
     layouts = _open_pages(name, data)
+    if not layouts:
+        raise DocumentLoadError(f"{name}: has no pages (damaged?); export the plan to PDF again, or add it as DOCX/TXT")
     pages = [(p.y0, p.height, _rows(p)) for p in layouts]
     chars = sum(len(r.text) - r.text.count(" ") for _, _, rows in pages for r in rows)
     if chars == 0:

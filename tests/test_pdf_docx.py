@@ -163,6 +163,7 @@ def test_bad_files_are_skipped_by_name_and_the_rest_loads(tmp_path):
     (docs / "scan.pdf").write_bytes(write_pdf([Page(image=True)]))
     (docs / "locked.pdf").write_bytes(plan_pdf(encrypted=True))
     (docs / "cut.pdf").write_bytes(plan_pdf()[:1500])
+    (docs / "empty.pdf").write_bytes(write_pdf([]))
     (docs / "cut.docx").write_bytes(good_docx[:2000])
     (docs / "locked.docx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2000))  # what Word encrypts to
     (docs / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2000))
@@ -170,10 +171,11 @@ def test_bad_files_are_skipped_by_name_and_the_rest_loads(tmp_path):
     documents, warnings = load_documents(docs, root=tmp_path)
     assert sorted(d.doc_id for d in documents) == ["luoyang", "quanzhou"]
     said = {w.split()[1].rstrip(":"): w for w in warnings}
-    assert set(said) == {"scan.pdf", "locked.pdf", "cut.pdf", "cut.docx", "locked.docx", "old.doc", "plan.wps"}
+    assert set(said) == {"scan.pdf", "locked.pdf", "cut.pdf", "empty.pdf", "cut.docx", "locked.docx", "old.doc",
+                         "plan.wps"}
     assert "no text layer" in said["scan.pdf"] and "OCR" in said["scan.pdf"]
     assert "password" in said["locked.pdf"] and "password" in said["locked.docx"]
-    assert "damaged" in said["cut.pdf"] and "damaged" in said["cut.docx"]
+    assert all("damaged" in said[name] for name in ("cut.pdf", "empty.pdf", "cut.docx"))
     for name in ("old.doc", "plan.wps"):
         assert "save it as DOCX or PDF" in said[name]
 
