@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -43,14 +44,23 @@ def _source_copy(dest: Path) -> Path:
     return dest
 
 
+def _has_setuptools(major: int) -> bool:
+    try:
+        return int(metadata.version("setuptools").split(".")[0]) >= major
+    except metadata.PackageNotFoundError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory, built) -> dict:
     base = tmp_path_factory.mktemp("install")
     (base / "src").mkdir()
     src = _source_copy(base / "src")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "-w", str(base / "dist"), str(src)],
-                   check=True, capture_output=True, timeout=300)
+    # Offline when this environment has the build backend pyproject.toml asks for; else pip fetches it.
+    build = subprocess.run(pip + ["wheel", "--no-deps", *(["--no-build-isolation"] if _has_setuptools(77) else []),
+                                  "-w", str(base / "dist"), str(src)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-3000:]
     wheel, = (base / "dist").glob("policy_rag-*.whl")
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
