@@ -269,8 +269,10 @@ def span_clause(index: PlanIndex, doc_id: str, start: int, end: int, tag: str) -
 def metadata_clause(index: PlanIndex, doc_id: str, field: str) -> ScoredClause | None:
     """The span a metadata field (issue date, issuer) was read from, as a quotable clause."""
     doc = index.documents[doc_id]
-    if field == "published" and "published" not in doc.metadata.evidence:
-        field = "issue_date"  # no separate publication date: the plan's date is the best the text gives
+    # No separate page or colophon date: the plan's own date is the best the text gives (and back).
+    fallback = {"published": "issue_date", "printed": "issue_date", "issue_date": "printed"}
+    if field not in doc.metadata.evidence and fallback.get(field) in doc.metadata.evidence:
+        field = fallback[field]
     span = doc.metadata.evidence.get(field)
     if not span:
         return None
@@ -331,7 +333,7 @@ def widen_to_sentence(index: PlanIndex, chosen: ScoredClause, max_chars: int = 1
         return chosen
     wide = Clause(c.clause_id + "+", c.chunk_id, c.doc_id, start, end, text[start:end], c.sentence_start,
                   c.sentence_end)
-    return replace(chosen, clause=wide)
+    return replace(chosen, clause=wide, has_figure=has_figure(wide.text))
 
 
 def refusal(query: Query, reason_zh: str, reason_en: str, support: float = 0.0) -> Answer:
@@ -364,7 +366,8 @@ def _metadata_note(index: PlanIndex, clause: Clause, english: bool) -> str:
     if not value or value in clause.text:
         return ""
     label = {"issue_date": ("date", "日期"), "published": ("published", "发布日期"), "issuer": ("issuer", "发文机关"),
-             "doc_number": ("document number", "发文字号")}[field]
+             "doc_number": ("document number", "发文字号"), "printed": ("printed", "印发日期"),
+             "source": ("source", "来源"), "speaker": ("delivered by", "报告人")}[field]
     return f" ({label[0]}: {value})" if english else f"（{label[1]}：{value}）"
 
 

@@ -236,6 +236,9 @@ class Assistant:
             if metas:
                 return metas, 1.0
         scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years)
+        if query.figure_kind == "date":
+            # "本报讯 2月27日,…大会在恩施市召开": the date and the event are clauses of one sentence.
+            scored = [widen_to_sentence(index, s) for s in scored]
         support = scored[0].support if scored else 0.0
         chosen = select_clauses(scored, min_support, query.wants_figure, query.prefers_figure, query.figure_kind)
         if query.wants_names:

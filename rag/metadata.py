@@ -15,8 +15,7 @@ How each field is found (first rule that applies wins):
   from inside another word.
 - years: a period in the title (十四五, 2023—2027年), else the title's years, else a period or the commonest
   year in the opening lines. `year` is the last of them (the target year).
-- issuer: a 发文机关 field, an issuer line (…科学技术局, …人民政府办公厅), a 来源 field.
-- issue date: 成文日期 field, a signature date (2024年2月26日, 二〇二四年二月二十六日, scraped 2022317), 发布日期.
+- the publication record (issuer, issue date, 印发 date, page date, 文号, 来源, speaker): see rag/publication.py.
 """
 
 from __future__ import annotations
@@ -26,10 +25,16 @@ import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace, fields
-from datetime import date
 from importlib import resources
 
 from .places import Gazetteer, Mention, Place, gazetteer, scope_words, to_simplified
+from .publication import (CN_DATE, find_doc_number, find_issue_date, find_issuer, find_printed, find_published, find_source,
+                          find_speaker, issuer_line)
+
+# The publication record's fields and their finders (rag/publication.py), in the order they are read.
+RECORD_FINDERS = {"issuer": find_issuer, "issue_date": find_issue_date, "doc_number": find_doc_number,
+                  "published": find_published, "printed": find_printed, "source": find_source,
+                  "speaker": find_speaker}
 
 __all__ = ["DocumentMetadata", "extract_metadata", "plan_kinds", "place_fields", "normalise_text"]
 
@@ -46,6 +51,9 @@ class DocumentMetadata:
     issue_date: str | None = None  # ISO date the plan was signed/issued (成文日期, signature date)
     published: str | None = None  # ISO date the page was published (发布日期), when the text gives one
     doc_number: str | None = None  # 发文字号, e.g. 洛科〔2024〕9号
+    printed: str | None = None  # ISO date of the colophon's (版记) 印发 line
+    source: str | None = None  # the page's 来源: an outlet (恩施日报) or an office
+    speaker: str | None = None  # who delivered a report ("区长　周明远" -> 周明远)
     kind: str | None = None  # 工作要点 / 工作意见 / 实施方案 / 行动方案 / 规划 / 工作总结 / 新闻 ...
     place: str | None = None  # the plan's own place, official name: 洞头区 / 温州市 / 浙江省
     level: str | None = None  # "province" | "city" | "county"
@@ -86,34 +94,11 @@ def normalise_text(text: str) -> str:
 YEAR = r"((?:19|20)\d{2})"
 RANGE = re.compile(YEAR + r"\s*年?\s*[-—–~至到]+\s*" + YEAR + r"\s*年")
 TITLE_YEAR = re.compile(YEAR + r"\s*年")
-ISO_DATE = re.compile(r"(?:成文日期|发文日期|印发日期)[:：]\s*(\d{4})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})")
-PUBLISHED_DATE = re.compile(r"(?:发布日期|发布时间|时间)[:：]\s*(\d{4})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})")
-COMPACT_DATE = re.compile(r"^\s*(20\d{2}|19\d{2})(\d{2,4})\s*$", re.M)  # scraped "2022317" = 2022-03-17
-CN_DATE = re.compile(r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*$", re.M)
-CN_NUMERAL_DATE = re.compile(r"^\s*([〇零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日\s*$",
-                             re.M)
-ISSUER_FIELD = re.compile(r"发文机关[:：]\s*([^\s:：]{2,30})")
-SOURCE_FIELD = re.compile(r"(?:信息来源|来源)[:：]\s*([\u4e00-\u9fff]{2,24})")
 HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S | re.I)
 HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.S | re.I)
-# 发文字号: issuer abbreviation, the year in brackets, a serial number: 洛科〔2024〕9号, 桓政办发[2024]11号.
-DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}\s*[〔\[【(（]\s*(?:19|20)\d{2}\s*[〕\]】)）]\s*\d{1,4}\s*号")
 MADE_TITLE = re.compile(r"(?:制定|印发|出台)了?《?([^，。,《》\s]{4,40}?(?:%s))》?(?:如下|。|，|,)")
 NOTICE_TITLE = re.compile(r"(?:关于)?(?:印发|发布|出台|制定)了?《([^《》\n]{4,60})》")
 SENTENCE_END = re.compile(r"[。；;，,：:！!？?]$")
-
-
-@functools.lru_cache(maxsize=1)
-def _issuer_line() -> re.Pattern:
-    suffixes = "|".join(sorted(plan_kinds()["issuer_suffixes"], key=len, reverse=True))
-    return re.compile(r"^\s*((?:中共)?[\u4e00-\u9fff]{2,16}?(?:%s))\s*$" % suffixes, re.M)
-
-
-@functools.lru_cache(maxsize=1)
-def _issuer_dated_line() -> re.Pattern:
-    """"(广西壮族自治区人民政府办公厅2021年10月15日印发 …)": the issuer opens a line and the date follows it."""
-    suffixes = "|".join(sorted(plan_kinds()["issuer_suffixes"], key=len, reverse=True))
-    return re.compile(r"^[\s(（]*((?:中共)?[\u4e00-\u9fff]{2,16}?(?:%s))\s*(?:19|20)\d{2}\s*年" % suffixes, re.M)
 
 
 @functools.lru_cache(maxsize=1)
@@ -135,21 +120,14 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
     if title_span:
         evidence["title"] = title_span
 
-    issuer, issuer_span = _find_issuer(norm)
-    if issuer_span:
-        evidence["issuer"] = issuer_span
-        issuer = text[issuer_span[0]:issuer_span[1]] if issuer == norm[issuer_span[0]:issuer_span[1]] else issuer
-    issue_date, date_span = _find_issue_date(norm)
-    if date_span:
-        evidence["issue_date"] = date_span
-    doc_number = None
-    if m := DOC_NUMBER.search(norm[:5000]):
-        doc_number = text[m.start():m.end()]
-        evidence["doc_number"] = m.span()
-    published = None
-    if m := PUBLISHED_DATE.search(norm):
-        published = _iso(*m.groups())
-        evidence["published"] = m.span(0)
+    record = {name: finder(norm) for name, finder in RECORD_FINDERS.items()}
+    for name, (_, span) in record.items():
+        if span:
+            evidence[name] = span
+    issuer, issuer_span = record["issuer"]
+    if issuer_span and issuer == norm[issuer_span[0]:issuer_span[1]]:
+        issuer = text[issuer_span[0]:issuer_span[1]]
+    doc_number = text[record["doc_number"][1][0]:record["doc_number"][1][1]] if record["doc_number"][1] else None
 
     head = "\n".join(norm[s:e] for s, e in spans[:15])
     period, years = _find_years(ntitle, head)
@@ -163,8 +141,9 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
     if issuer and place and issuer.startswith(("市", "区", "县", "省")):
         issuer = place.name + issuer[1:] if issuer[0] == place.name[-1] else issuer  # 市科技局 -> 鹰潭市科技局
     return DocumentMetadata(title=title, year=years[-1] if years else None, years=years, period=period,
-                            issuer=issuer, issue_date=issue_date, published=published, doc_number=doc_number,
-                            kind=kind, evidence=evidence, **fields)
+                            issuer=issuer, issue_date=record["issue_date"][0], published=record["published"][0],
+                            doc_number=doc_number, printed=record["printed"][0], source=record["source"][0],
+                            speaker=record["speaker"][0], kind=kind, evidence=evidence, **fields)
 
 
 def place_fields(gaz: Gazetteer, place: Place | None) -> dict:
@@ -241,7 +220,7 @@ def _find_title(text: str, norm: str, spans) -> tuple[str | None, tuple[int, int
 
 def _title_like(line: str) -> bool:
     return (6 <= len(line) <= 60 and not SENTENCE_END.search(line) and bool(re.search(r"[\u4e00-\u9fff]{4}", line))
-            and not CN_DATE.match(line) and not _issuer_line().match(line))
+            and not CN_DATE.match(line) and not issuer_line().match(line))
 
 
 def _strip(text: str, s: int, e: int) -> tuple[str, tuple[int, int]]:
@@ -283,63 +262,6 @@ def _find_kind(title: str, norm: str) -> str | None:
     if any(sign in norm[:3000] for sign in plan_kinds()["news_signs"]):
         return "新闻"
     return None
-
-
-# ---------------------------------------------------------------- issuer, date
-
-
-def _find_issuer(norm: str) -> tuple[str | None, tuple[int, int] | None]:
-    if m := ISSUER_FIELD.search(norm):
-        return m.group(1), m.span(1)
-    if m := _issuer_line().search(norm):
-        return m.group(1), m.span(1)
-    if m := _issuer_dated_line().search(norm[:3000]):
-        return m.group(1), m.span(1)
-    if m := SOURCE_FIELD.search(norm):
-        suffixes = plan_kinds()["issuer_suffixes"] + ["局", "厅"]
-        value = m.group(1)
-        cut = max((value.find(s) + len(s) for s in suffixes if s in value), default=0)
-        if cut:
-            return value[:cut], (m.start(1), m.start(1) + cut)
-    return None, None
-
-
-_CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
-
-
-def _cn_number(s: str) -> int:
-    if "十" not in s:
-        return int("".join(str(_CN_DIGITS[c]) for c in s))
-    tens, _, ones = s.partition("十")
-    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
-
-
-def _find_issue_date(norm: str) -> tuple[str | None, tuple[int, int] | None]:
-    """(ISO date, span it was read from): 成文日期 field, else a signature date line, else 发布日期."""
-    if m := ISO_DATE.search(norm):
-        return _iso(*m.groups()), m.span(0)
-    for m in COMPACT_DATE.finditer(norm):
-        year, rest = m.group(1), m.group(2)
-        for split in (1, 2):  # "317" -> 3-17 ; "1105" -> 11-05
-            iso = _iso(year, rest[:split], rest[split:])
-            if iso and len(rest[split:]) <= 2:
-                return iso, (m.start(1), m.end(2))
-    if m := CN_DATE.search(norm):
-        return _iso(*m.groups()), (m.start(1), m.end(3) + 1)
-    if m := CN_NUMERAL_DATE.search(norm):
-        iso = _iso(str(_cn_number(m.group(1))), str(_cn_number(m.group(2))), str(_cn_number(m.group(3))))
-        if iso:
-            return iso, (m.start(1), m.end(3) + 1)
-    if m := PUBLISHED_DATE.search(norm):
-        return _iso(*m.groups()), m.span(0)
-    return None, None
-
-
-def _iso(y: str, m: str, d: str) -> str | None:
-    try:
-        return date(int(y), int(m), int(d)).isoformat()
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------- place

@@ -48,7 +48,14 @@ METADATA_HINTS = {
     # The web page's publication date (发布日期), which can differ from the date the plan was signed.
     "published": re.compile(r"发布日期|发布时间|网页.{0,6}日期|publication date|published (?:date|on)|"
                             r"web ?page\b.*\bdate|date\b.*\bweb ?page", re.I),
-    "issue_date": re.compile(r"成文日期|发布日期|印发日期|落款日期|落款时间|哪一?天|什么时候(?:印发|发布|成文|出台)|何时|"
+    # The colophon's (版记) 印发 date, which can differ from the date the notice was signed.
+    "printed": re.compile(r"版记|colophon|\bprinted\b|印发日期", re.I),
+    "source": re.compile(r"哪(?:家|个|一家)(?:报纸|报社|媒体|网站)|(?:报纸|媒体|报社)是|消息来源|新闻来源|来源是|"
+                         r"\bwhich (?:newspaper|paper|outlet|media|news ?paper|website)\b|\breported by\b|"
+                         r"\bnews source\b|\bsource of (?:the|this) (?:news|report|article)\b", re.I),
+    "speaker": re.compile(r"谁作的?(?:政府工作)?报告|(?:报告|讲话)(?:是|由)谁作|作报告的是|报告人|谁(?:代表|在会上)?作(?:了)?(?:政府工作)?报告|"
+                          r"\bwho (?:delivered|gave|presented|made|read)\b|\b(?:delivered|presented) by\b", re.I),
+    "issue_date": re.compile(r"成文日期|发布日期|落款日期|落款时间|哪一?天|什么时候(?:印发|发布|成文|出台)|何时|"
                              r"\bwhen\b.*\b(?:issued|published|released|dated|signed)\b|issue date|"
                              r"date of (?:issue|issuance|publication)|what date", re.I),
     "issuer": re.compile(r"发文机关|发文单位|印发单位|发布单位|制定单位|哪个(?:部门|单位|机关|机构)(?:印发|发布|制定|出台|发)|"
@@ -66,6 +73,10 @@ INTENT_HINTS = {
                           r"\bsummari[sz]e\b|\bsummary\b|\boverview\b|\bmain (?:points|parts|contents?)\b|"
                           r"\bwhat is .{0,40}\babout\b", re.I),
 }
+# An event the text reports ("大会哪天召开"): its date is in the text, not the document's own date.
+EVENT_WORDS = re.compile(r"召开|举行|举办|开幕|闭幕|启动|开工|签约|\b(?:held|convened|opened|took place|launched|signed)\b",
+                         re.I)
+WHEN_WORDS = re.compile(r"哪一?天|哪日|几月几日|什么时候|何时|日期|\bwhen\b|\bwhat date\b|\bwhich day\b|\bon what day\b", re.I)
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -182,6 +193,7 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     years = tuple(dict.fromkeys(int(y) for y in YEAR_RE.findall(simplified)))
     kinds = tuple(k for k, pattern in KIND_HINTS.items() if pattern.search(simplified))
     wants_figure = bool(FIGURE_HINTS.search(simplified))
+    figure_kind = None
 
     # Place names choose documents; they are not words a passage must contain.
     city_words = {simplified[s:e].lower() for s, e in place_spans}
@@ -235,8 +247,16 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     terms = tuple(dict.fromkeys(t for g in groups for t in g))
     scopes = _city_scopes(simplified, first_mention, years, kinds) if len(places) > 1 else ()
     metadata_fields = tuple(name for name, pattern in METADATA_HINTS.items() if pattern.search(simplified))
-    if "published" in metadata_fields:  # 发布日期 reads as both; the page's date is the one meant
+    # 发布日期 / 印发日期 read as the document's date too; the page's or the colophon's is the one meant.
+    # "报告是谁作的" reads as who issued it too; the one who delivered it is meant.
+    for narrower, wider in (("published", "issue_date"), ("printed", "issue_date"), ("speaker", "issuer")):
+        if narrower in metadata_fields:
+            metadata_fields = tuple(f for f in metadata_fields if f != wider)
+    if EVENT_WORDS.search(simplified) and WHEN_WORDS.search(simplified):
+        # "大会是哪天召开的" asks when an event the text reports took place, not when the document is dated:
+        # a date from the text answers it.
         metadata_fields = tuple(f for f in metadata_fields if f != "issue_date")
+        wants_figure, figure_kind = True, "date"
     asks_for = metadata_fields[0] if metadata_fields else None
     if asks_for:
         wants_figure = False
@@ -254,7 +274,8 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
         named = [h for h in load_name_heads() if re.search(r"[\u4e00-\u9fff]" + h, plain)]
         groups = groups + [(h + "”", "”" + h) for h in named]
         terms = tuple(dict.fromkeys(t for g in groups for t in g))
-    figure_kind = asked_figure_kind(simplified) if wants_figure else None
+    if figure_kind is None and wants_figure:
+        figure_kind = asked_figure_kind(simplified)
     return Query(question, simplified, lang, places, unknown, years, kinds, wants_figure, terms, tuple(groups),
                  asks_for, prefers_figure, wants_names, scopes, assumed, intent, metadata_fields, figure_kind,
                  asks_for_flow(simplified))

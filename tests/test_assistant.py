@@ -341,13 +341,35 @@ UNSEEN_MD = """# 杭州市余杭区科学技术局2023年工作总结和2024年�
 """
 
 
+# A county notice with a colophon, a prefecture news item with its 来源, a district government work report.
+UNSEEN_RECORDS = {
+    "huantai_2024_2026_action_plan.txt": (
+        "桓台县人民政府办公室关于印发桓台县科技创新三年行动方案的通知\n桓政办发〔2024〕11号\n各镇人民政府:\n"
+        "现将《桓台县科技创新三年行动方案(2024—2026年)》印发给你们,请认真贯彻落实。\n"
+        "桓台县人民政府办公室\n2024年4月2日\n\n桓台县科技创新三年行动方案(2024—2026年)\n\n一、主要目标\n"
+        "到2026年,高新技术产业产值占规上工业总产值比重达到62%。\n\n抄送:县委各部门。\n"
+        "桓台县人民政府办公室                              2024年4月3日印发\n"),
+    "enshi_2024_st_conference_news.txt": (
+        "恩施州召开2024年全州科技创新大会\n发布时间:2024-02-28 08:45    来源:恩施日报    作者:记者 向晓岚\n\n"
+        "本报讯 2月27日,恩施土家族苗族自治州2024年全州科技创新大会在恩施市召开。会议部署了2024年重点任务。\n"
+        "2024年全州选派科技特派员1500名。\n"),
+    "yuhang_2024_gov_work_report.html": (
+        "<html><head><title>2024年杭州市余杭区政府工作报告</title></head><body>\n<h1>2024年杭州市余杭区政府工作报告</h1>\n"
+        '<p style="text-align:center">区长　周明远</p>\n<p>各位代表:现在,我代表区人民政府向大会作工作报告,请予审议。</p>\n'
+        "<p>过去一年,我们坚持创新驱动,科技创新的底色更加鲜明。</p>\n</body></html>\n"),
+}
+
+
 @pytest.fixture(scope="module")
 def unseen_md(built, tmp_path_factory):
-    """The five plans plus one invented Markdown district plan (summary + next year's plan)."""
+    """The five plans plus invented unseen documents: a Markdown district plan (summary + next year's plan),
+    a county notice with a colophon, a news item, a government work report."""
     from .conftest import copy_workspace
 
     ws = copy_workspace(built, tmp_path_factory.mktemp("unseen_md"))
     (ws.documents_dir / "yuhang_2023_summary_2024_plan.md").write_text(UNSEEN_MD, encoding="utf-8")
+    for name, text in UNSEEN_RECORDS.items():
+        (ws.documents_dir / name).write_text(text, encoding="utf-8")
     return Assistant.from_settings(ws.settings)
 
 
@@ -382,6 +404,21 @@ def test_a_total_is_not_answered_with_what_was_added(unseen_md, question, figure
     a = unseen_md.ask(question)
     quotes = " ".join(c.quote for c in a.citations)
     assert figure in quotes and not_figure not in quotes, (question, a.answer)
+
+
+@pytest.mark.parametrize("question, quote", [
+    ("桓台县行动方案的印发日期是哪天?", "2024年4月3日印发"),  # the colophon, not the signature date 4月2日
+    ("According to the colophon, on what date was Huantai County's action plan printed and distributed?",
+     "2024年4月3日印发"),
+    ("恩施州科技创新大会的消息来源是哪家报纸?", "来源:恩施日报"),
+    ("余杭区2024年政府工作报告是谁作的?", "区长　周明远"),
+    ("Who delivered Yuhang District's 2024 government work report?", "区长　周明远"),
+    ("恩施州2024年科技创新大会是哪天召开的?", "2月27日"),  # the event's date in the text, not the page's 2-28
+])
+def test_publication_record_and_event_dates_are_quoted_from_where_they_stand(unseen_md, question, quote):
+    a = unseen_md.ask(question)
+    assert not a.refused and any(quote in c.quote for c in a.citations), (question, a.answer)
+    _valid(unseen_md, a)
 
 
 def test_a_name_question_gets_the_quoted_name(unseen_md):

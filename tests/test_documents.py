@@ -59,11 +59,13 @@ def test_metadata_evidence_spans_point_at_the_text(docs):
             if field == "place":  # "绍兴" in the text is the place 绍兴市
                 from rag.places import gazetteer
                 assert value in {p.name for p in gazetteer().lookup(raw)}, raw
-            elif field in ("issue_date", "published"):  # "2022317" or "成文日期: 2025-04-23" -> digits of the ISO date
+            elif field in ("issue_date", "published", "printed"):  # "2022317" or "成文日期: 2025-04-23" -> digits of the ISO date
                 y, m, day = value.split("-")
-                assert y in raw and (f"{m}-{day}" in raw or f"{int(m)}{day}" in raw), raw
+                assert y in raw and (f"{m}-{day}" in raw or f"{int(m)}{day}" in raw or f"{int(m)}月{int(day)}日" in raw), raw
             elif field == "issuer":  # "市科技局" in a 绍兴 document is read as 绍兴市科技局
                 assert value.removeprefix(d.metadata.city or "") in raw, raw
+            elif field in ("source", "speaker"):  # "来源:恩施日报" -> 恩施日报, "区长　周明远" -> 周明远
+                assert raw.endswith(value), raw
             else:
                 assert value == raw
 

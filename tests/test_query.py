@@ -154,3 +154,24 @@ def test_a_question_for_two_metadata_fields_asks_for_both(tools, counties):
     q = analyse_query("广西科技创新“十四五”规划是由哪个机关印发的?文号是什么?", counties, tk)
     assert set(q.asks_for_all) == {"issuer", "doc_number"}
     assert analyse_query("What is the document number of Huantai's action plan?", counties, tk).asks_for == "doc_number"
+
+
+@pytest.mark.parametrize("question, field", [
+    ("余杭区2024年政府工作报告是谁作的?", "speaker"),
+    ("Who delivered Yuhang District's 2024 government work report?", "speaker"),
+    ("桓台县行动方案的印发日期是哪天?", "printed"),
+    ("According to the colophon, on what date was Huantai's action plan printed and distributed?", "printed"),
+    ("恩施州科技创新大会的消息来源是哪家报纸?", "source"),
+    ("Which newspaper reported Enshi's conference?", "source"),
+    ("桓台县行动方案是哪天印发的?", "issue_date"),
+])
+def test_publication_record_questions_ask_for_their_field(tools, counties, question, field):
+    tk, _ = tools
+    q = analyse_query(question, counties, tk)
+    assert q.asks_for == field and q.asks_for_all == (field,), (q.asks_for, q.asks_for_all)
+
+
+def test_when_an_event_took_place_is_read_from_the_text_not_the_document_date(tools, counties):
+    tk, _ = tools
+    q = analyse_query("恩施州2024年科技创新大会是哪天召开的?", counties, tk)
+    assert q.asks_for is None and q.wants_figure and q.figure_kind == "date"
