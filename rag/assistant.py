@@ -24,6 +24,7 @@ from pathlib import Path
 from .answer import (compose_answer, metadata_clause, place_label, plan_label, refusal, score_clauses,
                      select_clauses, widen_to_sentence, year_consistent)
 from .citations import Answer
+from .conversation import resolve_follow_up
 from .documents import (SUPPORTED_SUFFIXES, candidate_files, content_sha256, doc_id_for, load_document, load_documents,
                         parse_document, sidecar_sha256)
 from .embeddings import load_embedder
@@ -33,6 +34,7 @@ from .messages import join, say
 from .overview import corpus_answer, outline_answer
 from .planner import plan_question
 from .query import PlaceCatalog, Query, analyse_query
+from .question_places import find_places
 from .retrieval import HybridRetriever, eligible_documents, plans_compared, preferred_documents, retrieve
 from .settings import Settings
 from .store import PIPELINE_VERSION, PlanIndex, build_index, load_index
@@ -124,8 +126,31 @@ class Assistant:
         return analyse_query(self.validate_question(question), snap.catalog, snap.index.tokenizer, snap.index.bridge)
 
     def ask(self, question: str, *, city: str | None = None, year: int | None = None, k: int | None = None,
-            llm: bool | None = None) -> Answer:
-        """Answer `question` from the documents, with verbatim cited quotes, or refuse."""
+            llm: bool | None = None, history: object = None) -> Answer:
+        """Answer `question` from the documents, with verbatim cited quotes, or refuse.
+
+        `history`: the conversation so far (role/content dicts as OpenAI and Gradio write them, LangChain
+        messages, or Gradio (user, assistant) pairs). A follow-up that names only a new place, year or plan
+        ("那赣州呢?", "2015年呢?", "And Nanchang?") is read against the previous question, and the answer
+        starts by saying how it was understood; a full question ignores history (rag/conversation.py).
+        """
+        question = self.validate_question(question)
+        follow = resolve_follow_up(question, history, self._analyse_with_places,
+                                   self._snapshot.catalog.english) if history else None
+        if follow is None or not follow.understood:
+            return self._answer(question, city=city, year=year, k=k, llm=llm)
+        answer = self._answer(follow.question, city=city, year=year, k=k, llm=llm)
+        note = say("understood_as", self.analyse(question).is_english, question=follow.question)
+        answer.answer = note + "\n" + answer.answer
+        return answer
+
+    def _analyse_with_places(self, question: str) -> tuple[Query, list[tuple[int, int]]]:
+        snap = self._snapshot
+        query = analyse_query(question, snap.catalog, snap.index.tokenizer, snap.index.bridge)
+        return query, find_places(query.simplified, snap.catalog)[1]
+
+    def _answer(self, question: str, *, city: str | None, year: int | None, k: int | None,
+                llm: bool | None) -> Answer:
         for name, value in (("year", year), ("k", k)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise InvalidQuestionError(f"{name} must be a positive whole number like {2025 if name == 'year' else 5}, "

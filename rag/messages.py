@@ -28,6 +28,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_content": ("问题里没有可检索的内容（只有符号或表情）；请用文字提问，例如“绍兴2025年技术交易额目标是多少?”",
                    "the question has no words to search for (only symbols or emoji); ask in words, e.g. "
                    "“What is Shaoxing's 2025 technology transaction target?”"),
+    "understood_as": ("（按上文理解为：{question}）", "(Read with the previous question as: {question})"),
     # answer frames
     "refusal": ("文档中没有相关内容：{reason}。", "The documents do not state this: {reason}."),
     "according_to": ("根据{label}：{quotes}。", "According to {label}: {quotes}."),
