@@ -17,6 +17,7 @@ Settings flags, POLICY_RAG_* variables and settings files override each of these
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,13 +78,22 @@ def user_cache_dir() -> Path:
     return user_cache_path(APP_NAME, appauthor=False)
 
 
+def _has_documents_folder(folder: Path) -> bool:
+    """A folder named exactly `documents`: on a case-insensitive disk (macOS) the home folder's `Documents`
+    would otherwise pass for a folder of plans."""
+    try:
+        return (folder / "documents").is_dir() and "documents" in os.listdir(folder)
+    except OSError:
+        return False
+
+
 def default_locations(cwd: Path | None = None) -> DefaultLocations:
     """The documents and index folders used when no flag, variable or settings file names them."""
     try:
         here: Path | None = Path.cwd() if cwd is None else Path(cwd)
     except FileNotFoundError:  # the working folder was deleted under us: it has no documents/ either
         here = None
-    if here is not None and (here / "documents").is_dir():
+    if here is not None and _has_documents_folder(here):
         here = here.resolve()
         return DefaultLocations(here / "documents", here / "indexes" / "default", bundled=False)
     if is_checkout():

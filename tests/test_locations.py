@@ -80,3 +80,11 @@ def test_the_ui_refuses_to_change_the_bundled_plans(tmp_path):
     assert not ok and "documents/" in msg and msg == read_only_reason(bundled)
     local = SimpleNamespace(settings=Settings.load(documents_dir=tmp_path / "documents", index_dir=tmp_path / "i"))
     assert read_only_reason(local) is None
+
+
+def test_a_home_documents_folder_is_not_a_folder_of_plans(tmp_path, monkeypatch, clean_env):
+    """~/Documents (macOS, case-insensitive disk) must not pass for documents/."""
+    (tmp_path / "Documents").mkdir()
+    monkeypatch.setattr(locations, "is_checkout", lambda: False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert locations.default_locations(tmp_path).bundled
