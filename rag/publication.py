@@ -9,7 +9,7 @@ an issuing body's name and the titles of officials who deliver reports are data 
 - published: the web page's 发布日期/发布时间.
 - printed: the colophon's (版记) 印发 date: "桓台县人民政府办公室      2024年4月3日印发".
 - doc_number: 发文字号 (洛科〔2024〕9号).
-- source: the 来源 field of a page (恩施日报, 市科技局).
+- outlet: the 来源 field of a page (恩施日报, 市科技局).
 - speaker: who delivered a report: a line holding only an official's title and a name ("区长　周明远").
 """
 
@@ -21,8 +21,8 @@ import re
 from datetime import date
 from importlib import resources
 
-__all__ = ["CN_DATE", "issuer_line", "find_doc_number", "find_issue_date", "find_issuer", "find_printed", "find_published", "find_source",
-           "find_speaker", "iso_date"]
+__all__ = ["CN_DATE", "find_doc_number", "find_issue_date", "find_issuer", "find_outlet", "find_printed",
+           "find_published", "find_speaker", "iso_date", "issuer_line"]
 
 Found = tuple[str | None, tuple[int, int] | None]
 
@@ -140,7 +140,7 @@ def find_doc_number(norm: str) -> Found:
     return None, None
 
 
-def find_source(norm: str) -> Found:
+def find_outlet(norm: str) -> Found:
     """The page's 来源 (an outlet such as 恩施日报, or an office)."""
     if m := SOURCE_FIELD.search(norm):
         # A scraped info line runs its fields together: "来源:市科学技术局发布时间:2022-03-17".

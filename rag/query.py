@@ -50,7 +50,7 @@ METADATA_HINTS = {
                             r"web ?page\b.*\bdate|date\b.*\bweb ?page", re.I),
     # The colophon's (版记) 印发 date, which can differ from the date the notice was signed.
     "printed": re.compile(r"版记|colophon|\bprinted\b|印发日期", re.I),
-    "source": re.compile(r"哪(?:家|个|一家)(?:报纸|报社|媒体|网站)|(?:报纸|媒体|报社)是|消息来源|新闻来源|来源是|"
+    "outlet": re.compile(r"哪(?:家|个|一家)(?:报纸|报社|媒体|网站)|(?:报纸|媒体|报社)是|消息来源|新闻来源|来源是|"
                          r"\bwhich (?:newspaper|paper|outlet|media|news ?paper|website)\b|\breported by\b|"
                          r"\bnews source\b|\bsource of (?:the|this) (?:news|report|article)\b", re.I),
     "speaker": re.compile(r"谁作的?(?:政府工作)?报告|(?:报告|讲话)(?:是|由)谁作|作报告的是|报告人|谁(?:代表|在会上)?作(?:了)?(?:政府工作)?报告|"

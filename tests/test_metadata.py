@@ -135,7 +135,7 @@ def test_document_number_and_an_issuer_line_that_carries_the_date():
     assert meta("某市2024年科技工作要点\n一、目标\n索引号：11370321MB2841/2024-00011\n").doc_number is None
 
 
-def test_colophon_printed_date_page_source_and_speaker_are_read_with_their_spans():
+def test_colophon_printed_date_page_outlet_and_speaker_are_read_with_their_spans():
     notice = ("桓台县人民政府办公室关于印发桓台县科技创新三年行动方案的通知\n桓政办发〔2024〕11号\n各镇人民政府:\n现印发给你们。\n"
               "桓台县人民政府办公室\n2024年4月2日\n\n一、目标\n高新技术产业产值占比达到62%。\n\n"
               "抄送:县委各部门。\n桓台县人民政府办公室                              2024年4月3日印发\n")
@@ -146,8 +146,8 @@ def test_colophon_printed_date_page_source_and_speaker_are_read_with_their_spans
     news = ("恩施州召开2024年全州科技创新大会\n发布时间:2024-02-28 08:45    来源:恩施日报    作者:记者 向晓岚\n"
             "本报讯 2月27日,全州科技创新大会在恩施市召开。\n")
     m = meta(news)
-    assert m.source == "恩施日报" and m.published == "2024-02-28" and m.printed is None
-    assert news[slice(*m.evidence["source"])] == "来源:恩施日报"
+    assert m.outlet == "恩施日报" and m.published == "2024-02-28" and m.printed is None
+    assert news[slice(*m.evidence["outlet"])] == "来源:恩施日报"
     report = ('<html><body><h1>2024年杭州市余杭区政府工作报告</h1>\n<p style="text-align:center">区长　周明远</p>\n'
               "<p>各位代表:现在,我代表区人民政府作工作报告。</p>\n<p>技术交易额318.6亿元。</p></body></html>")
     m = meta(report)

@@ -161,8 +161,8 @@ def test_a_question_for_two_metadata_fields_asks_for_both(tools, counties):
     ("Who delivered Yuhang District's 2024 government work report?", "speaker"),
     ("桓台县行动方案的印发日期是哪天?", "printed"),
     ("According to the colophon, on what date was Huantai's action plan printed and distributed?", "printed"),
-    ("恩施州科技创新大会的消息来源是哪家报纸?", "source"),
-    ("Which newspaper reported Enshi's conference?", "source"),
+    ("恩施州科技创新大会的消息来源是哪家报纸?", "outlet"),
+    ("Which newspaper reported Enshi's conference?", "outlet"),
     ("桓台县行动方案是哪天印发的?", "issue_date"),
 ])
 def test_publication_record_questions_ask_for_their_field(tools, counties, question, field):

@@ -62,6 +62,17 @@ def test_english_question_uses_english_labels(assistant):
     assert history[0]["content"].count("What is Shaoxing&#x27;s") == 1
 
 
+def test_a_follow_up_reads_the_questions_before_it(assistant):
+    history, _ = ui.answer_question(assistant, "绍兴2025年技术交易额目标是多少?", [])
+    history, _ = ui.answer_question(assistant, "那赣州呢?", history)
+    out = history[-1]["content"]
+    assert "按上文理解为：赣州2025年技术交易额目标是多少?" in out and "450亿元" not in out
+    assert ui_render.plain_text(history[0]["content"]) == "绍兴2025年技术交易额目标是多少?"
+    # Gradio hands messages back as lists of parts
+    parts = [{"type": "text", "text": history[0]["content"]}]
+    assert ui_render.plain_text(parts) == "绍兴2025年技术交易额目标是多少?"
+
+
 def test_refusal_is_marked(assistant):
     history, _ = ui.answer_question(assistant, "东京2025年技术交易额目标是多少?", [])
     out = history[-1]["content"]

@@ -161,6 +161,18 @@ def test_chat_answers_with_citations_and_upload(page, server, tmp_path):
     expect(ls.locator(".rag-quote").first).to_contain_text("![x](http://example.com/a.png)")
 
 
+def test_a_follow_up_question_reads_the_chat_before_it(page, server):
+    expect = sync_api.expect
+    page.get_by_role("tab", name="问答 Chat").click()
+    n = page.locator("#rag-chatbot .rag-answer").count()
+    first = _ask(page, "绍兴2025年技术交易额目标是多少?", n + 1)
+    expect(first.locator(".rag-text")).to_contain_text("450亿元")
+    follow = _ask(page, "那赣州呢?", n + 2)
+    expect(follow.locator(".rag-text")).to_contain_text("按上文理解为：赣州2025年技术交易额目标是多少?")
+    expect(follow.locator("details.rag-citation summary").first).to_contain_text("赣州")
+    expect(follow.locator(".rag-text")).not_to_contain_text("450亿元")
+
+
 def test_eval_tab_runs_a_subset(page, server):
     try:
         import rag.evaluation  # noqa: F401

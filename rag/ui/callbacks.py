@@ -16,7 +16,7 @@ from ..assistant import Assistant
 from ..documents import SUPPORTED_SUFFIXES
 from ..errors import PolicyRagError
 from .render import escape as _esc, question_lang as _question_lang
-from .render import render_answer, render_error, render_status as _status, render_user
+from .render import plain_text, render_answer, render_error, render_status as _status, render_user
 
 __all__ = ["ANY", "MAX_UPLOAD_BYTES", "MAX_FILE_BYTES", "UPLOAD_TYPES", "DOC_COLUMNS", "DOC_HEADERS", "answer_question",
            "llm_configured", "filter_choices", "documents_table", "upload_bytes", "upload_document",
@@ -48,6 +48,9 @@ def answer_question(assistant: Assistant, message: str, history: list | None, ci
         gr.Warning("请输入问题 / Please type a question.")
         return history, message
     lang = _question_lang(message)
+    # The earlier questions as the user typed them (the chat shows them as HTML): "那赣州呢?" reads against them.
+    asked = [{"role": "user", "content": plain_text(t.get("content"))} for t in history
+             if isinstance(t, dict) and t.get("role") == "user"]
     history.append({"role": "user", "content": render_user(message)})
     city_f = _none_if_any(city)
     year_v = _none_if_any(year)
@@ -55,7 +58,7 @@ def answer_question(assistant: Assistant, message: str, history: list | None, ci
         year_f = int(year_v) if year_v is not None else None
         k_f = int(k) if k else None
         llm = bool(use_llm) and llm_configured(assistant)
-        answer = assistant.ask(message, city=city_f, year=year_f, k=k_f, llm=llm)
+        answer = assistant.ask(message, city=city_f, year=year_f, k=k_f, llm=llm, history=asked)
         content = render_answer(answer, assistant)
     except (PolicyRagError, ValueError) as exc:  # invalid question, LLM endpoint failure, ...
         content = render_error(str(exc), lang)

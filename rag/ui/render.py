@@ -169,6 +169,18 @@ def render_user(message: str) -> str:
     return f'<div class="rag-user" style="white-space: pre-wrap">{escape(message)}</div>'
 
 
+def plain_text(content: Any) -> str:
+    """A chat message's text as typed: the HTML render_user made of it, undone (tags dropped, entities decoded).
+
+    Gradio hands a message back as a string or as a list of parts ([{"type": "text", "text": …}])."""
+    if isinstance(content, (list, tuple)):
+        content = " ".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content
+                           if isinstance(p, (str, dict)))
+    if not isinstance(content, str):
+        return ""
+    return html.unescape(re.sub(r"<[^>]+>", "", content)).strip()
+
+
 def render_status(ok: bool, message: str) -> str:
     cls = "rag-status-ok" if ok else "rag-status-error"
     return f'<div class="{cls}">{"✔" if ok else "✖"} {escape(message)}</div>'
