@@ -296,7 +296,7 @@ class Assistant:
         for c in index.chunks:
             counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
         # Each field's evidence span and the text it holds: where the value was read from.
-        return [{"doc_id": d.doc_id, "source": d.source, **d.metadata.to_dict(), "chunks": counts.get(d.doc_id, 0),
+        return [{**d.metadata.to_dict(), "doc_id": d.doc_id, "source": d.source, "chunks": counts.get(d.doc_id, 0),
                  "characters": len(d.text),
                  "evidence_text": {k: d.text[s:e] for k, (s, e) in d.metadata.evidence.items()}}
                 for d in index.documents.values()]
@@ -314,6 +314,7 @@ class Assistant:
 
     def add_document(self, filename: str, data: bytes, *, progress: bool = False) -> dict:
         """Save an uploaded plan into documents_dir and index it incrementally. Nothing is lost on failure."""
+        self._refuse_if_read_only()
         name = Path(filename).name  # no directories: an upload cannot escape documents_dir
         name = re.sub(r"[^\w.\-\u4e00-\u9fff]+", "_", name).lstrip(".")
         suffix = Path(name).suffix.lower()
@@ -349,6 +350,7 @@ class Assistant:
         return {"saved_as": target.name, **stats}
 
     def remove_document(self, doc_id: str, *, progress: bool = False) -> dict:
+        self._refuse_if_read_only()
         with self._write_lock:
             doc = self._snapshot.index.documents.get(doc_id)
             if doc is None:
@@ -362,6 +364,14 @@ class Assistant:
                 if backup is not None:
                     path.write_bytes(backup)
                 raise
+
+    def _refuse_if_read_only(self) -> None:
+        """The sample plans installed with the package live in site-packages: never written to."""
+        if self.settings.uses_bundled_samples:
+            raise DocumentLoadError(
+                f"{self.settings.documents_dir} holds the sample plans installed with policy-rag and cannot be "
+                "changed; to add or remove plans, use a folder of your own: Settings(documents_dir=...), "
+                "POLICY_RAG_DOCUMENTS_DIR, or run in a folder that has a documents/ folder")
 
     def _rebuild(self, progress: bool, deadline: float | None = None) -> dict:
         index, warnings = _build(self.settings, self.embedder, progress, deadline)

@@ -439,3 +439,17 @@ def test_an_upload_whose_indexing_runs_past_its_time_limit_is_rolled_back(worksp
         assistant.add_document("ningbo_2025_work_points.txt", text.encode())
     assert _tree(workspace.documents_dir) == docs_before and _tree(workspace.index_dir) == index_before
     assert len(assistant.documents()) == 5 and "450亿元" in assistant.ask("绍兴2025年技术交易额目标是多少?").answer
+
+
+def test_the_bundled_sample_plans_are_never_written_to(workspace, monkeypatch):
+    from rag import locations
+
+    a = Assistant.from_settings(workspace.settings)
+    monkeypatch.setattr(locations, "BUNDLED_DIR", workspace.documents_dir.parent)  # as if installed from a wheel
+    assert a.settings.uses_bundled_samples
+    before = _tree(workspace.documents_dir)
+    with pytest.raises(DocumentLoadError, match="documents_dir"):
+        a.add_document("lishui.txt", "2025年丽水市科技工作要点\n技术交易额达到88亿元。\n".encode())
+    with pytest.raises(DocumentLoadError, match="sample plans"):
+        a.remove_document(next(iter(a.index.documents)))
+    assert _tree(workspace.documents_dir) == before
