@@ -58,8 +58,14 @@ _doc_cache = {}
 
 
 def _doc(source):
+    """The document's stored text: the file itself, or for PDF/DOCX the text the loader extracts (offsets point there)."""
     if source not in _doc_cache:
-        _doc_cache[source] = open(ROOT / source, encoding="utf-8").read()
+        if source.lower().endswith((".pdf", ".docx")):
+            from rag.documents import load_document
+
+            _doc_cache[source] = load_document(ROOT / source, root=ROOT).text
+        else:
+            _doc_cache[source] = open(ROOT / source, encoding="utf-8").read()
     return _doc_cache[source]
 
 
