@@ -251,7 +251,8 @@ class Assistant:
         if not groups:
             reason = join(missing, en, strong=True) or say("no_support", en)
             return refusal(query, reason, reason, best_support)
-        answer = compose_answer(index, query, groups, missing, snap.catalog.english)
+        answer = compose_answer(index, query, groups, missing,
+                                snap.catalog.english if en else None)  # English names need pypinyin (0.2 s)
         use_llm = self.settings.llm if llm is None else llm
         if use_llm:
             from .generation import generate_answer

@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["Place", "Mention", "Gazetteer", "gazetteer", "pinyin_key", "to_simplified", "scope_words", "generic_places", "LEVELS"]
+__all__ = ["Place", "Mention", "Gazetteer", "gazetteer", "pinyin_key", "possible_pinyin_keys", "to_simplified",
+           "scope_words", "generic_places", "LEVELS"]
 
 LEVELS = ("province", "city", "county")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -115,17 +116,62 @@ def pinyin_key(text: str) -> str:
     """A spelling-tolerant key: toneless pinyin, letters only, zh/z ch/c sh/s ng/n folded.
 
     赣州, 赣洲, "Gan Zhou", "Ganzou" and "gàn zhōu" share one key."""
-    import unicodedata
-
     if _CJK.search(text):
         from pypinyin import lazy_pinyin
 
         text = "".join(lazy_pinyin(text))
-    text = unicodedata.normalize("NFKD", text.lower())
-    key = re.sub(r"[^a-z]", "", text)
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    key = re.sub(r"[^a-z]", "", unicodedata.normalize("NFKD", text.lower()))
     for a, b in _FOLD:
         key = key.replace(a, b)
     return key
+
+
+# Importing pypinyin reads its phrase dictionary (~0.2 s of every question). Whether a word can sound like an
+# indexed place is mostly settled without it, from each character's own readings: pypinyin reads a phrase
+# with one of its characters' readings, except for these phrases (every 2–3 character phrase of pypinyin's
+# dictionary is checked by tests/test_fast_start.py).
+_READING_EXCEPTIONS = ("乐亭", "火燵")
+_MAX_READINGS = 512  # more combinations than this: leave it to pypinyin
+
+
+def possible_pinyin_keys(text: str) -> frozenset[str] | None:
+    """Every key `pinyin_key(text)` can be, taking any reading of each character (pinyin_key's is one of
+    them); None when that cannot be told without pypinyin itself."""
+    if any(p in text for p in _READING_EXCEPTIONS):
+        return None
+    readings = _char_readings()
+    options = [readings.get(ch, ("",)) if _CJK.match(ch) else (ch,) for ch in text]
+    count = 1
+    for o in options:
+        count *= len(o)
+    if count > _MAX_READINGS:
+        return None
+    import itertools
+
+    return frozenset(_fold("".join(combo)) for combo in itertools.product(*options))
+
+
+@functools.lru_cache(maxsize=1)
+def _char_readings() -> dict[str, tuple[str, ...]]:
+    """Each character's readings as lazy_pinyin writes them (toneless, ü as v), read from pypinyin's own
+    pinyin_dict.json without importing pypinyin."""
+    import importlib.util
+    import unicodedata
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("pypinyin")
+    raw = json.loads((Path(spec.origin).parent / "pinyin_dict.json").read_text(encoding="utf-8"))
+
+    def toneless(reading: str) -> str:
+        return unicodedata.normalize("NFKD", re.sub("[üǖǘǚǜ]", "v", reading.strip().lower()))
+
+    return {chr(int(code)): tuple(dict.fromkeys(toneless(r) for r in value.split(","))) for code, value in raw.items()}
 
 
 class Gazetteer:

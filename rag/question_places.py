@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .metadata import DocumentMetadata
-from .places import Place, gazetteer, pinyin_key
+from .places import Place, gazetteer, pinyin_key, possible_pinyin_keys
 
 __all__ = ["PlaceCatalog", "PlaceMention", "find_places", "place_code", "place_label"]
 
@@ -56,6 +56,25 @@ class PlaceCatalog:
         for code in sorted(self.indexed):
             keys.setdefault(pinyin_key(gaz.get(code).short), gaz.get(code))
         return keys
+
+    @functools.cached_property
+    def sound_candidates(self) -> frozenset[str] | None:
+        """Every key the name of a place in `sound_keys` could have (places.possible_pinyin_keys); None: unknown."""
+        gaz = gazetteer()
+        out: set[str] = set()
+        for code in self.indexed:
+            keys = possible_pinyin_keys(gaz.get(code).short)
+            if keys is None:
+                return None
+            out |= keys
+        return frozenset(out)
+
+    def may_sound_like_a_place(self, word: str) -> bool:
+        """False when no reading of `word` is a reading of an indexed place's name, so `sound_keys` cannot hold
+        its key: most words are settled so, without importing pypinyin."""
+        if self.sound_candidates is None or (keys := possible_pinyin_keys(word)) is None:
+            return True
+        return not keys.isdisjoint(self.sound_candidates)
 
     def docs_at(self, code: str) -> set[str]:
         """The plans of exactly this place."""
@@ -138,14 +157,15 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
             spans.append((m.start, m.end))
     taken = [range(s, e) for s, e in spans]
     # Near-misses of indexed places, by sound: only words that are no place name at all.
-    keys = catalog.sound_keys
     for run in _CJK_RUN.finditer(text):
         for size in (3, 2):
             for i in range(run.start(), run.end() - size + 1):
                 if any(i in r or i + size - 1 in r for r in taken):
                     continue
                 word = text[i:i + size]
-                place = keys.get(pinyin_key(word))
+                if not catalog.may_sound_like_a_place(word):
+                    continue
+                place = catalog.sound_keys.get(pinyin_key(word))
                 if place is not None and not gaz.lookup(word) and len(place.short) == size and not _common_word(word):
                     out.append(PlaceMention(i, word, place.code, assumed=True))
                     spans.append((i, i + size))
