@@ -145,8 +145,7 @@ def possible_pinyin_keys(text: str) -> frozenset[str] | None:
     them); None when that cannot be told without pypinyin itself."""
     if any(p in text for p in _READING_EXCEPTIONS):
         return None
-    readings = _char_readings()
-    options = [readings.get(ch, ("",)) if _CJK.match(ch) else (ch,) for ch in text]
+    options = [_readings(ch) if _CJK.match(ch) else (ch,) for ch in text]
     count = 1
     for o in options:
         count *= len(o)
@@ -157,21 +156,26 @@ def possible_pinyin_keys(text: str) -> frozenset[str] | None:
     return frozenset(_fold("".join(combo)) for combo in itertools.product(*options))
 
 
-@functools.lru_cache(maxsize=1)
-def _char_readings() -> dict[str, tuple[str, ...]]:
-    """Each character's readings as lazy_pinyin writes them (toneless, ü as v), read from pypinyin's own
-    pinyin_dict.json without importing pypinyin."""
-    import importlib.util
+@functools.lru_cache(maxsize=8192)
+def _readings(ch: str) -> tuple[str, ...]:
+    """A character's readings as lazy_pinyin writes them (toneless, ü as v); ("",) for one it has none for."""
     import unicodedata
+
+    value = _pinyin_dict().get(str(ord(ch)))
+    if not value:
+        return ("",)
+    return tuple(dict.fromkeys(unicodedata.normalize("NFKD", re.sub("[üǖǘǚǜ]", "v", r.strip().lower()))
+                               for r in value.split(",")))
+
+
+@functools.lru_cache(maxsize=1)
+def _pinyin_dict() -> dict[str, str]:
+    """pypinyin's per-character readings (code point -> "zhōng,zhòng"), its pinyin_dict.json read as a file."""
+    import importlib.util
     from pathlib import Path
 
     spec = importlib.util.find_spec("pypinyin")
-    raw = json.loads((Path(spec.origin).parent / "pinyin_dict.json").read_text(encoding="utf-8"))
-
-    def toneless(reading: str) -> str:
-        return unicodedata.normalize("NFKD", re.sub("[üǖǘǚǜ]", "v", reading.strip().lower()))
-
-    return {chr(int(code)): tuple(dict.fromkeys(toneless(r) for r in value.split(","))) for code, value in raw.items()}
+    return json.loads((Path(spec.origin).parent / "pinyin_dict.json").read_text(encoding="utf-8"))
 
 
 class Gazetteer:
