@@ -143,9 +143,11 @@ _MAX_READINGS = 512  # more combinations than this: leave it to pypinyin
 def possible_pinyin_keys(text: str) -> frozenset[str] | None:
     """Every key `pinyin_key(text)` can be, taking any reading of each character (pinyin_key's is one of
     them); None when that cannot be told without pypinyin itself."""
+    if not _CJK.search(text):
+        return frozenset((_fold(text),))  # pinyin_key does not convert it either
     if any(p in text for p in _READING_EXCEPTIONS):
         return None
-    options = [_readings(ch) if _CJK.match(ch) else (ch,) for ch in text]
+    options = [_readings(ch) for ch in text]
     count = 1
     for o in options:
         count *= len(o)
@@ -158,12 +160,12 @@ def possible_pinyin_keys(text: str) -> frozenset[str] | None:
 
 @functools.lru_cache(maxsize=8192)
 def _readings(ch: str) -> tuple[str, ...]:
-    """A character's readings as lazy_pinyin writes them (toneless, ü as v); ("",) for one it has none for."""
+    """A character's readings as lazy_pinyin writes them (toneless, ü as v); one it has none for stays as it is."""
     import unicodedata
 
     value = _pinyin_dict().get(str(ord(ch)))
     if not value:
-        return ("",)
+        return (ch,)
     return tuple(dict.fromkeys(unicodedata.normalize("NFKD", re.sub("[üǖǘǚǜ]", "v", r.strip().lower()))
                                for r in value.split(",")))
 
@@ -192,7 +194,7 @@ class Gazetteer:
                 # Counties directly under a province (仙桃市) or a municipality (东城区) have no city code.
                 parent = code[:4] + "00" if code[:4] + "00" in divisions else code[:2] + "0000"
             self.places[code] = Place(code, name, _short_name(name, level), level, parent, code[:2] + "0000")
-        not_names = set(_rules()["not_names"])
+        not_names = self.not_names = frozenset(_rules()["not_names"])
         self._full: dict[str, list[Place]] = {}
         self._short: dict[str, list[Place]] = {}
         for p in self.places.values():
