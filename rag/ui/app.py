@@ -31,15 +31,19 @@ from ..assistant import Assistant  # noqa: E402
 from ..errors import PolicyRagError  # noqa: E402
 from ..settings import Settings  # noqa: E402
 from .callbacks import (  # noqa: E402  (re-exported: the app's callbacks, as tests and users import them)
-    ANY, DOC_COLUMNS, DOC_HEADERS, MAX_FILE_BYTES, UPLOAD_TYPES, answer_question, documents_table,
-    filter_choices, llm_configured, read_only_reason, remove_document, upload_bytes, upload_document,
+    ANY, DOC_COLUMNS, DOC_HEADERS, MAX_FILE_BYTES, UPLOAD_TYPES, answer_question, answer_question_stream,
+    documents_table, export_chat, filter_choices, llm_configured, preview_document, read_only_reason,
+    remove_document, stop_answer, upload_bytes, upload_document,
 )
 from .eval_tab import metrics_rows, metrics_table, run_evaluation  # noqa: E402
 from .login import LoginLimiter  # noqa: E402
-from .render import CSS, render_answer, render_citation  # noqa: E402
+from .labels import UI  # noqa: E402
+from .render import CSS, JS, render_answer, render_citation  # noqa: E402
+from .streaming import StopSignals  # noqa: E402
 
 __all__ = [
-    "build_app", "launch", "main", "parse_args", "answer_question", "render_answer", "render_citation",
+    "build_app", "launch", "main", "parse_args", "answer_question", "answer_question_stream", "stop_answer",
+    "export_chat", "preview_document", "render_answer", "render_citation",
     "upload_document", "upload_bytes", "remove_document", "documents_table", "filter_choices", "run_evaluation",
     "metrics_table", "metrics_rows", "CSS", "THEME", "LoginLimiter", "DOC_COLUMNS", "DOC_HEADERS",
 ]
@@ -71,7 +75,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     """The Gradio Blocks app around one shared (thread-safe) Assistant. Launch with `css=CSS, theme=THEME`."""
     cities, years = filter_choices(assistant)
     llm_ok = llm_configured(assistant)
-    llm_info = ("Uses the configured OpenAI-compatible endpoint; answers are still grounded in cited quotes."
+    llm_info = ("Uses the configured LLM: the extractive answer shows at once, the LLM's streams in below it and "
+                "replaces it only if every number and [n] is grounded in the quotes."
                 if llm_ok else
                 "Disabled: no LLM endpoint configured (set POLICY_RAG_LLM_BASE_URL / OPENAI_BASE_URL or "
                 "POLICY_RAG_LLM_API_KEY / OPENAI_API_KEY and restart). Answers are extractive.")
@@ -85,6 +90,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             label="对话 / Conversation", height=640, elem_id="rag-chatbot",
                             sanitize_html=True, render_markdown=False, latex_delimiters=[],
                             feedback_options=None, allow_file_downloads=False, allow_tags=False,
+                            # Gradio's copy buttons would copy the messages' HTML; answers carry their own
+                            # Copy (plain text), and Export saves the chat as Markdown.
+                            buttons=[],
                             placeholder="问一个关于文件的问题 · Ask a question about the documents",
                         )
                         with gr.Row(equal_height=True):
@@ -95,7 +103,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             )
                             ask_btn = gr.Button("提问 Ask", variant="primary", scale=1, min_width=90,
                                                 elem_id="rag-ask")
+                            stop_btn = gr.Button(UI["stop"], variant="stop", scale=1, min_width=90,
+                                                 visible=False, elem_id="rag-stop")
                             clear_btn = gr.Button("清空 Clear", variant="secondary", scale=1, min_width=90)
+                            export_btn = gr.DownloadButton(UI["export"], value=None, interactive=False, scale=1,
+                                                           min_width=90, elem_id="rag-export")
                         gr.Examples(EXAMPLES, inputs=[question], label="示例 Examples")
                     with gr.Column(scale=1, min_width=220):
                         city = gr.Dropdown(cities, value=ANY, label="地点 Place", elem_id="rag-city",
@@ -105,13 +117,33 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         use_llm = gr.Checkbox(False, label="LLM generation", info=llm_info, interactive=llm_ok,
                                               elem_id="rag-llm")
 
-                def _ask(message, history, city_v, year_v, k_v, llm_v):
-                    return answer_question(assistant, message, history, city_v, year_v, k_v, llm_v)
+                stops = StopSignals()
+
+                def _ask(message, history, city_v, year_v, k_v, llm_v, request: gr.Request):
+                    with stops.running(_session(request)) as stop:
+                        yield from answer_question_stream(assistant, message, history, city_v, year_v, k_v, llm_v,
+                                                          stop=stop)
+
+                def _done(history):
+                    path = export_chat(history)
+                    return gr.update(visible=False), gr.update(value=path, interactive=path is not None)
+
+                def _stop(history, request: gr.Request):
+                    stops.stop(_session(request))
+                    history = stop_answer(history)
+                    return (history, *_done(history))
 
                 inputs = [question, chatbot, city, year, k, use_llm]
-                question.submit(_ask, inputs, [chatbot, question], concurrency_limit=4, concurrency_id="ask")
-                ask_btn.click(_ask, inputs, [chatbot, question], concurrency_limit=4, concurrency_id="ask")
-                clear_btn.click(lambda: ([], ""), None, [chatbot, question], queue=False)
+                asking = []
+                for trigger in (question.submit, ask_btn.click):
+                    # Stop shows only while an LLM answer may be streaming.
+                    ask = trigger(lambda llm_v: gr.update(visible=bool(llm_v)), [use_llm], [stop_btn], queue=False) \
+                        .then(_ask, inputs, [chatbot, question], concurrency_limit=4, concurrency_id="ask")
+                    ask.then(_done, [chatbot], [stop_btn, export_btn], queue=False)
+                    asking.append(ask)
+                stop_btn.click(_stop, [chatbot], [chatbot, stop_btn, export_btn], cancels=asking, queue=False)
+                clear_btn.click(lambda: ([], "", gr.update(value=None, interactive=False)), None,
+                                [chatbot, question, export_btn], queue=False)
 
             with gr.Tab("文件 Documents", id="documents"):
                 table = gr.Dataframe(documents_table(assistant), headers=DOC_HEADERS, interactive=False,
@@ -129,9 +161,19 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         upload_btn = gr.Button("添加到索引 Add to index", variant="primary", elem_id="rag-upload-btn")
                     with gr.Column():
                         remove_id = gr.Dropdown([d["doc_id"] for d in assistant.documents()], value=None,
-                                                label="删除文件 Remove document (doc_id)", elem_id="rag-remove-id")
+                                                label=UI["preview_pick"], elem_id="rag-remove-id")
                         remove_btn = gr.Button("删除 Remove", variant="stop", elem_id="rag-remove-btn")
                 doc_status = gr.HTML("", elem_id="rag-doc-status")
+                preview = gr.HTML(preview_document(assistant, None), elem_id="rag-preview")
+
+                def _pick_row(evt: gr.SelectData):
+                    row = evt.row_value or []
+                    return gr.update(value=row[0]) if row else gr.update()
+
+                # Choosing a document (in the list or by clicking its row) previews it; removing it clears that.
+                table.select(_pick_row, None, [remove_id], queue=False)
+                remove_id.change(lambda d: preview_document(assistant, d), [remove_id], [preview],
+                                 concurrency_limit=4, concurrency_id="preview")
 
                 outs = [doc_status, table, remove_id, city, year]
                 upload_btn.click(lambda f: upload_document(assistant, f), [upload], outs,
@@ -160,6 +202,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                concurrency_limit=1, concurrency_id="eval")
     app.queue(max_size=64, default_concurrency_limit=2)
     return app
+
+
+def _session(request: gr.Request | None) -> str:
+    """The browser session a request came from: Stop stops only that session's questions."""
+    return str(getattr(request, "session_hash", None) or "")
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -221,7 +268,7 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
     A (user, password) pair for `auth` is wrapped in a LoginLimiter, so failed logins are throttled."""
     if isinstance(auth, tuple):
         auth = LoginLimiter(*auth)
-    return app.launch(server_name=host, server_port=port, auth=auth, share=share, css=CSS, theme=THEME,
+    return app.launch(server_name=host, server_port=port, auth=auth, share=share, css=CSS, js=JS, theme=THEME,
                       show_error=True, max_file_size=MAX_FILE_BYTES, footer_links=["settings"], **kwargs)
 
 

@@ -5,22 +5,32 @@ Every piece of document text and user input is escaped (`rag.ui.render.escape`) 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import gradio as gr
 
 from ..assistant import Assistant
 from ..documents import SUPPORTED_SUFFIXES
-from ..errors import PolicyRagError
-from .render import escape as _esc, question_lang as _question_lang
-from .render import plain_text, render_answer, render_error, render_status as _status, render_user
+from ..errors import GenerationError, PolicyRagError
+from .labels import labels
+from .plain import chat_markdown
+from .preview import render_document_preview
+from .render import PENDING_OPEN, escape as _esc, question_lang as _question_lang
+from .render import (plain_text, render_answer, render_error, render_note, render_pending, render_status as _status,
+                     render_user, without_pending)
+from .streaming import chat_model_of, stream_llm_answer
 
 __all__ = ["ANY", "MAX_UPLOAD_BYTES", "MAX_FILE_BYTES", "UPLOAD_TYPES", "DOC_COLUMNS", "DOC_HEADERS", "answer_question",
-           "llm_configured", "filter_choices", "documents_table", "upload_bytes", "upload_document",
-           "remove_document", "doc_updates", "read_only_reason"]
+           "answer_question_stream", "stop_answer", "export_chat", "preview_document", "llm_configured",
+           "filter_choices", "documents_table", "upload_bytes", "upload_document", "remove_document", "doc_updates",
+           "read_only_reason"]
 
 ANY = "any"
 MAX_UPLOAD_BYTES = Assistant.max_upload_bytes  # the library's limit for text files, checked before reading
@@ -41,34 +51,100 @@ def _none_if_any(value: Any) -> Any:
 
 def answer_question(assistant: Assistant, message: str, history: list | None, city: str | None = ANY,
                     year: Any = ANY, k: int | float | None = None, use_llm: bool = False) -> tuple[list, str]:
-    """Chat callback: returns (new history, "" to clear the textbox). Never raises for a bad question."""
+    """Chat callback without streaming: (new history, "" to clear the textbox), the last state of
+    `answer_question_stream`. Never raises for a bad question."""
+    out: tuple[list, str] = (list(history or []), message)
+    for out in answer_question_stream(assistant, message, history, city, year, k, use_llm):
+        pass
+    return out
+
+
+def answer_question_stream(assistant: Assistant, message: str, history: list | None, city: str | None = ANY,
+                           year: Any = ANY, k: int | float | None = None, use_llm: bool = False,
+                           stop: threading.Event | None = None) -> Iterator[tuple[list, str]]:
+    """The chat callback: yields (history, textbox value). The extractive answer comes at once; with the LLM on,
+    the LLM's text then streams in below it, and the final message is the LLM's answer when it passed the
+    grounding check (rag/generation.py), else the extractive one with a note saying why. Setting `stop` ends
+    the stream with the extractive answer left standing (`stop_answer` tidies the message)."""
     history = list(history or [])
     message = message if isinstance(message, str) else ""
     if not message.strip():
         gr.Warning("请输入问题 / Please type a question.")
-        return history, message
+        yield history, message
+        return
     lang = _question_lang(message)
     # The earlier questions as the user typed them (the chat shows them as HTML): "那赣州呢?" reads against them.
     asked = [{"role": "user", "content": plain_text(t.get("content"))} for t in history
              if isinstance(t, dict) and t.get("role") == "user"]
     history.append({"role": "user", "content": render_user(message)})
-    city_f = _none_if_any(city)
-    year_v = _none_if_any(year)
     try:
-        year_f = int(year_v) if year_v is not None else None
-        k_f = int(k) if k else None
-        llm = bool(use_llm) and llm_configured(assistant)
-        answer = assistant.ask(message, city=city_f, year=year_f, k=k_f, llm=llm, history=asked)
-        content = render_answer(answer, assistant)
-    except (PolicyRagError, ValueError) as exc:  # invalid question, LLM endpoint failure, ...
-        content = render_error(str(exc), lang)
-    history.append({"role": "assistant", "content": content})
-    return history, ""
+        year_v = _none_if_any(year)
+        options = {"city": _none_if_any(city), "year": int(year_v) if year_v is not None else None,
+                   "k": int(k) if k else None, "history": asked}
+        answer = assistant.ask(message, llm=False, **options)
+    except (PolicyRagError, ValueError) as exc:  # invalid question, bad filter value, ...
+        yield [*history, {"role": "assistant", "content": render_error(str(exc), lang)}], ""
+        return
+    extractive = render_answer(answer, assistant)
+    if not (use_llm and llm_configured(assistant)) or answer.refused or not answer.citations:
+        yield [*history, {"role": "assistant", "content": extractive}], ""
+        return
+    lang = answer.lang or lang
+
+    def showing(content: str) -> list:
+        return [*history, {"role": "assistant", "content": content}]
+
+    yield showing(extractive + render_pending("", lang)), ""
+    stop = stop if stop is not None else threading.Event()
+    try:
+        model = chat_model_of(assistant)
+        final = None
+        for item in stream_llm_answer(assistant, message, stop=stop, model=model, **options):
+            if isinstance(item, str):
+                yield showing(extractive + render_pending(item, lang)), ""
+            else:
+                final = item
+    except (PolicyRagError, ValueError) as exc:  # no langchain-openai, a bad setting: the extractive answer stands
+        yield showing(extractive + render_note(labels(lang)["llm_unavailable"] + str(exc))), ""
+        return
+    if final is not None and not stop.is_set():
+        yield showing(render_answer(final, assistant)), ""
+
+
+def stop_answer(history: list | None) -> list:
+    """The Stop button: the last answer's streaming LLM block is cut, and a note says the extractive answer
+    stands (the generator itself is cancelled by Gradio and told to stop by the app)."""
+    history = list(history or [])
+    if history and isinstance(history[-1], dict) and history[-1].get("role") == "assistant":
+        content = plain_content = history[-1].get("content")
+        if isinstance(content, list):  # Gradio's list of parts
+            plain_content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if isinstance(plain_content, str) and PENDING_OPEN in plain_content:
+            m = re.search(r'class="rag-answer" lang="(en|zh-CN)"', plain_content)
+            lang = "en" if m and m.group(1) == "en" else "zh"
+            history[-1] = {**history[-1], "content": without_pending(plain_content)
+                           + render_note(labels(lang)["stopped"])}
+    return history
+
+
+def export_chat(history: list | None) -> str | None:
+    """The chat as a Markdown file for the Export button (its path), or None while there is no answer yet."""
+    if not any(isinstance(t, dict) and t.get("role") == "assistant" for t in history or []):
+        return None
+    text = chat_markdown(history)
+    # One folder per content: the download keeps a plain file name, and exporting the same chat again reuses it.
+    folder = Path(tempfile.gettempdir()) / "policy-rag-export" / hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "policy-rag-chat.md"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
 
 
 def llm_configured(assistant: Assistant) -> bool:
+    """Whether LLM answers can be asked for: a chat model was given to the Assistant or an endpoint is set."""
     s = assistant.settings
-    return bool(getattr(s, "llm_base_url", None) or getattr(s, "llm_api_key", None))
+    return (getattr(assistant, "chat_model", None) is not None
+            or bool(getattr(s, "llm_base_url", None) or getattr(s, "llm_api_key", None)))
 
 
 def filter_choices(assistant: Assistant) -> tuple[list[str], list[str]]:
@@ -96,6 +172,11 @@ def documents_table(assistant: Assistant) -> list[list[Any]]:
         values = {**d, "place": f"{place} ({d.get('level')})" if place else "", "evidence": evidence}
         rows.append([("" if values.get(c) is None else values.get(c)) for c in DOC_COLUMNS])
     return rows
+
+
+def preview_document(assistant: Assistant, doc_id: str | None) -> str:
+    """Documents tab: the chosen document's metadata, the text each field was read from, and its highlighted text."""
+    return render_document_preview(assistant, doc_id)
 
 
 def read_only_reason(assistant: Assistant) -> str | None:

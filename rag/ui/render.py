@@ -14,55 +14,18 @@ from typing import Any
 from ..assistant import Assistant
 from ..citations import Answer, Citation
 from ..errors import PolicyRagError
+from .assets import CSS, JS
+from .labels import LABELS, labels as _labels, mode_note, question_lang
+from .plain import PLAIN_OPEN, answer_plain, message_plain, shown_reason
 
-__all__ = ["CSS", "LABELS", "escape", "render_answer", "render_citation", "render_error", "render_user", "render_status",
-           "question_lang", "compact"]
+__all__ = ["CSS", "JS", "LABELS", "escape", "render_answer", "render_citation", "render_error", "render_user",
+           "render_status", "render_pending", "without_pending", "render_note", "question_lang", "compact",
+           "plain_text", "PENDING_OPEN"]
 
 CONTEXT_CHARS = 80  # characters shown either side of the quote's sentence
+# An answer still being generated ends with this block (its text is escaped, so the tag is found only here).
+PENDING_OPEN = '<div class="rag-pending">'
 
-LABELS = {
-    "zh": {
-        "sources": "参考来源", "refused": "未找到 · 文件中没有答案", "reason": "原因", "document": "文件",
-        "city": "地点", "year": "年份", "section": "章节", "source": "来源文件", "offsets": "位置",
-        "score": "相关度", "mode": "生成方式", "support": "支持度", "error": "出错了",
-        "no_context": "（原文已不在索引中，仅显示引文）", "chars": "字符", "page": "页码", "page_n": "第{n}页",
-    },
-    "en": {
-        "sources": "Sources", "refused": "Not in the documents", "reason": "Reason", "document": "Document",
-        "city": "Place", "year": "Year", "section": "Section", "source": "Source file", "offsets": "Offsets",
-        "score": "Score", "mode": "Mode", "support": "Support", "error": "Error",
-        "no_context": "(the document is no longer indexed; showing the quote only)", "chars": "characters",
-        "page": "Page", "page_n": "p. {n}",
-    },
-}
-
-CSS = """
-.rag-answer { line-height: 1.65; }
-.rag-answer .rag-text { white-space: pre-wrap; }
-.rag-answer .rag-ref { font-size: 0.75em; vertical-align: super; color: #2563eb; font-weight: 600; }
-.rag-badge { display: inline-block; padding: 2px 10px; border-radius: 999px; font-size: 0.85em;
-             font-weight: 600; margin-bottom: 6px; }
-.rag-badge.refused { background: #fef3c7; color: #92400e; border: 1px solid #f59e0b; }
-.rag-badge.error { background: #fee2e2; color: #991b1b; border: 1px solid #ef4444; }
-.rag-reason { color: #6b7280; font-size: 0.9em; }
-.rag-meta { color: #6b7280; font-size: 0.8em; margin-top: 4px; }
-.rag-sources { margin-top: 10px; border-top: 1px solid #e5e7eb; padding-top: 6px; }
-.rag-sources-title { font-weight: 600; font-size: 0.9em; margin-bottom: 4px; }
-.rag-sources details { margin: 4px 0; border: 1px solid #e5e7eb; border-radius: 6px; padding: 4px 8px; }
-.rag-sources summary { cursor: pointer; font-size: 0.9em; }
-.rag-sources .rag-num { color: #2563eb; font-weight: 700; margin-right: 4px; }
-.rag-sources .rag-summary-meta { color: #6b7280; }
-.rag-quote { white-space: pre-wrap; margin: 6px 0; padding: 6px 10px; border-left: 3px solid #2563eb;
-             background: rgba(37, 99, 235, 0.05); font-size: 0.92em; }
-.rag-quote .rag-outer { color: #9ca3af; }
-.rag-quote mark { background: #fde68a; color: inherit; padding: 0 1px; }
-.rag-fields { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; font-size: 0.82em;
-              color: #4b5563; margin: 0; }
-.rag-fields dt { font-weight: 600; margin: 0; }
-.rag-fields dd { margin: 0; word-break: break-all; }
-.rag-status-ok { color: #166534; }
-.rag-status-error { color: #991b1b; font-weight: 600; }
-"""
 
 def escape(value: Any) -> str:
     """Any value as HTML text (None -> "")."""
@@ -72,14 +35,6 @@ def escape(value: Any) -> str:
 def compact(text: str) -> str:
     """Blank lines and indentation between paragraphs collapse to one line break (the quote itself is untouched)."""
     return re.sub(r"[ \t\u3000]*\n[\s\u3000]*", "\n", text)
-
-
-def _labels(lang: str | None) -> dict[str, str]:
-    return LABELS["en" if (lang or "").lower().startswith("en") else "zh"]
-
-
-def question_lang(text: str) -> str:
-    return "zh" if re.search(r"[\u4e00-\u9fff]", text or "") else "en"
 
 
 def render_citation(citation: Citation, assistant: Assistant | None, lang: str = "zh") -> str:
@@ -122,7 +77,6 @@ def render_citation(citation: Citation, assistant: Assistant | None, lang: str =
         (L["source"], f"<code>{escape(c.source)}</code>"),
         *([(L["page"], escape(page_text))] if page_text else []),
         (L["offsets"], f"{c.start}–{c.end} ({L['chars']})"),
-        (L["score"], escape(f"{c.score:.3f}" if isinstance(c.score, (int, float)) else c.score)),
     ]
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in fields)
     return (
@@ -136,27 +90,65 @@ def render_citation(citation: Citation, assistant: Assistant | None, lang: str =
 
 
 def render_answer(answer: Answer, assistant: Assistant | None = None) -> str:
-    """An answer as safe HTML: escaped text with [n] markers, a refusal badge, then the numbered references."""
+    """An answer as safe HTML: escaped text with [n] markers, a refusal badge, the numbered references, then a
+    Copy button (its plain text rides along in a hidden <pre>) and the 详情/Details toggle with the support."""
     lang = answer.lang or question_lang(answer.question)
     L = _labels(lang)
+    note = mode_note(answer.mode, lang)
     parts = [f'<div class="rag-answer" lang="{"en" if lang.startswith("en") else "zh-CN"}">']
+    if note:
+        parts.append(f'<div class="rag-note">{escape(note)}</div>')
     if answer.refused:
         parts.append(f'<div class="rag-badge refused">⚠ {escape(L["refused"])}</div>')
-    body = escape(answer.answer)
-    body = re.sub(r"\[(\d{1,3})\]", r'<span class="rag-ref">[\1]</span>', body)
-    parts.append(f'<div class="rag-text">{body}</div>')
-    # A refusal's text already says why; otherwise show what was left out (in the answer's language only).
-    if answer.reason and answer.reason not in answer.answer and (
-            lang.startswith("en") or (not answer.refused and re.search(r"[\u4e00-\u9fff]", answer.reason))):
-        parts.append(f'<div class="rag-reason">{escape(L["reason"])}: {escape(answer.reason)}</div>')
-    parts.append(f'<div class="rag-meta">{escape(L["mode"])}: {escape(answer.mode)} · '
-                 f'{escape(L["support"])}: {answer.support:.2f}</div>')
+    parts.append(f'<div class="rag-text">{_with_markers(answer.answer)}</div>')
+    if (reason := shown_reason(answer, lang)) is not None:
+        parts.append(f'<div class="rag-reason">{escape(L["reason"])}: {escape(reason)}</div>')
     if answer.citations:
         parts.append(f'<div class="rag-sources"><div class="rag-sources-title">{escape(L["sources"])}</div>')
         parts.extend(render_citation(c, assistant, lang) for c in answer.citations)
         parts.append("</div>")
-    parts.append("</div>")
+    parts.append(f'<div class="rag-foot"><button type="button" class="rag-copy">{escape(L["copy"])}</button>'
+                 f"{_details(answer, assistant, L)}</div>")
+    parts.append(f"{PLAIN_OPEN}{escape(answer_plain(answer, note))}</pre></div>")
     return "".join(parts)
+
+
+def _with_markers(text: str) -> str:
+    return re.sub(r"\[(\d{1,3})\]", r'<span class="rag-ref">[\1]</span>', escape(text))
+
+
+def _details(answer: Answer, assistant: Assistant | None, L: dict[str, str]) -> str:
+    """How the answer was made and how well it is supported, on one explained 0–100% scale, folded away.
+
+    Only `Answer.support` is shown: the citations' retrieval scores are on another, unbounded scale that
+    means nothing to a reader, so they are left out."""
+    mode = L["mode_llm"] if answer.mode == "llm" else L["mode_extractive"]
+    if answer.mode not in ("llm", "extractive"):
+        mode += f" ({answer.mode})"
+    explained = L["support_means"]
+    if assistant is not None:
+        explained += " " + L["support_min"].format(min=round(100 * assistant.settings.min_support))
+    return (f'<details class="rag-details"><summary>{escape(L["details"])}</summary>'
+            f'<div>{escape(L["mode"])}: {escape(mode)}</div>'
+            f'<div class="rag-support">{escape(L["support"])}: {round(100 * answer.support)}% — '
+            f"{escape(explained)}</div></details>")
+
+
+def render_pending(text: str, lang: str = "zh") -> str:
+    """The LLM's answer as it streams in, under a "generating… (not yet checked)" label; appended after the
+    extractive answer, which stands until the LLM's text has passed the grounding check."""
+    return (f'{PENDING_OPEN}<div class="rag-pending-title">{escape(_labels(lang)["generating"])}</div>'
+            f'<div class="rag-text">{_with_markers(text)}</div></div>')
+
+
+def without_pending(content: str) -> str:
+    """A message with its pending LLM block (render_pending) cut off."""
+    at = content.rfind(PENDING_OPEN)
+    return content if at < 0 else content[:at]
+
+
+def render_note(message: str) -> str:
+    return f'<div class="rag-note">{escape(message)}</div>'
 
 
 def render_error(message: str, lang: str = "zh") -> str:
@@ -170,15 +162,9 @@ def render_user(message: str) -> str:
 
 
 def plain_text(content: Any) -> str:
-    """A chat message's text as typed: the HTML render_user made of it, undone (tags dropped, entities decoded).
-
-    Gradio hands a message back as a string or as a list of parts ([{"type": "text", "text": …}])."""
-    if isinstance(content, (list, tuple)):
-        content = " ".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content
-                           if isinstance(p, (str, dict)))
-    if not isinstance(content, str):
-        return ""
-    return html.unescape(re.sub(r"<[^>]+>", "", content)).strip()
+    """A chat message's text: the question as typed (the HTML render_user made of it, undone), or an answer's
+    plain text (what its Copy button copies). Gradio hands a message back as a string or a list of parts."""
+    return message_plain(content)
 
 
 def render_status(ok: bool, message: str) -> str:
