@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import inspect
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -346,3 +348,176 @@ def test_the_ui_extra_installs_what_the_eval_tab_needs():
     extras = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text("utf-8"))
     ui_extra = extras["project"]["optional-dependencies"]["ui"]
     assert any(req.startswith("gradio") for req in ui_extra) and any(req.startswith("matplotlib") for req in ui_extra)
+
+
+# ---------------------------------------------------------------------------------------------- a clean chat (#9.4)
+
+SHAOXING_Q = "绍兴2025年技术交易额目标是多少?"
+SHAOXING_QUOTE = "实现技术交易额450亿元"
+
+
+def _visible(content: str) -> str:
+    """What a reader sees without opening anything: the message's text outside the folded 详情/Details and the
+    hidden copy payload, tags dropped."""
+    content = re.sub(r'<details class="rag-details">.*?</details>', "", content, flags=re.S)
+    content = re.sub(r"<pre hidden[^>]*>.*?</pre>", "", content, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", content))
+
+
+def test_copy_gives_plain_text_with_the_references_and_quotes(assistant):
+    history, _ = ui.answer_question(assistant, SHAOXING_Q, [])
+    content = history[-1]["content"]
+    assert '<button type="button" class="rag-copy">复制</button>' in content
+    text = ui_render.plain_text(content)  # the hidden <pre class="rag-plain"> the Copy button copies
+    assert "<" not in text and "&lt;" not in text and "&gt;" not in text
+    assert text.startswith("根据《2025年全市科技创新工作要点》") and "450亿元" in text
+    assert "参考来源:\n[1] 《2025年全市科技创新工作要点》 — 绍兴 · 2025" in text
+    assert f"“{SHAOXING_QUOTE}”" in text and "documents/shaoxing_2025_st_innovation_work_points.txt" in text
+    assert "支持度" not in text and "score" not in text.lower()
+    # the payload is escaped in the HTML: a quote holding markup stays text
+    evil = "<script>alert(1)</script>"
+    out = ui.render_answer(_fake_answer(evil, f"答案 {evil} [1]"), None)
+    assert "<script>" not in out and ui_render.plain_text(out).count(evil) == 2
+    en, _ = ui.answer_question(assistant, "What is Shaoxing's 2025 technology transaction target?", [])
+    en_text = ui_render.plain_text(en[-1]["content"])
+    assert "Sources:\n[1]" in en_text and "Source file: documents/" in en_text and ">Copy</button>" in en[-1]["content"]
+
+
+def test_scores_are_behind_a_details_toggle_on_one_scale(assistant):
+    answer = assistant.ask(SHAOXING_Q)
+    content = ui.render_answer(answer, assistant)
+    visible = _visible(content)
+    assert "支持度" not in visible and "相关度" not in visible and "生成方式" not in visible
+    assert f"{answer.citations[0].score:.3f}" not in content  # the citation's retrieval score is gone entirely
+    details = re.search(r'<details class="rag-details"><summary>详情</summary>(.*?)</details>', content, re.S)
+    assert details, content[-600:]
+    percent = f"{round(100 * answer.support)}%"
+    assert f"支持度: {percent} — 最相关段落覆盖了问题中多少关键词" in details.group(1)
+    assert "低于 25% 时不作回答" in details.group(1) and "抽取式" in details.group(1)
+    en = ui.render_answer(assistant.ask("What is Shaoxing's 2025 technology transaction target?"), assistant)
+    assert "<summary>Details</summary>" in en and "Support: " in en and "Support" not in _visible(en)
+
+
+def test_export_is_markdown_with_the_questions_answers_and_quotes(assistant):
+    history, _ = ui.answer_question(assistant, SHAOXING_Q, [])
+    history, _ = ui.answer_question(assistant, "东京2025年技术交易额目标是多少?", history)
+    assert ui.export_chat([]) is None and ui.export_chat(history[:1]) is None  # nothing answered yet
+    path = Path(ui.export_chat(history))
+    assert path.suffix == ".md" and path.name == "policy-rag-chat.md"
+    md = path.read_text("utf-8")
+    assert md.startswith("# policy-rag 对话记录")
+    assert f"## 1. 问 Question\n\n{SHAOXING_Q}" in md and "## 2. 问 Question" in md
+    assert f"“{SHAOXING_QUOTE}”" in md and "《2025年全市科技创新工作要点》" in md
+    assert "\\[1\\]" in md and "未找到" in md and "<div" not in md and "rag-" not in md
+    # a document's markup is escaped: a Markdown viewer shows it instead of loading it
+    from rag.ui.plain import chat_markdown
+
+    evil = "![x](http://example.com/a.png)<img src=x>"
+    md = chat_markdown([{"role": "user", "content": "q"},
+                        {"role": "assistant", "content": ui.render_answer(_fake_answer(evil, "答 [1]"), None)}])
+    assert "!\\[x\\](http://example.com/a.png)\\<img src=x\\>" in md and "![x](" not in md
+
+
+def test_document_preview_shows_metadata_and_the_spans_they_were_read_from(assistant):
+    doc = next(d for d in assistant.documents() if d["doc_id"] == "shaoxing_2025_st_innovation_work_points")
+    out = ui.preview_document(assistant, doc["doc_id"])
+    assert "《2025年全市科技创新工作要点》" in out
+    assert "<th>标题 title</th>" in out and "依据原文 read from" in out
+    for field, span in doc["evidence_text"].items():
+        assert f"<mark>{html.escape(span)}</mark>" in out  # in the metadata table
+        assert html.escape(span) in re.sub(r'<span class="rag-span-label">.*?</span>|<mark[^>]*>|</mark>', "",
+                                           out.split('class="rag-doc-text">', 1)[1])
+    # each span highlighted in the text (two fields read from one span share a mark)
+    assert out.count('<mark title="') >= len({tuple(v) for v in doc["evidence"].values()})
+    assert "Choose a document" in ui.preview_document(assistant, None)
+    assert "rag-status-error" in ui.preview_document(assistant, "no_such_doc")
+
+
+def test_document_preview_escapes_the_document_and_cuts_overlapping_spans():
+    from rag.ui.preview import highlight_spans
+
+    text = "标题<script>x</script>绍兴市科技局"
+    out = highlight_spans(text, {"title": (0, 23), "place": (20, 23), "issuer": (23, 26), "bad": (30, 40)})
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert '<mark title="标题 title">标题&lt;script&gt;x&lt;/script&gt;</mark>' in out
+    assert '<mark title="标题 title · 地点 place">绍兴市<span class="rag-span-label">标题 title · 地点 place</span>' in out
+    assert '<mark title="发文机关 issuer">科技局' in out
+    assert re.sub(r'<span class="rag-span-label">.*?</span>|<[^>]+>', "", out) == html.escape(text)
+
+
+def test_llm_answer_streams_after_the_extractive_answer(assistant, monkeypatch):
+    from .fake_llm import SlowFakeChat
+
+    fake = SlowFakeChat(reply="绍兴2025年技术交易额目标为450亿元[1]。", delay_s=0.02)
+    monkeypatch.setattr(assistant, "chat_model", fake, raising=False)
+    assert ui.llm_configured(assistant)
+    states = []
+    for history, box in ui.answer_question_stream(assistant, SHAOXING_Q, [], use_llm=True):
+        states.append((history[-1]["content"], fake.sent))
+        assert box == ""
+    first, sent_before = states[0]
+    assert sent_before == 0 and ui_render.PENDING_OPEN in first  # the extractive answer, before the LLM said anything
+    assert SHAOXING_QUOTE in first and "LLM 生成中" in first and "根据《2025年全市科技创新工作要点》" in first
+    partial = [c for c, _ in states[1:-1]]
+    assert partial and all(ui_render.PENDING_OPEN in c for c in partial)
+    final = states[-1][0]
+    assert ui_render.PENDING_OPEN not in final and "LLM 生成中" not in final
+    assert '<div class="rag-text">绍兴2025年技术交易额目标为450亿元<span class="rag-ref">[1]</span>。</div>' in final
+    assert "LLM 改写" in final and "<mark>实现技术交易额450亿元</mark>" in final  # grounded: citations kept
+    assert ui_render.plain_text(final).startswith("绍兴2025年技术交易额目标为450亿元[1]。")
+
+
+def test_llm_answer_that_fails_grounding_leaves_the_extractive_answer(assistant, monkeypatch):
+    from .fake_llm import SlowFakeChat
+
+    monkeypatch.setattr(assistant, "chat_model", SlowFakeChat(reply="绍兴的目标是999亿元[1]。"), raising=False)
+    history, _ = ui.answer_question(assistant, SHAOXING_Q, [], use_llm=True)
+    final = history[-1]["content"]
+    assert "999亿元" not in _visible(final) and "根据《2025年全市科技创新工作要点》" in final
+    assert "LLM 的回答未通过引文核对，下面是抽取式答案。" in _visible(final)
+    assert "failed grounding" in final and ui_render.PENDING_OPEN not in final  # the reason, in Details
+    # a refusal is never sent to the LLM
+    history, _ = ui.answer_question(assistant, "东京2025年技术交易额目标是多少?", [], use_llm=True)
+    assert "未找到" in history[-1]["content"] and "LLM" not in _visible(history[-1]["content"])
+
+
+def test_stop_ends_the_stream_and_keeps_the_extractive_answer(assistant, monkeypatch):
+    import threading
+    import time
+
+    from .fake_llm import SlowFakeChat
+
+    fake = SlowFakeChat(reply="绍兴2025年技术交易额目标为450亿元[1]。" * 20, delay_s=0.05)
+    monkeypatch.setattr(assistant, "chat_model", fake, raising=False)
+    stop = threading.Event()
+    last = None
+    for history, _ in ui.answer_question_stream(assistant, SHAOXING_Q, [], use_llm=True, stop=stop):
+        last = history
+        if "目标为" in history[-1]["content"]:  # the LLM has started
+            stop.set()
+    assert ui_render.PENDING_OPEN in last[-1]["content"]  # no final answer after Stop
+    time.sleep(0.3)
+    sent = fake.sent
+    time.sleep(0.3)
+    assert fake.sent == sent < 40  # the worker stopped asking the model for more
+    tidy = ui.stop_answer(last)
+    assert ui_render.PENDING_OPEN not in tidy[-1]["content"] and "已停止生成，保留抽取式答案。" in tidy[-1]["content"]
+    assert SHAOXING_QUOTE in tidy[-1]["content"] and ui.stop_answer(tidy) == tidy
+
+
+def test_the_app_streams_with_a_stop_button_and_exports(assistant, monkeypatch):
+    from .fake_llm import SlowFakeChat
+
+    monkeypatch.setattr(assistant, "chat_model", SlowFakeChat(reply="x"), raising=False)
+    app = ui.build_app(assistant)
+    checkbox = [b for b in app.blocks.values() if isinstance(b, gr.Checkbox) and b.label == "LLM generation"][0]
+    assert checkbox.interactive  # a chat model given to the Assistant turns the LLM on
+    bots = [b for b in app.blocks.values() if isinstance(b, gr.Chatbot)]
+    assert all(b.buttons == [] for b in bots)  # no Gradio copy buttons: they would copy HTML
+    fns = list(app.fns.values())
+    ask = [d for d in fns if d.name == "_ask"]
+    stop = [d for d in fns if d.name == "_stop"]
+    # Stop cancels both ways of asking (Gradio adds the cancelling as its own dependency on Stop's click)
+    assert len(stop) == 1 and any(set(d.cancels) == {a._id for a in ask} and d.targets == stop[0].targets for d in fns)
+    assert all(inspect.isgeneratorfunction(d.fn) for d in ask)
+    assert any(isinstance(b, gr.DownloadButton) and b.elem_id == "rag-export" for b in app.blocks.values())
