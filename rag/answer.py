@@ -34,6 +34,7 @@ from .numbers import find_amounts, has_figure_of_kind, is_flow, render_amount_en
 from .query import Query
 from .retrieval import ScoredChunk
 from .store import PlanIndex
+from .tables import read_row
 
 __all__ = ["ScoredClause", "score_clauses", "compose_answer", "refusal", "term_weights"]
 
@@ -371,6 +372,19 @@ def _metadata_note(index: PlanIndex, clause: Clause, english: bool) -> str:
     return f" ({label[0]}: {value})" if english else f"（{label[1]}：{value}）"
 
 
+def _table_note(index: PlanIndex, clause: Clause, query: Query, citations: list[Citation]) -> str:
+    """A quoted table row read by its header, which is cited too: “8　科技进步贡献率（%）　56　62”[1]（[2] 2025年：62%）."""
+    reading = read_row(index.documents[clause.doc_id].text, clause.start, clause.end)
+    if reading is None:
+        return ""
+    header = cite(index, span_clause(index, clause.doc_id, *reading.header, "table-header"), len(citations) + 1, 0.0)
+    citations.append(header)
+    cells = reading.for_years(query.years)
+    if query.is_english:
+        return f" ([{header.number}] " + "; ".join(f"{h}: {v}" for h, v in cells) + ")"
+    return f"（[{header.number}] " + "；".join(f"{h}：{v}" for h, v in cells) + "）"
+
+
 def compose_answer(index: PlanIndex, query: Query, groups: list[tuple[str | None, list[ScoredClause]]],
                    missing: list[str], english_names: dict[str, str] | None = None) -> Answer:
     """Render chosen clauses as a cited answer. `groups` holds (city, clauses) in question order;
@@ -385,7 +399,8 @@ def compose_answer(index: PlanIndex, query: Query, groups: list[tuple[str | None
         for s in clauses:
             c = cite(index, s.clause, len(citations) + 1, s.score)
             citations.append(c)
-            quotes.append(f"“{c.quote}”[{c.number}]" + _metadata_note(index, s.clause, query.is_english))
+            quotes.append(f"“{c.quote}”[{c.number}]" + _metadata_note(index, s.clause, query.is_english)
+                          + _table_note(index, s.clause, query, citations))
         label = plan_label(index, doc_id, (english_names or {}) if query.is_english else None)
         if query.is_english:
             line = say("according_to", True, label=label, quotes="; ".join(quotes))

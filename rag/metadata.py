@@ -275,6 +275,14 @@ def _find_place(gaz: Gazetteer, norm: str, title_span, issuer_span, title: str
         title_mentions = gaz.mentions(title)
     else:
         title_mentions = [m for m in mentions if title_span[0] <= m.start < title_span[1]]
+    # A county-level short form that opens the title names the plan's place ("江阴召开…大会", "寿光市…"): at the
+    # start of a title it is no part of another word. Only an unambiguous one (和平 names several districts).
+    at = title_span[0] if title_span and norm[title_span[0]:title_span[1]] == title else None
+    for m in gaz.mentions(title, short_levels=("province", "city", "county")):
+        if m.start == 0 and len(m.places) == 1 and m.places[0].level == "county" and not any(
+                t.end > (at or 0) for t in title_mentions if (t.start - (at or 0)) == 0):
+            title_mentions = [replace(m, start=m.start + at, end=m.end + at) if at is not None else m] + title_mentions
+        break
     resolved = _resolve(gaz, mentions + title_mentions)
     for chosen in (title_mentions,
                    [m for m in mentions if issuer_span and issuer_span[0] <= m.start < issuer_span[1]]):

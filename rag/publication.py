@@ -29,7 +29,8 @@ Found = tuple[str | None, tuple[int, int] | None]
 ISO_DATE = re.compile(r"(?:成文日期|发文日期|印发日期)[:：]\s*(\d{4})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})")
 PUBLISHED_DATE = re.compile(r"(?:发布日期|发布时间|时间)[:：]\s*(\d{4})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})")
 COMPACT_DATE = re.compile(r"^\s*(20\d{2}|19\d{2})(\d{2,4})\s*$", re.M)  # scraped "2022317" = 2022-03-17
-CN_DATE = re.compile(r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*$", re.M)
+# A line (or an HTML element's line: "…科学技术局<br>2024年3月12日</p>") holding only the date.
+CN_DATE = re.compile(r"(?:^|>)[ \t　]*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日[ \t　]*(?=$|<)", re.M)
 CN_NUMERAL_DATE = re.compile(r"^\s*([〇零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日\s*$",
                              re.M)
 ISSUER_FIELD = re.compile(r"发文机关[:：]\s*([^\s:：]{2,30})")
@@ -49,7 +50,8 @@ def _record_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 @functools.lru_cache(maxsize=1)
 def issuer_line() -> re.Pattern:
-    return re.compile(r"^\s*((?:中共)?[\u4e00-\u9fff]{2,16}?(?:%s))\s*$" % "|".join(_record_words()[0]), re.M)
+    return re.compile(r"(?:^|>)[ \t　]*((?:中共)?[\u4e00-\u9fff]{2,16}?(?:%s))[ \t　]*(?=$|<)" % "|".join(_record_words()[0]),
+                      re.M)
 
 
 @functools.lru_cache(maxsize=1)

@@ -155,6 +155,17 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
         if p := _prefer(places, catalog):
             out.append(PlaceMention(m.start, m.surface, p.code))
             spans.append((m.start, m.end))
+    # A short form that is usually an ordinary word (大同, 中山; places.json "not_names") names the place in
+    # a question when that place has a plan of its own: "大同2024年…" asks about the indexed 大同.
+    for code in catalog.own:
+        p = gaz.get(code)
+        if p.short != p.name and p.short in gaz.not_names:
+            for m in re.finditer(re.escape(p.short), text):
+                if not any(s < m.end() and m.start() < e for s, e in spans):
+                    out.append(PlaceMention(m.start(), p.short, code))
+                    spans.append(m.span())
+    out.sort(key=lambda pm: pm.start)
+    spans.sort()
     taken = [range(s, e) for s, e in spans]
     # Near-misses of indexed places, by sound: only words that are no place name at all.
     for run in _CJK_RUN.finditer(text):

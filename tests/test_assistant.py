@@ -353,6 +353,11 @@ UNSEEN_RECORDS = {
         "恩施州召开2024年全州科技创新大会\n发布时间:2024-02-28 08:45    来源:恩施日报    作者:记者 向晓岚\n\n"
         "本报讯 2月27日,恩施土家族苗族自治州2024年全州科技创新大会在恩施市召开。会议部署了2024年重点任务。\n"
         "2024年全州选派科技特派员1500名。\n"),
+    "jilin_14th_fyp_st_plan.txt": (
+        "吉林省“十四五”科技创新发展规划\n\n一、主要目标\n到2025年，创新型省份建设取得重要进展。\n"
+        "表1\u3000“十四五”科技创新主要指标\n序号\u3000指标\u30002020年\u30002025年\u3000属性\n"
+        "1\u3000全社会研发经费投入强度（%）\u30001.30\u30002.0\u3000预期性\n"
+        "2\u3000科技进步贡献率（%）\u300056\u300062\u3000预期性\n二、重点任务\n建设长吉图科技创新走廊。\n"),
     "yuhang_2024_gov_work_report.html": (
         "<html><head><title>2024年杭州市余杭区政府工作报告</title></head><body>\n<h1>2024年杭州市余杭区政府工作报告</h1>\n"
         '<p style="text-align:center">区长　周明远</p>\n<p>各位代表:现在,我代表区人民政府向大会作工作报告,请予审议。</p>\n'
@@ -418,6 +423,14 @@ def test_a_total_is_not_answered_with_what_was_added(unseen_md, question, figure
 def test_publication_record_and_event_dates_are_quoted_from_where_they_stand(unseen_md, question, quote):
     a = unseen_md.ask(question)
     assert not a.refused and any(quote in c.quote for c in a.citations), (question, a.answer)
+    _valid(unseen_md, a)
+
+
+def test_a_table_row_is_read_by_its_header_which_is_cited_too(unseen_md):
+    a = unseen_md.ask("吉林省2025年科技进步贡献率目标是多少?")
+    assert "2025年：62%" in a.answer and "56%" not in a.answer, a.answer  # the column of the year asked
+    quotes = [c.quote for c in a.citations]
+    assert any("科技进步贡献率（%）" in q for q in quotes) and "序号\u3000指标\u30002020年\u30002025年\u3000属性" in quotes
     _valid(unseen_md, a)
 
 

@@ -154,3 +154,19 @@ def test_colophon_printed_date_page_outlet_and_speaker_are_read_with_their_spans
     assert m.speaker == "周明远" and report[slice(*m.evidence["speaker"])] == "区长　周明远"
     # a title in running text is no speaker line
     assert meta("某区2024年工作要点\n区长周明远同志强调,要抓好科技创新。\n").speaker is None
+
+
+def test_a_county_level_short_form_opening_the_title_names_the_place():
+    m = meta("江陰召開2024年全市科技創新大會 今年技術交易額力爭達到240億元\n來源：澄江日報\n"
+             "本報訊　2月20日上午，全市科技創新大會召開。無錫市科技局有關負責人出席。\n")
+    assert (m.place, m.city, m.province) == ("江阴市", "无锡", "江苏")
+    assert meta("滨海大都市建设2024年科技工作要点\n全市科技创新…\n").place is None  # 滨海 names several places
+
+
+def test_an_html_signature_and_issuer_inside_elements_are_read():
+    html = ('<html><head><title>大同市2024年科技工作要点</title></head><body>\n<div class="info">发布时间：2024-03-15 09:30'
+            '　来源：市科技局</div>\n<p>一、目标</p>\n<p>技术合同成交额达到38亿元。</p>\n'
+            '<p style="text-align:right">大同市科学技术局<br>2024年3月12日</p>\n</body></html>')
+    m = meta(html)
+    assert m.issue_date == "2024-03-12" and m.published == "2024-03-15" and m.issuer == "大同市科学技术局"
+    assert html[slice(*m.evidence["issue_date"])] == "2024年3月12日"

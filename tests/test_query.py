@@ -175,3 +175,15 @@ def test_when_an_event_took_place_is_read_from_the_text_not_the_document_date(to
     tk, _ = tools
     q = analyse_query("恩施州2024年科技创新大会是哪天召开的?", counties, tk)
     assert q.asks_for is None and q.wants_figure and q.figure_kind == "date"
+
+
+def test_a_city_whose_short_form_is_an_ordinary_word_is_read_when_it_has_a_plan(tools):
+    tk, _ = tools
+    with_plan = PlaceCatalog.from_metadata({"datong": DocumentMetadata(title="大同市2024年科技工作要点", city="大同",
+                                                                       province="山西", place="大同市",
+                                                                       place_code="140200", level="city")})
+    q = analyse_query("大同2024年和鹰潭2025年的技术合同成交额目标分别是多少?", with_plan, tk)
+    assert q.cities == ("大同", "鹰潭")
+    without = PlaceCatalog.from_metadata({"yt": DocumentMetadata(title="2025年鹰潭市科技工作意见", city="鹰潭",
+                                                                 province="江西")})
+    assert analyse_query("大同2024年技术合同成交额目标是多少?", without, tk).cities == ()  # an ordinary word then
