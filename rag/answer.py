@@ -180,7 +180,7 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             if name_groups and not name_groups & own:
                 heading += 0.3
             # "有多少家孵化器" asks for the total (达到41家), not what was added in the year (新增4家).
-            if not query.asks_flow and query.prefers_figure and figure and is_flow(clause.text):
+            if not query.asks_flow and query.prefers_figure and figure and is_flow(text):
                 heading += 0.1
             score = (0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense - heading
                      + (0.25 if query.prefers_figure and figure else 0.0) + 0.05 / (1 + sc.rank))

@@ -64,6 +64,13 @@ def generic_places() -> frozenset[str]:
     return frozenset(_rules()["generic_places"])
 
 
+def is_township(word: str) -> bool:
+    """A township-level name (周庄镇, 新桥街道): below the gazetteer's levels, so no indexed plan is its own."""
+    rules = _rules()
+    return len(word) >= 3 and word.endswith(tuple(rules["township_suffixes"])) \
+        and not word.endswith(tuple(rules["not_townships"]))
+
+
 def scope_words() -> dict[str, list[str]]:
     """level -> the words a plan uses for its own place at that level (全市, 全区 …)."""
     return _rules()["scope_words"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .messages import join, say
-from .places import Place, gazetteer
+from .places import Place, gazetteer, is_township
 from .query import Query
 from .question_places import PlaceCatalog
 
@@ -47,6 +47,12 @@ def plan_question(query: Query, catalog: PlaceCatalog, place_filter: Place | Non
             return QuestionPlan((), refusal=say("filter_conflict", en, filter=gaz.label(place_filter),
                                                 places=join([gaz.label(p) for p in named], en)))
         named = [place_filter]
+    townships = [u for u in query.unknown_places if is_township(u)]
+    if townships:  # 周庄镇 in 江阴: below any indexed plan's place, and the county's figures are not the town's
+        above = [gaz.label(p) for p in named if catalog.docs_at(p.code)]
+        town = join(townships, en)
+        return QuestionPlan((), refusal=say("no_own_plan_above", en, place=town, above=join(above, en)) if above
+                            else say("no_plan_for", en, place=town))
     if not named and query.unknown_places:  # only places outside China's divisions (东京): no plan is theirs
         return QuestionPlan((), refusal=say("no_plan_for", en, place=join(query.unknown_places, en)))
     if not named:

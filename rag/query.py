@@ -16,7 +16,7 @@ from importlib import resources
 
 from .metadata import plan_kinds
 from .numbers import asked_figure_kind, asks_for_flow
-from .places import gazetteer, generic_places
+from .places import gazetteer, generic_places, is_township
 from .question_places import PlaceCatalog, find_places
 from .bridge import TermBridge
 from .tokenize import Tokenizer
@@ -325,12 +325,24 @@ def _city_scopes(text: str, first_mention: dict[str, int], years: tuple[int, ...
 
 
 def _foreign_places(text: str, tokenizer: Tokenizer, taken: list[tuple[int, int]]) -> tuple[str, ...]:
-    """Places outside China's divisions (东京, 纽约) that jieba tags as place names: no plan can be theirs."""
+    """Places outside China's divisions (东京, 纽约) that jieba tags as place names, and townships below the
+    gazetteer's levels (周庄镇): no plan can be theirs."""
     out, pos = [], 0
-    for token, flag in tokenizer.tagged(text):
+    tagged = list(tokenizer.tagged(text))
+    merged: list[tuple[str, str]] = []
+    for token, flag in tagged:
+        # "新桥 / 街道", "水东 / 镇": jieba often splits a township name from its suffix
+        if merged and CJK.match(merged[-1][0]) and len(merged[-1][0]) >= 2 and is_township(merged[-1][0] + token) \
+                and len(token) <= 2 and not is_township(merged[-1][0]):
+            merged[-1] = (merged[-1][0] + token, "ns")
+        else:
+            merged.append((token, flag))
+    for token, flag in merged:
         start = text.find(token, pos)
         pos = start + len(token) if start >= 0 else pos
-        if flag != "ns" or len(token) < 2 or start < 0 or any(a < start + len(token) and start < b for a, b in taken):
+        # jieba tags some township names as person names (周庄镇/nr): the suffix says what they are.
+        if flag != "ns" and not is_township(token) or len(token) < 2 or start < 0 \
+                or any(a < start + len(token) and start < b for a, b in taken):
             continue
         word = token[:-1] if token.endswith("市") and len(token) >= 3 else token
         if len(word) >= 2 and word not in generic_places() and not word.endswith(("省", "国")) and len(word) <= 4 \

@@ -434,6 +434,11 @@ def test_a_table_row_is_read_by_its_header_which_is_cited_too(unseen_md):
     _valid(unseen_md, a)
 
 
+def test_a_township_is_refused_by_name_not_answered_with_its_county(unseen_md):
+    a = unseen_md.ask("桓台县果里镇2026年高新技术产业产值占比目标是多少?")
+    assert a.refused and "果里镇" in a.answer and "62%" not in a.answer, a.answer
+
+
 def test_a_name_question_gets_the_quoted_name(unseen_md):
     a = unseen_md.ask("余杭区科技局实施的人才计划叫什么名字?")
     assert "良渚英才计划" in a.answer

@@ -187,3 +187,15 @@ def test_a_city_whose_short_form_is_an_ordinary_word_is_read_when_it_has_a_plan(
     without = PlaceCatalog.from_metadata({"yt": DocumentMetadata(title="2025年鹰潭市科技工作意见", city="鹰潭",
                                                                  province="江西")})
     assert analyse_query("大同2024年技术合同成交额目标是多少?", without, tk).cities == ()  # an ordinary word then
+
+
+@pytest.mark.parametrize("question, town", [
+    ("江阴周庄镇2024年计划新增多少家高新技术企业?", "周庄镇"),  # jieba tags it a person's name
+    ("江阴新桥街道2024年技术交易额目标?", "新桥街道"),  # and splits 新桥 / 街道
+    ("How many new high-tech enterprises does Zhouzhuang town (周庄镇) plan to add in 2024?", "周庄镇"),
+])
+def test_a_township_below_the_gazetteer_is_a_place_with_no_plan(tools, counties, question, town):
+    tk, _ = tools
+    assert town in analyse_query(question, counties, tk).unknown_places
+    for plain in ("推动乡村振兴和城乡融合的目标是多少?", "2025年全市乡镇科技特派员多少名?", "特色小镇建设目标?"):
+        assert analyse_query(plain, counties, tk).unknown_places == (), plain
