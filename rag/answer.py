@@ -219,8 +219,8 @@ def year_consistent(index: PlanIndex, scored: list[ScoredClause], years: tuple[i
         named, inner = _clause_years(c.text)
         para_start = doc.text.rfind("\n", 0, c.start) + 1
         before = doc.text[para_start:c.start]
-        if not named and (earlier := SENTENCE_YEAR.findall(before)):
-            named = {int(earlier[-1])}
+        if not named and (earlier := _governing_year(before)):
+            named = {earlier}
         if not named and c.chunk_id:
             named = {int(y) for y in SENTENCE_YEAR.findall(index.chunks[index.chunk_row[c.chunk_id]].section)}
         # Years inside the clause add to the year it is about; alone they only let it answer for them.
@@ -233,6 +233,22 @@ def year_consistent(index: PlanIndex, scored: list[ScoredClause], years: tuple[i
         if covers or named & set(years):
             out.append(s)
     return out
+
+
+BASE_BEFORE = re.compile(r"(?:较|比|相比|同比|与)\s*$")  # "较2023年底的3050家": a comparison base
+BASE_AFTER = re.compile(r"^\s*(?:底|末)?\s*(?:为|的)")  # "2023年底为486家", "（2023年为2.41%）"
+
+
+def _governing_year(before: str) -> int | None:
+    """The year last named before a clause in its paragraph that sets what the clause is about: "到2026年，…；
+    技术合同成交额达到80亿元" is about 2026 even after "较2023年底的3050家" and "（2023年为2.41%）",
+    which name a comparison base, not the year of what follows."""
+    text = re.sub(r"（[^（）]*）|\([^()]*\)", lambda m: " " * len(m.group(0)), before)
+    for m in reversed(list(SENTENCE_YEAR.finditer(text))):
+        if BASE_BEFORE.search(text[max(0, m.start() - 3):m.start()]) or BASE_AFTER.match(text[m.end():m.end() + 4]):
+            continue
+        return int(m.group(1))
+    return None
 
 
 def _clause_years(text: str) -> tuple[set[int], set[int]]:

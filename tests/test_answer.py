@@ -24,3 +24,13 @@ def test_what_counts_as_a_figure(text, expected):
 ])
 def test_which_years_a_clause_is_about(clause, lead, inner):
     assert _clause_years(clause) == (lead, inner)
+
+
+def test_a_comparison_base_year_does_not_set_what_a_clause_is_about():
+    from rag.answer import _governing_year
+
+    before = ("到２０２６年，全区科技型企业达到６０００家，较2023年底的3050家实现翻番；高新技术企业达到900家，"
+              "2023年底为486家；全社会研发投入强度达到3.0%（2023年为2.41%），")
+    assert _governing_year(before) == 2026
+    assert _governing_year("2023年，全市技术合同成交额达到268亿元；2024年，") == 2024
+    assert _governing_year("全市技术合同成交额达到268亿元，") is None
