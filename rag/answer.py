@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -243,7 +244,7 @@ def _governing_year(before: str) -> int | None:
     """The year last named before a clause in its paragraph that sets what the clause is about: "到2026年，…；
     技术合同成交额达到80亿元" is about 2026 even after "较2023年底的3050家" and "（2023年为2.41%）",
     which name a comparison base, not the year of what follows."""
-    text = re.sub(r"（[^（）]*）|\([^()]*\)", lambda m: " " * len(m.group(0)), before)
+    text = re.sub(r"（[^（）]*）|\([^()]*\)", lambda m: " " * len(m.group(0)), unicodedata.normalize("NFKC", before))
     for m in reversed(list(SENTENCE_YEAR.finditer(text))):
         if BASE_BEFORE.search(text[max(0, m.start() - 3):m.start()]) or BASE_AFTER.match(text[m.end():m.end() + 4]):
             continue
