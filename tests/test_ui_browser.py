@@ -80,20 +80,32 @@ def server(built, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
-        pg = context.new_page()
-        pg.set_default_timeout(30_000)
-        pg.external_requests = []  # type: ignore[attr-defined]
-        pg.on("request", lambda r: None if r.url.startswith(server[0]) or r.url.startswith("data:")
-              else pg.external_requests.append(r.url))
-        pg.goto(server[0])
-        pg.wait_for_selector("#rag-question textarea")
-        yield pg
-        context.close()
-        browser.close()
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, url: str):
+    # clipboard permissions: the Copy test reads what the answer's Copy button wrote
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="zh-CN", accept_downloads=True,
+                                  permissions=["clipboard-read", "clipboard-write"])
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    pg.external_requests = []  # type: ignore[attr-defined]
+    pg.on("request", lambda r: None if r.url.startswith(url) or r.url.startswith("data:")
+          else pg.external_requests.append(r.url))
+    pg.goto(url)
+    pg.wait_for_selector("#rag-question textarea")
+    return context, pg
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    context, pg = _open(browser, server[0])
+    yield pg
+    context.close()
 
 
 def _ask(page, question: str, n_answers: int):
@@ -102,6 +114,18 @@ def _ask(page, question: str, n_answers: int):
     answers = page.locator("#rag-chatbot .rag-answer")
     sync_api.expect(answers).to_have_count(n_answers, timeout=60_000)
     return answers.nth(n_answers - 1)
+
+
+def _upload(page, tmp_path: Path) -> None:
+    """Upload GBK_DOC as lishui_2025_plan.txt through the Documents tab's file input."""
+    page.get_by_role("tab", name="文件 Documents").click()
+    upload_path = tmp_path / "lishui_2025_plan.txt"
+    upload_path.write_bytes(GBK_DOC.encode("gbk"))
+    page.locator("#rag-upload input[type=file]").set_input_files(str(upload_path))
+    page.wait_for_timeout(500)
+    page.locator("#rag-upload-btn").click()
+    sync_api.expect(page.locator("#rag-doc-status")).to_contain_text("已添加", timeout=90_000)
+    sync_api.expect(page.locator("#rag-documents")).to_contain_text("丽水")
 
 
 def test_chat_answers_with_citations_and_upload(page, server, tmp_path):
@@ -134,14 +158,7 @@ def test_chat_answers_with_citations_and_upload(page, server, tmp_path):
     expect(en.locator("mark").first).to_contain_text("450亿元")
 
     # Upload a GBK document through the file input, then ask about it without restarting
-    page.get_by_role("tab", name="文件 Documents").click()
-    upload_path = tmp_path / "lishui_2025_plan.txt"
-    upload_path.write_bytes(GBK_DOC.encode("gbk"))
-    page.locator("#rag-upload input[type=file]").set_input_files(str(upload_path))
-    page.wait_for_timeout(500)
-    page.locator("#rag-upload-btn").click()
-    expect(page.locator("#rag-doc-status")).to_contain_text("已添加", timeout=90_000)
-    expect(page.locator("#rag-documents")).to_contain_text("丽水")
+    _upload(page, tmp_path)
     assert any(d["city"] == "丽水" for d in assistant.documents())
 
     page.get_by_role("tab", name="问答 Chat").click()
@@ -193,3 +210,124 @@ def test_llm_checkbox_disabled_without_endpoint(page, server):
     page.get_by_role("tab", name="问答 Chat").click()
     sync_api.expect(page.locator("#rag-llm input[type=checkbox]")).to_be_disabled()
     sync_api.expect(page.locator("#rag-llm")).to_contain_text("no LLM endpoint configured")
+
+
+# ---------------------------------------------------------------------------------------------- a clean chat (#9.4)
+
+def test_copy_puts_plain_text_on_the_clipboard_and_scores_stay_folded(page):
+    expect = sync_api.expect
+    page.get_by_role("tab", name="问答 Chat").click()
+    n = page.locator("#rag-chatbot .rag-answer").count()
+    answer = _ask(page, "绍兴2025年技术交易额目标是多少?", n + 1)
+    # Gradio's own copy buttons (they copy the HTML) are gone; the answer's own Copy copies plain text
+    assert page.locator("#rag-chatbot button[aria-label*='opy']").count() == 0
+    answer.locator(".rag-copy").click()
+    expect(answer.locator(".rag-copy")).to_contain_text("✓")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "“实现技术交易额450亿元”" in copied and "[1] 《2025年全市科技创新工作要点》" in copied
+    assert "documents/shaoxing_2025_st_innovation_work_points.txt" in copied
+    assert "<div" not in copied and "<mark" not in copied and "&lt;" not in copied
+    # no score in sight until 详情 is opened; then one percentage, explained
+    assert "支持度" not in answer.inner_text() and "相关度" not in answer.inner_text()
+    answer.locator("details.rag-details summary").click()
+    expect(answer.locator(".rag-support")).to_be_visible()
+    expect(answer.locator(".rag-support")).to_contain_text("%")
+    expect(answer.locator(".rag-support")).to_contain_text("最相关段落")
+
+
+def test_export_downloads_the_chat_as_markdown(page):
+    page.get_by_role("tab", name="问答 Chat").click()
+    if page.locator("#rag-chatbot .rag-answer").count() == 0:
+        _ask(page, "绍兴2025年技术交易额目标是多少?", 1)
+    sync_api.expect(page.locator("#rag-export")).to_be_enabled()
+    with page.expect_download() as info:
+        page.locator("#rag-export").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".md")
+    md = Path(download.path()).read_text("utf-8")
+    assert md.startswith("# policy-rag 对话记录") and "“实现技术交易额450亿元”" in md and "<div" not in md
+
+
+def test_documents_tab_previews_a_document_safely(page, server, tmp_path):
+    expect = sync_api.expect
+    _, assistant = server
+    if not any(d["doc_id"] == "lishui_2025_plan" for d in assistant.documents()):  # run on its own
+        _upload(page, tmp_path)
+    page.get_by_role("tab", name="文件 Documents").click()
+    preview = page.locator("#rag-preview")
+    expect(preview).to_contain_text("Choose a document")
+    # clicking a row of the list previews that document
+    page.locator("#rag-documents").get_by_text("shaoxing_2025_st_innovation_work_points").filter(visible=True).first.click()
+    expect(preview.locator("h3")).to_contain_text("2025年全市科技创新工作要点")
+    expect(preview.locator("table")).to_contain_text("标题 title")
+    expect(preview.locator(".rag-doc-text mark").first).to_be_visible()
+    # the uploaded plan (with <script>, an <img onerror> and a Markdown image in it) shows as text
+    page.locator("#rag-remove-id input").fill("lishui_2025_plan")
+    page.get_by_role("option", name="lishui_2025_plan").click()
+    expect(preview.locator("h3")).to_contain_text("丽水")
+    expect(preview.locator("table mark").first).to_have_text("2025年丽水市科技工作要点")  # the title, read from line 1
+    expect(preview.locator(".rag-doc-text")).to_contain_text("<script>window.__pwned=1</script>")
+    expect(preview.locator(".rag-doc-text")).to_contain_text("![x](http://example.com/a.png)")
+    assert preview.locator("script").count() == 0 and preview.locator("img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    assert not [u for u in page.external_requests if "example.com" in u]  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def llm_server(built, tmp_path_factory):
+    """The app over an Assistant given a slow fake chat model (tests/fake_llm.py): the LLM checkbox is on."""
+    from .fake_llm import SlowFakeChat
+
+    assistant = Assistant.from_settings(copy_workspace(built, tmp_path_factory.mktemp("ui-llm")).settings)
+    assistant.chat_model = SlowFakeChat(reply="绍兴2025年技术交易额目标为450亿元[1]。", piece_chars=2, delay_s=0.3)
+    app = ui.build_app(assistant)
+    port = _free_port()
+    ui.launch(app, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", assistant
+    finally:
+        app.close()
+
+
+def test_llm_answer_streams_after_the_extractive_one_and_stop_stops_it(browser, llm_server):
+    expect = sync_api.expect
+    url, assistant = llm_server
+    fake = assistant.chat_model
+    context, pg = _open(browser, url)
+    try:
+        pg.locator("#rag-llm input[type=checkbox]").check()
+        stop = pg.locator("#rag-stop")
+        expect(stop).to_be_hidden()
+
+        # 1. the extractive answer shows at once, the LLM's text streams in below it; Stop stops it
+        pg.locator("#rag-question textarea").fill("绍兴2025年技术交易额目标是多少?")
+        pg.locator("#rag-ask").click()
+        answer = pg.locator("#rag-chatbot .rag-answer").first
+        pending = pg.locator("#rag-chatbot .rag-pending")
+        expect(answer.locator(".rag-text")).to_contain_text("“实现技术交易额450亿元”", timeout=60_000)
+        expect(pending).to_contain_text("LLM 生成中")
+        expect(stop).to_be_visible()
+        expect(pending.locator(".rag-text")).to_contain_text("绍兴", timeout=30_000)
+        stop.click()
+        expect(pending).to_have_count(0)
+        expect(pg.locator("#rag-chatbot .rag-note")).to_contain_text("已停止生成")
+        expect(stop).to_be_hidden()
+        sent = fake.sent
+        pg.wait_for_timeout(1500)
+        assert fake.sent <= sent + 1 < 12  # the model is asked for no more (at most the piece in flight)
+        expect(answer.locator(".rag-text")).to_contain_text("根据《2025年全市科技创新工作要点》")
+        expect(pg.locator("#rag-chatbot .rag-pending")).to_have_count(0)
+
+        # 2. left to finish, the grounded LLM answer replaces the extractive one, citations kept
+        pg.locator("#rag-question textarea").fill("绍兴2025年技术交易额目标是多少?")
+        pg.locator("#rag-ask").click()
+        second = pg.locator("#rag-chatbot .rag-answer").nth(1)
+        expect(second.locator(".rag-text")).to_have_text("绍兴2025年技术交易额目标为450亿元[1]。", timeout=60_000)
+        expect(pg.locator("#rag-chatbot .rag-pending")).to_have_count(0)
+        expect(second.locator("details.rag-citation").first).to_contain_text("450亿元")
+        expect(stop).to_be_hidden()
+        second.locator(".rag-copy").click()
+        expect(second.locator(".rag-copy")).to_contain_text("✓")
+        assert pg.evaluate("navigator.clipboard.readText()").startswith("绍兴2025年技术交易额目标为450亿元[1]。")
+    finally:
+        context.close()

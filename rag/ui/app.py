@@ -125,13 +125,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                                           stop=stop)
 
                 def _done(history):
-                    path = export_chat(history)
-                    return gr.update(visible=False), gr.update(value=path, interactive=path is not None)
-
-                def _stop(history, request: gr.Request):
-                    stops.stop(_session(request))
+                    # Runs when an answer is complete or was stopped (Gradio runs .then after a cancel too, once
+                    # no more streamed updates can arrive): a stopped answer's LLM block becomes a note.
                     history = stop_answer(history)
-                    return (history, *_done(history))
+                    path = export_chat(history)
+                    return history, gr.update(visible=False), gr.update(value=path, interactive=path is not None)
+
+                def _stop(request: gr.Request):
+                    stops.stop(_session(request))  # the generator and the LLM worker end at their next piece
 
                 inputs = [question, chatbot, city, year, k, use_llm]
                 asking = []
@@ -139,9 +140,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     # Stop shows only while an LLM answer may be streaming.
                     ask = trigger(lambda llm_v: gr.update(visible=bool(llm_v)), [use_llm], [stop_btn], queue=False) \
                         .then(_ask, inputs, [chatbot, question], concurrency_limit=4, concurrency_id="ask")
-                    ask.then(_done, [chatbot], [stop_btn, export_btn], queue=False)
+                    ask.then(_done, [chatbot], [chatbot, stop_btn, export_btn], queue=False)
                     asking.append(ask)
-                stop_btn.click(_stop, [chatbot], [chatbot, stop_btn, export_btn], cancels=asking, queue=False)
+                stop_btn.click(_stop, None, None, cancels=asking, queue=False)
                 clear_btn.click(lambda: ([], "", gr.update(value=None, interactive=False)), None,
                                 [chatbot, question, export_btn], queue=False)
 

@@ -112,8 +112,8 @@ def answer_question_stream(assistant: Assistant, message: str, history: list | N
 
 
 def stop_answer(history: list | None) -> list:
-    """The Stop button: the last answer's streaming LLM block is cut, and a note says the extractive answer
-    stands (the generator itself is cancelled by Gradio and told to stop by the app)."""
+    """After Stop: the last answer's streaming LLM block is cut and a note says the extractive answer stands.
+    A history with no such block is returned as it is (the app runs this after every answer)."""
     history = list(history or [])
     if history and isinstance(history[-1], dict) and history[-1].get("role") == "assistant":
         content = plain_content = history[-1].get("content")
