@@ -467,6 +467,23 @@ def test_llm_answer_streams_after_the_extractive_answer(assistant, monkeypatch):
     assert ui_render.plain_text(final).startswith("绍兴2025年技术交易额目标为450亿元[1]。")
 
 
+def test_llm_answer_streams_from_an_openai_compatible_endpoint(assistant, monkeypatch):
+    """The real path: no chat model given, the settings name an endpoint, ChatOpenAI streams its SSE chunks."""
+    import json
+
+    from .fake_llm import FakeOpenAIServer
+
+    with FakeOpenAIServer("绍兴2025年技术交易额目标为450亿元[1]。", delay_s=0.02) as server:
+        monkeypatch.setattr(assistant, "settings", assistant.settings.with_overrides(
+            llm_base_url=server.base_url, llm_api_key="test-key", llm_model="fake-model"))
+        states = [h[-1]["content"] for h, _ in ui.answer_question_stream(assistant, SHAOXING_Q, [], use_llm=True)]
+    assert ui_render.PENDING_OPEN in states[0] and len(states) > 3
+    assert '<div class="rag-text">绍兴2025年技术交易额目标为450亿元<span class="rag-ref">[1]</span>。</div>' in states[-1]
+    request = server.requests[-1]
+    assert request["stream"] is True and request["model"] == "fake-model"
+    assert SHAOXING_QUOTE in json.dumps(request["messages"], ensure_ascii=False)  # the cited passage was sent
+
+
 def test_llm_answer_that_fails_grounding_leaves_the_extractive_answer(assistant, monkeypatch):
     from .fake_llm import SlowFakeChat
 
