@@ -278,8 +278,8 @@ def llm_server(built, tmp_path_factory):
     """The app over an Assistant given a slow fake chat model (tests/fake_llm.py): the LLM checkbox is on."""
     from .fake_llm import SlowFakeChat
 
-    assistant = Assistant.from_settings(copy_workspace(built, tmp_path_factory.mktemp("ui-llm")).settings)
-    assistant.chat_model = SlowFakeChat(reply="绍兴2025年技术交易额目标为450亿元[1]。", piece_chars=2, delay_s=0.3)
+    fake = SlowFakeChat(reply="绍兴2025年技术交易额目标为450亿元[1]。", piece_chars=2, delay_s=0.3)
+    assistant = Assistant.from_settings(copy_workspace(built, tmp_path_factory.mktemp("ui-llm")).settings, llm=fake)
     app = ui.build_app(assistant)
     port = _free_port()
     ui.launch(app, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
