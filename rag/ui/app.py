@@ -145,6 +145,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 stop_btn.click(_stop, None, None, cancels=asking, queue=False)
                 clear_btn.click(lambda: ([], "", gr.update(value=None, interactive=False)), None,
                                 [chatbot, question, export_btn], queue=False)
+                # the chat's own trash icon empties it too: nothing left to export
+                chatbot.clear(lambda: gr.update(value=None, interactive=False), None, [export_btn], queue=False)
 
             with gr.Tab("文件 Documents", id="documents"):
                 table = gr.Dataframe(documents_table(assistant), headers=DOC_HEADERS, interactive=False,

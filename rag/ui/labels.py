@@ -53,7 +53,7 @@ FIELD_LABELS = {
 
 # Labels not tied to one answer's language.
 UI = {
-    "stop": "停止 Stop", "export": "导出 Markdown · Export",
+    "stop": "停止 Stop", "export": "导出 Export",
     "preview_pick": "选择文件 Document (preview / remove)",
     "preview_empty": "选择一个文件查看其内容与元数据 · Choose a document to see its text and metadata",
     "read_from": "依据原文 read from", "value": "值 value", "field": "字段 field",
