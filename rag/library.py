@@ -1,0 +1,208 @@
+"""The documents an Assistant answers from: listing them, adding and removing them, and rebuilding the index.
+
+`DocumentLibrary` is mixed into `rag.assistant.Assistant`; it owns the index snapshot's life cycle. Each
+change builds a new index next to the old one and swaps the snapshot in one assignment, so questions being
+answered meanwhile keep reading the old one, and a failed change loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .documents import (SUPPORTED_SUFFIXES, candidate_files, content_sha256, doc_id_for, load_document, load_documents,
+                        parse_document, sidecar_sha256)
+from .errors import DocumentLoadError
+from .loaders import BINARY_SUFFIXES, refuse_format
+from .query import PlaceCatalog
+from .settings import Settings
+from .store import PlanIndex, build_index, load_index
+
+__all__ = ["DocumentLibrary", "MAX_UPLOAD_BYTES", "MAX_BINARY_UPLOAD_BYTES"]
+
+log = logging.getLogger(__name__)
+MAX_UPLOAD_BYTES = 2_000_000  # Assistant.max_upload_bytes
+# A PDF carries its fonts (and often a scanned seal): many more bytes for the same text. Its text is bounded by
+# max_upload_chars like any other upload's.
+MAX_BINARY_UPLOAD_BYTES = 20_000_000  # Assistant.max_binary_upload_bytes
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    index: PlanIndex
+    catalog: PlaceCatalog
+
+    @classmethod
+    def of(cls, index: PlanIndex) -> "_Snapshot":
+        return cls(index, PlaceCatalog.from_metadata({d.doc_id: d.metadata for d in index.documents.values()}))
+
+
+class DocumentLibrary:
+    """Document management for Assistant (expects `settings`, `embedder`, `_snapshot`, `_write_lock`)."""
+
+    max_upload_bytes = MAX_UPLOAD_BYTES
+    max_binary_upload_bytes = MAX_BINARY_UPLOAD_BYTES
+
+    def upload_limit(self, filename: str) -> int:
+        """The most bytes an upload of this name may have (PDF and DOCX files get more)."""
+        return self.max_binary_upload_bytes if Path(filename).suffix.lower() in BINARY_SUFFIXES else self.max_upload_bytes
+
+    def documents(self) -> list[dict]:
+        """The indexed documents' metadata, with chunk counts."""
+        index = self._snapshot.index
+        counts: dict[str, int] = {}
+        for c in index.chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        # Each field's evidence span and the text it holds: where the value was read from.
+        return [{**d.metadata.to_dict(), "doc_id": d.doc_id, "source": d.source, "chunks": counts.get(d.doc_id, 0),
+                 "characters": len(d.text),
+                 "evidence_text": {k: d.text[s:e] for k, (s, e) in d.metadata.evidence.items()}}
+                for d in index.documents.values()]
+
+    def places(self) -> list[str]:
+        """Labels of the places that have plans (绍兴, 温州市洞头区, 湖南省): what `city=` accepts, among others."""
+        return self._snapshot.catalog.cities
+
+    def document_text(self, doc_id: str) -> str:
+        """The stored text of an indexed document: citation offsets point into this string."""
+        doc = self._snapshot.index.documents.get(doc_id)
+        if doc is None:
+            raise DocumentLoadError(f"no indexed document with id {doc_id!r}")
+        return doc.text
+
+    def add_document(self, filename: str, data: bytes, *, progress: bool = False) -> dict:
+        """Save an uploaded plan into documents_dir and index it incrementally. Nothing is lost on failure."""
+        self._refuse_if_read_only()
+        name = Path(filename).name  # no directories: an upload cannot escape documents_dir
+        name = re.sub(r"[^\w.\-\u4e00-\u9fff]+", "_", name).lstrip(".")
+        suffix = Path(name).suffix.lower()
+        if (refused := refuse_format(filename, suffix)) is not None:
+            raise refused
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise DocumentLoadError(f"{filename}: unsupported file type; upload one of {', '.join(SUPPORTED_SUFFIXES)}")
+        if len(data) > (limit := self.upload_limit(name)):
+            raise DocumentLoadError(f"{filename}: {len(data)} bytes is over the {limit}-byte upload limit")
+        # Refuse undecodable, binary, scanned or damaged input before anything touches the disk.
+        parsed = parse_document(filename, data)
+        # Indexing time grows with the text to embed (its clean spans), not with the bytes: bound that first.
+        chars = sum(end - start for start, end in parsed.spans)
+        limit = self.settings.max_upload_chars
+        if chars > limit:
+            raise DocumentLoadError(
+                f"{filename}: {chars:,} characters of text is over the {limit:,}-character upload limit "
+                f"(max_upload_chars); split the file into smaller documents, or raise the limit with "
+                f"POLICY_RAG_MAX_UPLOAD_CHARS")
+        with self._write_lock:
+            target = _upload_target(self.settings.documents_dir, name, data)
+            existed = target.exists()  # the same bytes uploaded again: the file is the user's, never ours to delete
+            tmp = target.with_name(f".{target.name}.uploading")
+            try:
+                tmp.write_bytes(data)
+                load_document(tmp.rename(target), root=self.settings.documents_dir.parent)
+                stats = self._rebuild(progress, deadline=time.monotonic() + self.settings.max_upload_seconds)
+            except Exception:
+                tmp.unlink(missing_ok=True)
+                if not existed:
+                    target.unlink(missing_ok=True)
+                raise
+        return {"saved_as": target.name, **stats}
+
+    def remove_document(self, doc_id: str, *, progress: bool = False) -> dict:
+        self._refuse_if_read_only()
+        with self._write_lock:
+            doc = self._snapshot.index.documents.get(doc_id)
+            if doc is None:
+                raise DocumentLoadError(f"no indexed document with id {doc_id!r}")
+            path = self.settings.documents_dir / Path(doc.source).name
+            backup = path.read_bytes() if path.exists() else None
+            path.unlink(missing_ok=True)
+            try:
+                return self._rebuild(progress)
+            except Exception:
+                if backup is not None:
+                    path.write_bytes(backup)
+                raise
+
+    def _refuse_if_read_only(self) -> None:
+        """The sample plans installed with the package live in site-packages: never written to."""
+        if self.settings.uses_bundled_samples:
+            raise DocumentLoadError(
+                f"{self.settings.documents_dir} holds the sample plans installed with policy-rag and cannot be "
+                "changed; to add or remove plans, use a folder of your own: Settings(documents_dir=...), "
+                "POLICY_RAG_DOCUMENTS_DIR, or run in a folder that has a documents/ folder")
+
+    def _rebuild(self, progress: bool, deadline: float | None = None) -> dict:
+        index, warnings = _build(self.settings, self.embedder, progress, deadline)
+        self._snapshot = _Snapshot.of(index)
+        self.warnings = warnings
+        return {"documents": len(index.documents), "chunks": len(index.chunks), "warnings": warnings}
+
+
+def _upload_target(documents_dir: Path, name: str, data: bytes) -> Path:
+    """Where an upload is saved: its own name unless another file holds that name, or another document would
+    get the same id ("yingtan.2025…" and "yingtan_2025…" both read as yingtan_2025…) — then name_2, name_3 …
+    An upload never replaces or shadows an existing plan."""
+    def taken(path: Path) -> bool:
+        if path.exists():
+            return path.read_bytes() != data
+        doc_id = doc_id_for(path)
+        return any(p.name != path.name and doc_id_for(p) == doc_id for p in documents_dir.iterdir()
+                   if p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith("."))
+
+    target, n = documents_dir / name, 2
+    while taken(target):
+        target = documents_dir / f"{Path(name).stem}_{n}{Path(name).suffix}"
+        n += 1
+    return target
+
+
+def _build(settings: Settings, embedder, progress: bool, deadline: float | None = None) -> tuple[PlanIndex, list[str]]:
+    if progress:
+        print(f"building the index at {settings.index_dir} from {settings.documents_dir} "
+              "(first run or documents changed; unchanged text is not re-embedded)…", file=sys.stderr, flush=True)
+    documents, warnings = load_documents(settings.documents_dir, root=settings.documents_dir.parent)
+    for w in warnings:
+        log.warning(w)
+    loaded = {Path(d.source).name for d in documents}
+    # Files the loader skipped (empty, too large, binary, duplicate id): remembered by their bytes' hash, so
+    # the next start does not rebuild for them again until they change.
+    ignored = {p.name: _file_sha(p) for p in candidate_files(settings.documents_dir) if p.name not in loaded}
+    build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress,
+                ignored=ignored, deadline=deadline)
+    return load_index(settings.index_dir, expected_embedder=embedder.info), warnings
+
+
+def _file_sha(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def _documents_changed(documents_dir: Path, index: PlanIndex) -> bool:
+    """Cheap staleness check: the files the loader would try differ from those indexed (text and sidecar hash)
+    or from those it skipped last time (bytes hash)."""
+    if not documents_dir.is_dir():
+        return False
+    indexed = {Path(d.source).name: (d.sha256, d.sidecar_sha256) for d in index.documents.values()}
+    ignored = index.manifest.get("ignored") or {}
+    files = candidate_files(documents_dir)
+    if {p.name for p in files} != set(indexed) | set(ignored):
+        return True
+    for path in files:
+        if path.name in ignored:
+            if _file_sha(path) != ignored[path.name]:
+                return True
+            continue
+        try:
+            text_sha = content_sha256(path)
+        except DocumentLoadError:
+            return True
+        if (text_sha, sidecar_sha256(path)) != indexed[path.name]:
+            return True
+    return False
