@@ -133,11 +133,29 @@ def export_chat(history: list | None) -> str | None:
         return None
     text = chat_markdown(history)
     # One folder per content: the download keeps a plain file name, and exporting the same chat again reuses it.
-    folder = Path(tempfile.gettempdir()) / "policy-rag-export" / hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    root = Path(tempfile.gettempdir()) / "policy-rag-export"
+    folder = root / hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "policy-rag-chat.md"
     path.write_text(text, encoding="utf-8")
+    _prune_exports(root, keep=folder)
     return str(path)
+
+
+EXPORT_KEEP_S = 600  # Gradio serves a copy from its own cache, so an export file is needed only briefly
+
+
+def _prune_exports(root: Path, keep: Path) -> None:
+    """Remove export folders older than EXPORT_KEEP_S (each answer writes one), so they do not pile up."""
+    cutoff = time.time() - EXPORT_KEEP_S
+    for old in root.iterdir():
+        try:
+            if old != keep and old.is_dir() and old.stat().st_mtime < cutoff:
+                for f in old.iterdir():
+                    f.unlink()
+                old.rmdir()
+        except OSError:  # another session removing it at the same moment, or a file we did not write
+            continue
 
 
 def llm_configured(assistant: Assistant) -> bool:
