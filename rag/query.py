@@ -75,7 +75,8 @@ INTENT_HINTS = {
                           r"\bwhat is .{0,40}\babout\b", re.I),
 }
 # An event the text reports ("大会哪天召开"): its date is in the text, not the document's own date.
-EVENT_WORDS = re.compile(r"召开|举行|举办|开幕|闭幕|启动|开工|签约|\b(?:held|convened|opened|took place|launched|signed)\b",
+# ("signed" is left out: a document is signed too, and its date is the document's own.)
+EVENT_WORDS = re.compile(r"召开|举行|举办|开幕|闭幕|启动|开工|签约|\b(?:held|convened|opened|took place|launched)\b",
                          re.I)
 WHEN_WORDS = re.compile(r"哪一?天|哪日|几月几日|什么时候|何时|日期|\bwhen\b|\bwhat date\b|\bwhich day\b|\bon what day\b", re.I)
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")

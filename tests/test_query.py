@@ -175,6 +175,12 @@ def test_when_an_event_took_place_is_read_from_the_text_not_the_document_date(to
     tk, _ = tools
     q = analyse_query("恩施州2024年科技创新大会是哪天召开的?", counties, tk)
     assert q.asks_for is None and q.wants_figure and q.figure_kind == "date"
+    # a document is signed, not held: its own date answers
+    q = analyse_query("On what date was Huantai's action plan signed (not the date it was posted online)?", counties, tk)
+    assert q.asks_for == "issue_date"
+    # "date" is a question word, not a term to find (it bridged to 有效期 / 定期 before)
+    q = analyse_query("On what date was Enshi's 2024 S&T innovation conference held?", counties, tk)
+    assert q.figure_kind == "date" and not any("定期" in g or "有效期" in g for g in q.term_groups)
 
 
 def test_a_city_whose_short_form_is_an_ordinary_word_is_read_when_it_has_a_plan(tools):
