@@ -10,6 +10,7 @@ an issuing body's name and the titles of officials who deliver reports are data 
 - printed: the colophon's (版记) 印发 date: "桓台县人民政府办公室      2024年4月3日印发".
 - doc_number: 发文字号 (洛科〔2024〕9号).
 - outlet: the 来源 field of a page (恩施日报, 市科技局).
+- reporter: the byline's 记者/作者 of a news page ("记者 顾明远").
 - speaker: who delivered a report: a line holding only an official's title and a name ("区长　周明远").
 """
 
@@ -22,7 +23,7 @@ from datetime import date
 from importlib import resources
 
 __all__ = ["CN_DATE", "find_doc_number", "find_issue_date", "find_issuer", "find_outlet", "find_printed",
-           "find_published", "find_speaker", "iso_date", "issuer_line"]
+           "find_published", "find_reporter", "find_speaker", "iso_date", "issuer_line"]
 
 Found = tuple[str | None, tuple[int, int] | None]
 
@@ -149,6 +150,17 @@ def find_outlet(norm: str) -> Found:
         value = FIELD_LABEL.split(m.group(1), maxsplit=1)[0]
         if len(value) >= 2:
             return value, (m.start(0), m.start(1) + len(value))
+    return None, None
+
+
+# A news byline: "记者 顾明远　通讯员 陆欣", "作者:记者 向晓岚" (never "记者从会上获悉": the name stands alone).
+BYLINE = re.compile(r"(?:作者[:：][ \t]*(?:记者[ \t]*)?|记者[ \t]+)([\u4e00-\u9fff]{2,3})(?=[ \t]|$|<)", re.M)
+
+
+def find_reporter(norm: str) -> Found:
+    """The reporter (or author) named in a page's byline, in its opening part."""
+    if m := BYLINE.search(norm[:3000]):
+        return m.group(1), (m.start(0), m.end(1))
     return None, None
 
 

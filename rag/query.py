@@ -54,6 +54,8 @@ METADATA_HINTS = {
     "outlet": re.compile(r"哪(?:家|个|一家)(?:报纸|报社|媒体|网站)|(?:报纸|媒体|报社)是|消息来源|新闻来源|来源是|"
                          r"\bwhich (?:newspaper|paper|outlet|media|news ?paper|website)\b|\breported by\b|"
                          r"\bnews source\b|\bsource of (?:the|this) (?:news|report|article)\b", re.I),
+    "reporter": re.compile(r"记者是谁|哪位记者|哪个记者|记者叫什么|作者是谁|\breporters?\b|\bjournalists?\b|"
+                           r"\bwho wrote\b|\bauthor of (?:the|this) (?:news|report|article)\b", re.I),
     "speaker": re.compile(r"谁作的?(?:政府工作)?报告|(?:报告|讲话)(?:是|由)谁作|作报告的是|报告人|谁(?:代表|在会上)?作(?:了)?(?:政府工作)?报告|"
                           r"\bwho (?:delivered|gave|presented|made|read)\b|\b(?:delivered|presented) by\b", re.I),
     "issue_date": re.compile(r"成文日期|发布日期|落款日期|落款时间|哪一?天|什么时候(?:印发|发布|成文|出台)|何时|"

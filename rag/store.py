@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 3  # 3: bm25/ files are checksummed too
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.24-4"  # bridge: "date", "day" are question words (before: county short form in a title; HTML date lines)
+PIPELINE_VERSION = "2026.11.24-5"  # the byline's reporter (before: "date"/"day" question words; county short form in a title)
 # How long a reader waits for a builder to finish swapping a new index in before it reports what it saw.
 SWAP_WAIT_S = 2.0
 

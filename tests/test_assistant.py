@@ -426,6 +426,13 @@ def test_publication_record_and_event_dates_are_quoted_from_where_they_stand(uns
     _valid(unseen_md, a)
 
 
+def test_a_newspaper_and_its_reporter_are_both_quoted(unseen_md):
+    a = unseen_md.ask("Which newspaper reported Enshi's 2024 S&T innovation conference, and who was the reporter?")
+    quotes = " ".join(c.quote for c in a.citations)
+    assert "恩施日报" in quotes and "向晓岚" in quotes, a.answer
+    _valid(unseen_md, a)
+
+
 def test_a_table_row_is_read_by_its_header_which_is_cited_too(unseen_md):
     a = unseen_md.ask("吉林省2025年科技进步贡献率目标是多少?")
     assert "2025年：62%" in a.answer and "56%" not in a.answer, a.answer  # the column of the year asked

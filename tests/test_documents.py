@@ -64,7 +64,7 @@ def test_metadata_evidence_spans_point_at_the_text(docs):
                 assert y in raw and (f"{m}-{day}" in raw or f"{int(m)}{day}" in raw or f"{int(m)}月{int(day)}日" in raw), raw
             elif field == "issuer":  # "市科技局" in a 绍兴 document is read as 绍兴市科技局
                 assert value.removeprefix(d.metadata.city or "") in raw, raw
-            elif field in ("outlet", "speaker"):  # "来源:恩施日报" -> 恩施日报, "区长　周明远" -> 周明远
+            elif field in ("outlet", "speaker", "reporter"):  # "来源:恩施日报" -> 恩施日报, "区长　周明远" -> 周明远
                 assert raw.endswith(value), raw
             else:
                 assert value == raw

@@ -148,6 +148,10 @@ def test_colophon_printed_date_page_outlet_and_speaker_are_read_with_their_spans
     m = meta(news)
     assert m.outlet == "恩施日报" and m.published == "2024-02-28" and m.printed is None
     assert news[slice(*m.evidence["outlet"])] == "来源:恩施日报"
+    assert m.reporter == "向晓岚" and news[slice(*m.evidence["reporter"])] == "作者:记者 向晓岚"
+    trad = "江陰召開2024年全市科技創新大會\n來源：澄江日報　　記者 顧明遠　通訊員 陸欣\n本報訊　記者從會上獲悉，…\n"
+    m = meta(trad)
+    assert m.reporter == "顾明远" and trad[slice(*m.evidence["reporter"])] == "記者 顧明遠"
     report = ('<html><body><h1>2024年杭州市余杭区政府工作报告</h1>\n<p style="text-align:center">区长　周明远</p>\n'
               "<p>各位代表:现在,我代表区人民政府作工作报告。</p>\n<p>技术交易额318.6亿元。</p></body></html>")
     m = meta(report)

@@ -164,11 +164,18 @@ def test_a_question_for_two_metadata_fields_asks_for_both(tools, counties):
     ("恩施州科技创新大会的消息来源是哪家报纸?", "outlet"),
     ("Which newspaper reported Enshi's conference?", "outlet"),
     ("桓台县行动方案是哪天印发的?", "issue_date"),
+    ("恩施州科技创新大会的报道记者是谁?", "reporter"),
 ])
 def test_publication_record_questions_ask_for_their_field(tools, counties, question, field):
     tk, _ = tools
     q = analyse_query(question, counties, tk)
     assert q.asks_for == field and q.asks_for_all == (field,), (q.asks_for, q.asks_for_all)
+
+
+def test_a_newspaper_and_its_reporter_asked_together_are_both_answered(tools, counties):
+    tk, _ = tools
+    q = analyse_query("Which newspaper published the report on Enshi's conference, and who was the reporter?", counties, tk)
+    assert set(q.asks_for_all) == {"outlet", "reporter"}
 
 
 def test_when_an_event_took_place_is_read_from_the_text_not_the_document_date(tools, counties):
