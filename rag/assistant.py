@@ -18,9 +18,9 @@ import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .answer import (compose_answer, metadata_clause, place_label, plan_label, refusal, score_clauses,
-                     select_clauses, widen_to_sentence, year_consistent)
+from .answer import metadata_clause, score_clauses, select_clauses, widen_to_sentence, year_consistent
 from .citations import Answer
+from .compose import compose_answer, place_label, plan_label, refusal
 from .conversation import resolve_follow_up
 from .components import checked_llm, given_objects
 from .encoders import load_encoder
