@@ -17,6 +17,7 @@ __all__ = [
     "InvalidQuestionError",
     "GenerationError",
     "SettingsError",
+    "VectorStoreUnavailableError",
 ]
 
 
@@ -74,3 +75,7 @@ class IndexingTimeoutError(PolicyRagError):
 
 class NoTextLayerError(DocumentLoadError):
     """A PDF has no text to extract (a scanned image); policy-rag does not do OCR."""
+
+
+class VectorStoreUnavailableError(PolicyRagError):
+    """The configured vector store (a Milvus server or Milvus Lite file) cannot be reached or opened."""

@@ -1,0 +1,313 @@
+"""The Milvus backend of `Store`: an index held in Milvus (a server, a cluster, or a Milvus Lite file).
+
+    from rag.stores.milvus import open_milvus_store
+    store = open_milvus_store("./indexes/default.milvus.db", Path("indexes/default"))   # or "http://host:19530"
+    store.dense_search(vector, k=30, doc_ids={"shaoxing_2025_st_innovation_work_points"})
+
+Everything a question needs runs in Milvus: dense search (FLAT inner product below ~50k chunks, HNSW above),
+BM25 (sparse vectors of our own tokenizer's BM25 weights, scored by inner product, so the scores are the local
+index's; or Milvus's own BM25 function with its jieba analyzer), filters (`doc_id in [...]`, and place/level/
+province/city/kind/year scalars on every chunk row for a cluster's own filters), and chunks, clauses, texts
+and term frequencies looked up by id. What is held in memory is small: the catalog (one record per document),
+the tokenizer's user dictionary and the term bridge. Writes are in rag/stores/milvus_write.py; collections
+and connecting in rag/stores/milvus_collections.py. Nothing is pickled: rows are Milvus fields, JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Collection, Mapping, Sequence
+
+import numpy as np
+
+from ..bridge import TermBridge
+from ..chunking import Chunk, Clause
+from ..documents import PlanDocument
+from ..encoders import LANGCHAIN_PREFIX, EmbedderInfo
+from ..errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, IndexVersionError
+from ..tokenize import Tokenizer
+from .base import ClauseBlock, DocumentRecord, DocumentView
+from .milvus_collections import MilvusIndex, collection_prefix, connect, quote_list
+from .sparse_bm25 import idf
+
+__all__ = ["MilvusStore", "open_milvus_store", "MILVUS_FORMAT_VERSION", "LEXICAL_MODES", "check_embedder"]
+
+MILVUS_FORMAT_VERSION = 1
+# "sparse": BM25 weights of our tokenizer stored as sparse vectors (the local index's scores; the default).
+# "milvus-bm25": Milvus's BM25 function with its jieba analyzer (server-side statistics, Milvus's tokens).
+LEXICAL_MODES = ("sparse", "milvus-bm25")
+# Searches ask Milvus for this many more hits than wanted, so that ties at the cut are broken by index order
+# (the Store contract) rather than by whichever tied rows Milvus returned first.
+TIE_MARGIN = 16
+CHUNK_FIELDS = ["chunk_id", "doc_id", "seq", "section", "start", "end", "header_chars", "indexed_text"]
+CLAUSE_FIELDS = ["clause_id", "chunk_id", "doc_id", "seq", "start", "end", "text", "sentence_start", "sentence_end",
+                 "vector"]
+CACHED_DOCUMENTS = 64
+CACHED_CHUNKS = 4096
+CACHED_TERMS = 65_536
+
+
+def chunk_of(row: dict) -> Chunk:
+    text = row["indexed_text"]
+    h = int(row["header_chars"])
+    return Chunk(chunk_id=row["chunk_id"], doc_id=row["doc_id"], section=row["section"], start=int(row["start"]),
+                 end=int(row["end"]), text=text[h + 1:], header=text[:h])
+
+
+def clause_of(row: dict) -> Clause:
+    return Clause(clause_id=row["clause_id"], chunk_id=row["chunk_id"], doc_id=row["doc_id"], start=int(row["start"]),
+                  end=int(row["end"]), text=row["text"], sentence_start=int(row["sentence_start"]),
+                  sentence_end=int(row["sentence_end"]))
+
+
+def check_embedder(built_with: EmbedderInfo, expected: EmbedderInfo | None, where: str, rebuild: str) -> None:
+    """Refuse an index built by another embedder, saying how to get a matching one."""
+    if expected is None or built_with == expected:
+        return
+    found = (f"index {where} was built with embedder {built_with.name!r} ({built_with.dimension}-d) but the "
+             f"configured embedder is {expected.name!r} ({expected.dimension}-d)")
+    if expected.name.startswith(LANGCHAIN_PREFIX):
+        raise EmbedderMismatchError(f"{found}; give these embeddings an index of their own "
+                                    f"(Assistant.from_settings(index_dir=..., embedder=...)), or pass the embedder "
+                                    f"this index was built with")
+    raise EmbedderMismatchError(f"{found}; {rebuild} --embedder {expected.name}, or set the embedder back to "
+                                f"{built_with.name!r}")
+
+
+class _Lru(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class MilvusStore:
+    """A snapshot of an index in Milvus: the catalog, tokenizer and bridge as of opening (or of the write that
+    made it); rows are read by id when asked for. Safe to share between threads."""
+
+    backend = "milvus"
+
+    def __init__(self, index: MilvusIndex, uri: str, manifest: dict, tokenizer: Tokenizer, bridge: TermBridge,
+                 catalog: Mapping[str, DocumentRecord]):
+        self.index = index
+        self.uri = uri
+        self.manifest = manifest
+        self.tokenizer = tokenizer
+        self.bridge = bridge
+        self.catalog = dict(catalog)
+        self._lock = threading.Lock()
+        self._documents = _Lru(CACHED_DOCUMENTS)
+        self._chunks = _Lru(CACHED_CHUNKS)
+        self._terms = _Lru(CACHED_TERMS)  # token -> (sparse dimension, df) or None
+
+    @property
+    def path(self) -> str:
+        return f"{self.uri} ({self.index.prefix})"
+
+    @property
+    def embedder(self) -> EmbedderInfo:
+        return EmbedderInfo(**self.manifest["embedder"])
+
+    @property
+    def documents(self) -> Mapping[str, PlanDocument]:
+        return DocumentView(self)
+
+    @property
+    def lexical(self) -> str:
+        return self.manifest["lexical"]["mode"]
+
+    # ------------------------------------------------------------ by id
+
+    def document(self, doc_id: str) -> PlanDocument:
+        record = self.catalog[doc_id]
+        with self._lock:
+            doc = self._documents.get(doc_id)
+        if doc is None:
+            raw = self.index.read_text(f"text/{doc_id}")
+            if raw is None:
+                raise IndexCorruptError(f"Milvus index {self.path} has no text for document {doc_id!r}; rebuild it "
+                                        f"with `rag index --rebuild --vector-store milvus`")
+            stored = json.loads(raw)
+            doc = PlanDocument(doc_id=doc_id, source=record.source, text=stored["text"],
+                               spans=tuple(tuple(s) for s in stored["spans"]), metadata=record.metadata,
+                               sha256=record.sha256, sidecar_sha256=record.sidecar_sha256,
+                               page_starts=tuple(int(p) for p in stored.get("page_starts", ())))
+            with self._lock:
+                self._documents.put(doc_id, doc)
+        return doc
+
+    def chunk_count(self) -> int:
+        return int(self.manifest["counts"]["chunks"])
+
+    def chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        with self._lock:
+            found = {cid: self._chunks[cid] for cid in chunk_ids if cid in self._chunks}
+        missing = list(dict.fromkeys(cid for cid in chunk_ids if cid not in found))
+        if missing:
+            fresh = {row["chunk_id"]: chunk_of(row) for row in self.index.get("chunks", missing, CHUNK_FIELDS)
+                     if row["doc_id"] in self.catalog}
+            with self._lock:
+                for cid, chunk in fresh.items():
+                    self._chunks.put(cid, chunk)
+            found.update(fresh)
+        return [found[cid] for cid in chunk_ids]  # KeyError for an unknown id, as the contract says
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        record = self.catalog.get(doc_id)
+        if record is None:
+            return []
+        rows = self.index.where("chunks", f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}", CHUNK_FIELDS,
+                                limit=record.chunks + 1)
+        return [chunk_of(r) for r in sorted(rows, key=lambda r: r["seq"])]
+
+    def clauses_of(self, chunk_ids: Sequence[str]) -> dict[str, ClauseBlock]:
+        wanted = list(dict.fromkeys(chunk_ids))
+        rows: list[dict] = []
+        for i in range(0, len(wanted), 256):  # ~8 clauses a chunk: each request stays far below the query window
+            rows.extend(self.index.where("clauses", f"chunk_id in {quote_list(wanted[i:i + 256])}", CLAUSE_FIELDS))
+        by_chunk: dict[str, list[dict]] = {cid: [] for cid in wanted}
+        for r in rows:
+            by_chunk[r["chunk_id"]].append(r)
+        dim = self.embedder.dimension
+        out = {}
+        for cid, group in by_chunk.items():
+            group.sort(key=lambda r: r["seq"])
+            vectors = np.asarray([r["vector"] for r in group], dtype=np.float32).reshape(len(group), dim)
+            out[cid] = ([clause_of(r) for r in group], vectors)
+        return out
+
+    # ------------------------------------------------------------ searches
+
+    def _doc_filter(self, doc_ids: Collection[str] | None) -> str | None:
+        """The Milvus filter for `doc_ids`; "" for every document; None when none of them is indexed."""
+        if doc_ids is None:
+            return ""
+        known = [d for d in self.catalog if d in doc_ids] if len(doc_ids) > 64 else \
+            [d for d in doc_ids if d in self.catalog]
+        if not known:
+            return None
+        return "" if len(known) == len(self.catalog) else f"doc_id in {quote_list(known)}"
+
+    def _ranked(self, hits: list[dict], k: int, score) -> list[tuple[str, float]]:
+        """Best first, ties in index order; hits of documents this snapshot does not know (a write in
+        progress) are left out."""
+        kept = [(h["entity"]["seq"], h["chunk_id"], score(h["distance"])) for h in hits
+                if h["entity"]["doc_id"] in self.catalog]
+        kept.sort(key=lambda t: (-t[2], t[0]))
+        return [(cid, s) for _, cid, s in kept[:k]]
+
+    def dense_search(self, vector: np.ndarray, k: int, doc_ids: Collection[str] | None = None
+                     ) -> list[tuple[str, float]]:
+        expr = self._doc_filter(doc_ids)
+        if expr is None or k < 1:
+            return []
+        dense = self.manifest["dense_index"]
+        params = {"metric_type": "IP", "params": dict(dense.get("search_params", {}))}
+        if dense["type"] == "HNSW":  # ef must cover the hits asked for
+            params["params"]["ef"] = max(int(params["params"].get("ef", 64)), k + TIE_MARGIN)
+        hits = self.index.search("chunks", np.asarray(vector, dtype=np.float32).ravel().tolist(), "vector",
+                                 k + TIE_MARGIN, expr, ["seq", "doc_id"], params)
+        return self._ranked(hits, k, float)
+
+    def lexical_search(self, tokens: Sequence[str], k: int, doc_ids: Collection[str] | None = None
+                       ) -> list[tuple[str, float]]:
+        expr = self._doc_filter(doc_ids)
+        if expr is None or k < 1 or not tokens:
+            return []
+        if self.lexical == "milvus-bm25":
+            # Milvus analyses the query with the same jieba analyzer as the chunks; BM25 "distances" are the
+            # scores (Milvus Lite reports them negated).
+            hits = self.index.search("chunks", " ".join(tokens), "lexical", k + TIE_MARGIN, expr, ["seq", "doc_id"],
+                                     {"metric_type": "BM25"})
+            return self._ranked(hits, k, lambda d: abs(float(d)))
+        n = self.chunk_count()
+        query: dict[int, float] = {}
+        for token, count in _counts(tokens).items():
+            term = self._term(token)
+            if term is not None and term[1] > 0:
+                query[term[0]] = query.get(term[0], 0.0) + count * idf(term[1], n)
+        if not query:
+            return []
+        hits = self.index.search("chunks", query, "lexical", k + TIE_MARGIN, expr, ["seq", "doc_id"],
+                                 {"metric_type": "IP"})
+        return self._ranked(hits, k, float)
+
+    # ------------------------------------------------------------ terms
+
+    def _term(self, token: str) -> tuple[int, int] | None:
+        self._load_terms([token])
+        with self._lock:
+            return self._terms.get(token)
+
+    def _load_terms(self, tokens: Sequence[str]) -> None:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in tokens if t not in self._terms))
+        if not missing:
+            return
+        found = {r["token"]: (int(r["tid"]), int(r["df"])) for r in self.index.get("terms", missing, ["token", "tid", "df"])}
+        with self._lock:
+            for t in missing:
+                self._terms.put(t, found.get(t))
+
+    def doc_freq(self, token: str) -> int:
+        term = self._term(token)
+        return term[1] if term else 0
+
+    def prefetch_terms(self, tokens: Sequence[str]) -> None:
+        """Look these tokens' frequencies up in one request (answering asks for many, one at a time)."""
+        self._load_terms(list(tokens))
+
+
+def _counts(tokens: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in tokens:
+        out[t] = out.get(t, 0) + 1
+    return out
+
+
+def open_milvus_store(uri: str, index_dir: Path, *, expected_embedder: EmbedderInfo | None = None,
+                      token: str | None = None) -> MilvusStore:
+    """Open the index of `index_dir`'s name in Milvus at `uri`. Raises IndexNotFoundError (none there yet),
+    IndexVersionError / IndexCorruptError (rebuild it), EmbedderMismatchError, VectorStoreUnavailableError."""
+    client = connect(uri, token=token)
+    prefix = collection_prefix(index_dir)
+    where = f"{prefix} in Milvus at {uri}"
+    rebuild = f"rebuild it with `rag index --rebuild --vector-store milvus --milvus-uri {uri} --index-dir {index_dir}`"
+    try:
+        manifest = MilvusIndex.read_manifest(client, prefix)
+    except ValueError as exc:
+        raise IndexCorruptError(f"index {where} has an unreadable manifest ({exc}); {rebuild}") from exc
+    if manifest is None or manifest.get("generation") is None:
+        raise IndexNotFoundError(f"no index {where}; build one with `rag index --vector-store milvus "
+                                 f"--milvus-uri {uri} --index-dir {index_dir}`")
+    if manifest.get("format_version") != MILVUS_FORMAT_VERSION:
+        raise IndexVersionError(f"index {where} has Milvus format version {manifest.get('format_version')}, this "
+                                f"policy-rag reads {MILVUS_FORMAT_VERSION}; {rebuild}")
+    check_embedder(EmbedderInfo(**manifest["embedder"]), expected_embedder, where, rebuild)
+    index = MilvusIndex(client, prefix, int(manifest["generation"]))
+    if not index.exists():
+        raise IndexCorruptError(f"index {where} is missing collections of generation {index.generation}; {rebuild}")
+    index.load()
+    try:
+        tokenizer = Tokenizer(json.loads(index.read_text("userdict") or "[]"))
+        bridge = TermBridge.from_json(json.loads(index.read_text("bridge") or "{}"))
+        rows = index.in_seq_windows("documents", int(manifest["next_doc_seq"]), ["doc_id", "seq", "record"])
+        # Documents of an interrupted add or remove are not part of the index (the next write settles them).
+        pending = set((manifest.get("pending") or {}).get("doc_ids", ()))
+        catalog = {r["doc_id"]: DocumentRecord.from_dict(r["record"]) for r in sorted(rows, key=lambda r: r["seq"])
+                   if r["doc_id"] not in pending}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"index {where} is unreadable ({type(exc).__name__}: {exc}); {rebuild}") from exc
+    if len(catalog) != manifest["counts"]["documents"] and not manifest.get("pending"):
+        raise IndexCorruptError(f"index {where} is inconsistent ({len(catalog)} documents, the manifest says "
+                                f"{manifest['counts']['documents']}); {rebuild}")
+    return MilvusStore(index, uri, manifest, tokenizer, bridge, catalog)
+

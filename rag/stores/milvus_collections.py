@@ -1,0 +1,336 @@
+"""The Milvus collections of one policy-rag index: connecting, their schemas, and paged row reads and writes.
+
+An index is a set of collections named after the index folder (`policy_rag_<name>`, the prefix P):
+
+    P_meta            the manifest, one row: format, embedder, counts, BM25 statistics, current generation
+    P_g<n>_documents  the catalog: one row per document (metadata, no text) with place/level/... scalars
+    P_g<n>_chunks     chunks: text, section, offsets, filter scalars, dense vector, BM25 sparse vector
+    P_g<n>_clauses    clauses (the quoted units) with their dense vectors
+    P_g<n>_terms      the BM25 vocabulary: token -> sparse dimension and document frequency
+    P_g<n>_texts      each document's stored text, the tokenizer's user dictionary, the term bridge and each
+                      document's term counts, as text split into parts (a VARCHAR holds 65,535 bytes)
+
+A full rebuild fills generation n+1 next to n, then switches the one manifest row to it, so readers see the
+old or the new index, never half of one. Milvus requires a vector field in every collection: the catalog,
+terms, texts and meta collections carry a 2-d placeholder. Every collection is Strong-consistency, so a
+search sees the rows written before it on a cluster as on Milvus Lite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..errors import IndexWriteError, VectorStoreUnavailableError
+
+__all__ = ["MilvusIndex", "connect", "default_uri", "collection_prefix", "is_local_uri", "quote_list",
+           "MAX_TOPK", "PLACEHOLDER", "filter_values"]
+
+log = logging.getLogger(__name__)
+
+MAX_VARCHAR_BYTES = 65_535
+PART_BYTES = 60_000  # a text blob is stored in parts of at most this many UTF-8 bytes
+MAX_TOPK = 16_384  # Milvus's largest search limit and query window
+BATCH_ROWS = 500  # rows per insert/upsert request (a gRPC message stays far below its 64 MB limit)
+PLACEHOLDER = [1.0, 0.0]  # the vector of collections that hold no vectors of their own
+# place/level/province/city/kind: short names; ids and paths may be long.
+SHORT, LONG = 256, 4096
+REMOTE_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")
+
+
+def is_local_uri(uri: str) -> bool:
+    """A Milvus Lite file (./indexes/x.db), as opposed to a server address."""
+    return not uri.startswith(REMOTE_SCHEMES)
+
+
+def default_uri(index_dir: Path) -> str:
+    """Milvus Lite beside the index folder (indexes/default -> indexes/default.milvus.db): inside it, a local
+    index build, which swaps the folder, would delete it."""
+    index_dir = Path(index_dir)
+    return str(index_dir.with_name(index_dir.name + ".milvus.db"))
+
+
+def collection_prefix(index_dir: Path) -> str:
+    """policy_rag_<index folder name>: Milvus names allow letters, digits and underscores only; a name that
+    had to be changed gets a short hash so eval-unseen-dev and eval_unseen_dev stay apart."""
+    name = Path(index_dir).name or "default"
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if safe != name:
+        safe += "_" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:6]
+    return f"policy_rag_{safe}"[:180]
+
+
+def quote_list(values: Iterable[str]) -> str:
+    """A Milvus filter list literal: ["a", "b\\"c"] (JSON string escapes are Milvus's too)."""
+    return "[" + ", ".join(json.dumps(str(v), ensure_ascii=False) for v in values) + "]"
+
+
+def _redacted(uri: str) -> str:
+    return re.sub(r"//[^/@]*@", "//***@", uri)
+
+
+def connect(uri: str, *, token: str | None = None, timeout: float = 30.0):
+    """A MilvusClient for `uri`: a server (http://host:19530) or a Milvus Lite file (ends with .db)."""
+    try:
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+    except ImportError as exc:
+        raise VectorStoreUnavailableError(
+            f"the Milvus vector store needs pymilvus and milvus-lite: pip install 'policy-rag[milvus]' ({exc})") from exc
+    shown = _redacted(uri)
+    if is_local_uri(uri):
+        path = Path(uri).expanduser()
+        if path.suffix != ".db":
+            raise VectorStoreUnavailableError(
+                f"Milvus URI {shown!r} is neither a server address (http://host:19530) nor a Milvus Lite file "
+                f"(a path ending in .db, e.g. ./indexes/default.milvus.db); fix POLICY_RAG_MILVUS_URI or --milvus-uri")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexWriteError(f"cannot create the folder of Milvus Lite file {path} ({exc}); choose a writable "
+                                  f"place with POLICY_RAG_MILVUS_URI or --milvus-uri") from exc
+        uri = str(path)
+    try:
+        return MilvusClient(uri=uri, token=token or "", timeout=timeout)
+    except MilvusException as exc:
+        if is_local_uri(uri):
+            raise VectorStoreUnavailableError(
+                f"cannot open Milvus Lite file {shown} ({getattr(exc, 'message', exc)}); Milvus Lite lets one "
+                f"process use a file at a time: stop the other `rag` process using it, or give this one its own "
+                f"file with POLICY_RAG_MILVUS_URI / --milvus-uri") from exc
+        raise VectorStoreUnavailableError(
+            f"cannot reach Milvus at {shown} ({getattr(exc, 'message', exc)}); start the server (README, "
+            f"section Milvus: docker compose up -d), check POLICY_RAG_MILVUS_URI / --milvus-uri, or use a local "
+            f"Milvus Lite file instead (POLICY_RAG_MILVUS_URI=./indexes/default.milvus.db)") from exc
+
+
+class MilvusIndex:
+    """The collections of one index generation on one client, and the row-level reads and writes on them."""
+
+    KINDS = ("documents", "chunks", "clauses", "terms", "texts")
+
+    def __init__(self, client, prefix: str, generation: int):
+        self.client = client
+        self.prefix = prefix
+        self.generation = generation
+        self.meta = f"{prefix}_meta"
+        self.names = {kind: f"{prefix}_g{generation}_{kind}" for kind in self.KINDS}
+
+    # ------------------------------------------------------------ the manifest row
+
+    @staticmethod
+    def read_manifest(client, prefix: str) -> dict | None:
+        meta = f"{prefix}_meta"
+        if not client.has_collection(meta):
+            return None
+        client.load_collection(meta)
+        rows = client.query(meta, ids=["manifest"], output_fields=["data"])
+        return json.loads(rows[0]["data"]) if rows else None
+
+    def write_manifest(self, manifest: dict) -> None:
+        """One row: replacing it is atomic, which is what switches readers to a new generation."""
+        data = json.dumps(manifest, ensure_ascii=False)
+        if len(data.encode("utf-8")) > MAX_VARCHAR_BYTES:
+            raise IndexWriteError(f"the Milvus index manifest outgrew one row ({len(data)} characters)")
+        if not self.client.has_collection(self.meta):
+            from pymilvus import DataType
+
+            schema = self.client.create_schema(auto_id=False)
+            schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=SHORT)
+            schema.add_field("data", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
+            schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER))
+            self._create(self.meta, schema, [("placeholder", "FLAT", "IP", {})])
+        self.client.upsert(self.meta, [{"key": "manifest", "data": data, "placeholder": PLACEHOLDER}])
+
+    # ------------------------------------------------------------ schemas
+
+    def create(self, dimension: int, lexical: str, dense_index: dict) -> None:
+        """Create this generation's collections (dropping leftovers of an interrupted build of it)."""
+        from pymilvus import DataType, Function, FunctionType
+
+        self.drop()
+        c = self.client
+        s = c.create_schema(auto_id=False)
+        s.add_field("doc_id", DataType.VARCHAR, is_primary=True, max_length=LONG)
+        s.add_field("seq", DataType.INT64)
+        s.add_field("record", DataType.JSON)
+        _add_filter_fields(s, DataType)
+        s.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER))
+        self._create(self.names["documents"], s, [("placeholder", "FLAT", "IP", {})])
+
+        s = c.create_schema(auto_id=False)
+        s.add_field("chunk_id", DataType.VARCHAR, is_primary=True, max_length=LONG)
+        s.add_field("doc_id", DataType.VARCHAR, max_length=LONG)
+        s.add_field("seq", DataType.INT64)
+        s.add_field("section", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
+        s.add_field("start", DataType.INT64)
+        s.add_field("end", DataType.INT64)
+        s.add_field("header_chars", DataType.INT64)  # text = indexed_text[header_chars + 1:]
+        jieba = {"enable_analyzer": True, "analyzer_params": {"tokenizer": "jieba"}} if lexical == "milvus-bm25" else {}
+        s.add_field("indexed_text", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES, **jieba)
+        s.add_field("embed_sha", DataType.VARCHAR, max_length=64)
+        _add_filter_fields(s, DataType)
+        s.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        s.add_field("lexical", DataType.SPARSE_FLOAT_VECTOR)
+        if lexical == "milvus-bm25":
+            # Milvus's own BM25: the server tokenises indexed_text with jieba and keeps the corpus statistics.
+            s.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["indexed_text"],
+                                    output_field_names=["lexical"]))
+            sparse = ("lexical", "SPARSE_INVERTED_INDEX", "BM25", {"bm25_k1": 1.5, "bm25_b": 0.75})
+        else:
+            sparse = ("lexical", "SPARSE_INVERTED_INDEX", "IP", {})
+        self._create(self.names["chunks"], s, [("vector", dense_index["type"], "IP", dense_index["params"]), sparse],
+                     scalar=("doc_id",))
+
+        s = c.create_schema(auto_id=False)
+        s.add_field("clause_id", DataType.VARCHAR, is_primary=True, max_length=LONG)
+        s.add_field("chunk_id", DataType.VARCHAR, max_length=LONG)
+        s.add_field("doc_id", DataType.VARCHAR, max_length=LONG)
+        s.add_field("seq", DataType.INT64)
+        for name in ("start", "end", "sentence_start", "sentence_end"):
+            s.add_field(name, DataType.INT64)
+        s.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
+        s.add_field("embed_sha", DataType.VARCHAR, max_length=64)
+        s.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        self._create(self.names["clauses"], s, [("vector", dense_index["type"], "IP", dense_index["params"])],
+                     scalar=("chunk_id", "doc_id"))
+
+        s = c.create_schema(auto_id=False)
+        s.add_field("token", DataType.VARCHAR, is_primary=True, max_length=LONG)
+        s.add_field("tid", DataType.INT64)
+        s.add_field("df", DataType.INT64)
+        s.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER))
+        self._create(self.names["terms"], s, [("placeholder", "FLAT", "IP", {})])
+
+        s = c.create_schema(auto_id=False)
+        s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=LONG)
+        s.add_field("name", DataType.VARCHAR, max_length=LONG)
+        s.add_field("part", DataType.INT64)
+        s.add_field("data", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
+        s.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER))
+        self._create(self.names["texts"], s, [("placeholder", "FLAT", "IP", {})], scalar=("name",))
+
+    def _create(self, name: str, schema, vectors, scalar: tuple[str, ...] = ()) -> None:
+        params = self.client.prepare_index_params()
+        for field, index_type, metric, extra in vectors:
+            params.add_index(field_name=field, index_type=index_type, metric_type=metric, params=extra)
+        for field in scalar:  # filters on these run per question: an inverted index keeps them cheap on a cluster
+            params.add_index(field_name=field, index_type="INVERTED")
+        self.client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
+        self.client.load_collection(name)
+
+    def exists(self) -> bool:
+        return all(self.client.has_collection(n) for n in self.names.values())
+
+    def load(self) -> None:
+        for name in self.names.values():
+            self.client.load_collection(name)
+
+    def drop(self) -> None:
+        for name in self.names.values():
+            if self.client.has_collection(name):
+                self.client.drop_collection(name)
+
+    # ------------------------------------------------------------ rows
+
+    def insert(self, kind: str, rows: list[dict]) -> None:
+        for i in range(0, len(rows), BATCH_ROWS):
+            self.client.insert(self.names[kind], rows[i:i + BATCH_ROWS])
+
+    def upsert(self, kind: str, rows: list[dict]) -> None:
+        for i in range(0, len(rows), BATCH_ROWS):
+            self.client.upsert(self.names[kind], rows[i:i + BATCH_ROWS])
+
+    def delete_where(self, kind: str, expr: str) -> None:
+        self.client.delete(self.names[kind], filter=expr)
+
+    def get(self, kind: str, ids: list[str], fields: list[str]) -> list[dict]:
+        """Rows by primary key (any order), in requests of at most MAX_TOPK ids."""
+        out: list[dict] = []
+        for i in range(0, len(ids), MAX_TOPK):
+            out.extend(self.client.query(self.names[kind], ids=ids[i:i + MAX_TOPK], output_fields=fields))
+        return out
+
+    def where(self, kind: str, expr: str, fields: list[str], *, limit: int = MAX_TOPK) -> list[dict]:
+        """Rows matching `expr`; `limit` must bound the matches (a Milvus query window is at most 16,384)."""
+        return self.client.query(self.names[kind], filter=expr, output_fields=fields, limit=min(limit, MAX_TOPK))
+
+    def in_seq_windows(self, kind: str, end: int, fields: list[str], expr: str = "",
+                       window: int = MAX_TOPK) -> Iterator[dict]:
+        """Every row with 0 <= seq < end, read in seq windows (no query window or iterator needed)."""
+        for lo in range(0, end, window):
+            rng = f"seq >= {lo} and seq < {lo + window}"
+            yield from self.client.query(self.names[kind], filter=f"{rng} and ({expr})" if expr else rng,
+                                         output_fields=fields, limit=window)
+
+    def search(self, kind: str, data, field: str, limit: int, expr: str, fields: list[str],
+               params: dict | None = None) -> list[dict]:
+        hits = self.client.search(self.names[kind], data=[data], anns_field=field, limit=min(limit, MAX_TOPK),
+                                  filter=expr, output_fields=fields, search_params=params or {})
+        return list(hits[0]) if hits else []
+
+    # ------------------------------------------------------------ text blobs
+
+    def write_text(self, name: str, value: str) -> None:
+        parts = _split_utf8(value, PART_BYTES)
+        self.upsert("texts", [{"key": f"{name}/{i:06d}", "name": name, "part": i, "data": p,
+                               "placeholder": PLACEHOLDER} for i, p in enumerate(parts)])
+        self.delete_where("texts", f"name == {json.dumps(name, ensure_ascii=False)} and part >= {len(parts)}")
+
+    def write_texts(self, items: dict[str, str]) -> None:
+        """Several new blobs at once (names not written before in this generation)."""
+        rows = []
+        for name, value in items.items():
+            rows.extend({"key": f"{name}/{i:06d}", "name": name, "part": i, "data": p, "placeholder": PLACEHOLDER}
+                        for i, p in enumerate(_split_utf8(value, PART_BYTES)))
+        self.insert("texts", rows)
+
+    def read_text(self, name: str) -> str | None:
+        rows = self.where("texts", f"name == {json.dumps(name, ensure_ascii=False)}", ["part", "data"])
+        if not rows:
+            return None
+        rows.sort(key=lambda r: r["part"])
+        if [r["part"] for r in rows] != list(range(len(rows))):
+            raise ValueError(f"text {name!r} has missing parts")
+        return "".join(r["data"] for r in rows)
+
+    def delete_texts(self, names: Iterable[str]) -> None:
+        names = list(names)
+        if names:
+            self.delete_where("texts", f"name in {quote_list(names)}")
+
+
+def _add_filter_fields(schema, DataType) -> None:
+    """The document scalars a cluster can filter chunks on server-side (place == "绍兴市" and year == 2025)."""
+    for name in ("place", "level", "province", "city", "kind"):
+        schema.add_field(name, DataType.VARCHAR, max_length=SHORT)
+    schema.add_field("year", DataType.INT64)  # 0 when unknown
+    schema.add_field("years", DataType.ARRAY, element_type=DataType.INT64, max_capacity=256)
+
+
+def filter_values(metadata) -> dict:
+    """The filter scalars of a document's metadata ("" / 0 for unknown: no nullable fields needed)."""
+    def short(value) -> str:
+        value = value or ""
+        return value if len(value.encode("utf-8")) <= SHORT else ""
+
+    return {"place": short(metadata.place), "level": short(metadata.level), "province": short(metadata.province),
+            "city": short(metadata.city), "kind": short(metadata.kind), "year": int(metadata.year or 0),
+            "years": [int(y) for y in metadata.years][:256]}
+
+
+def _split_utf8(text: str, limit: int) -> list[str]:
+    """`text` in pieces of at most `limit` UTF-8 bytes, cut between characters ([""] for an empty text)."""
+    data = text.encode("utf-8")
+    parts, start = [], 0
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # never inside a character
+            end -= 1
+        parts.append(data[start:end].decode("utf-8"))
+        start = end
+    return parts or [""]

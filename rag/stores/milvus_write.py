@@ -1,0 +1,391 @@
+"""Writing an index into Milvus: a full build (a new generation, switched in at once) and per-document adds
+and removes (only the document's own rows and its terms' document frequencies change).
+
+A build re-uses the vectors of unchanged text from the generation it replaces, so a rebuild after a pipeline
+change embeds nothing. An add or remove records what it is doing in the manifest first ("pending"); if it is
+interrupted, the next write finishes a remove or rolls an add back, so a crash leaves the index as before or
+after the change. One writer at a time: Milvus Lite allows one process per file; on a server, run one
+`rag index` (or one UI) that writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from ..bridge import build_bridge
+from ..chunking import Chunk, Clause, chunk_document
+from ..documents import PlanDocument
+from ..encoders import EmbedderInfo
+from ..errors import IndexingTimeoutError, SettingsError
+from ..tokenize import Tokenizer, learn_indicator_terms
+from .base import DocumentRecord, record_of
+from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore, check_embedder
+from .milvus_collections import PLACEHOLDER, MilvusIndex, collection_prefix, connect, filter_values, quote_list
+from .sparse_bm25 import chunk_tokens, term_chunk_counts, tf_weights
+
+__all__ = ["build_milvus_index", "add_documents", "remove_documents", "recover", "dense_index_for", "FLAT_MAX_CHUNKS"]
+
+log = logging.getLogger(__name__)
+# Exact search below this many chunks; HNSW above (an exact scan of a million 384-d vectors is ~1.5 GB a query).
+FLAT_MAX_CHUNKS = 50_000
+HNSW = {"type": "HNSW", "params": {"M": 16, "efConstruction": 200}, "search_params": {"ef": 128}}
+
+
+def dense_index_for(chunks: int) -> dict:
+    return {"type": "FLAT", "params": {}, "search_params": {}} if chunks < FLAT_MAX_CHUNKS else json.loads(json.dumps(HNSW))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+# ---------------------------------------------------------------- embedding with reuse
+
+
+def _old_vectors(store: MilvusStore | None, doc_ids: Sequence[str]) -> dict[str, np.ndarray]:
+    """text sha256 -> vector, from these documents' rows in `store` (empty without one)."""
+    cache: dict[str, np.ndarray] = {}
+    if store is None:
+        return cache
+    index = store.index
+    for doc_id in doc_ids:
+        record = store.catalog.get(doc_id)
+        if record is None:
+            continue
+        rows = index.where("chunks", f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}",
+                           ["chunk_id", "embed_sha", "vector"], limit=record.chunks + 1)
+        for r in rows:
+            cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
+        chunk_ids = [r["chunk_id"] for r in rows]
+        for i in range(0, len(chunk_ids), 256):
+            for r in index.where("clauses", f"chunk_id in {quote_list(chunk_ids[i:i + 256])}", ["embed_sha", "vector"]):
+                cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
+    return cache
+
+
+def _embed(texts: list[str], embedder, cache: dict[str, np.ndarray], *, progress: bool,
+           deadline: float | None) -> tuple[np.ndarray, list[str], int]:
+    """Vectors for `texts` (cached ones re-used), their sha256 keys, and how many were embedded.
+
+    The texts not in the cache go to the embedder in one call, in order, as the local index builder sends
+    them: the same batches give the same vectors to the last bit, so both backends rank alike."""
+    from tqdm.auto import tqdm
+
+    keys = [_sha(t) for t in texts]
+    todo = [i for i, k in enumerate(keys) if k not in cache]
+    bar = tqdm(total=len(todo), desc="embedding", unit="text", disable=not progress or not todo)
+
+    def tick(n: int) -> None:
+        bar.update(n)
+        if deadline is not None and time.monotonic() > deadline:
+            raise IndexingTimeoutError(f"indexing stopped after its time limit with {bar.n} of {len(todo)} texts "
+                                       "embedded; split the file into smaller documents, or raise the limit with "
+                                       "POLICY_RAG_MAX_UPLOAD_SECONDS")
+
+    out = np.zeros((len(texts), embedder.info.dimension), dtype=np.float32)
+    try:
+        if todo:
+            fresh = np.asarray(embedder.embed_passages([texts[i] for i in todo], progress=tick), dtype=np.float32)
+            for j, i in enumerate(todo):
+                out[i] = fresh[j]
+                cache[keys[i]] = fresh[j]
+    finally:
+        bar.close()
+    done = set(todo)
+    for i, k in enumerate(keys):
+        if i not in done:
+            out[i] = cache[k]
+    return out, keys, len(todo)
+
+
+# ---------------------------------------------------------------- rows
+
+
+def _prepare(documents: Sequence[PlanDocument], chunk_size: int, tokenizer: Tokenizer):
+    chunks: list[Chunk] = []
+    clauses: list[Clause] = []
+    for doc in documents:
+        c, cl = chunk_document(doc, chunk_size)
+        chunks.extend(c)
+        clauses.extend(cl)
+    return chunks, clauses, [chunk_tokens(tokenizer, c.indexed_text) for c in chunks]
+
+
+def _write_rows(index: MilvusIndex, documents: Sequence[PlanDocument], chunks: list[Chunk], clauses: list[Clause],
+                tokens: list[list[str]], chunk_vecs: np.ndarray, chunk_keys: list[str], clause_vecs: np.ndarray,
+                clause_keys: list[str], dims: dict[str, int], avgdl: float, lexical: str, seq: int) -> int:
+    """Insert the documents' texts, chunks and clauses (not their catalog rows); returns the next seq."""
+    filters = {d.doc_id: filter_values(d.metadata) for d in documents}
+    texts = {}
+    by_doc_tokens: dict[str, list[list[str]]] = {d.doc_id: [] for d in documents}
+    for c, toks in zip(chunks, tokens):
+        by_doc_tokens[c.doc_id].append(toks)
+    for d in documents:
+        texts[f"text/{d.doc_id}"] = json.dumps({"text": d.text, "spans": [list(s) for s in d.spans],
+                                                "page_starts": list(d.page_starts)}, ensure_ascii=False)
+        toks = by_doc_tokens[d.doc_id]
+        texts[f"stats/{d.doc_id}"] = json.dumps({
+            "chunks": len(toks), "clauses": sum(1 for cl in clauses if cl.doc_id == d.doc_id),
+            "tokens": sum(len(t) for t in toks), "df": dict(term_chunk_counts(toks))}, ensure_ascii=False)
+    index.write_texts(texts)
+    rows = []
+    for c, toks, vec, key in zip(chunks, tokens, chunk_vecs, chunk_keys):
+        row = {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "seq": seq, "section": c.section, "start": c.start,
+               "end": c.end, "header_chars": len(c.header), "indexed_text": c.indexed_text, "embed_sha": key,
+               "vector": vec.tolist(), **filters[c.doc_id]}
+        if lexical == "sparse":
+            row["lexical"] = tf_weights(toks, dims, avgdl)
+        rows.append(row)
+        seq += 1
+    index.insert("chunks", rows)
+    rows = []
+    for cl, vec, key in zip(clauses, clause_vecs, clause_keys):
+        rows.append({"clause_id": cl.clause_id, "chunk_id": cl.chunk_id, "doc_id": cl.doc_id, "seq": seq,
+                     "start": cl.start, "end": cl.end, "sentence_start": cl.sentence_start,
+                     "sentence_end": cl.sentence_end, "text": cl.text, "embed_sha": key, "vector": vec.tolist()})
+        seq += 1
+    index.insert("clauses", rows)
+    return seq
+
+
+def _catalog_rows(records: Sequence[DocumentRecord], documents: Sequence[PlanDocument], doc_seq: int) -> list[dict]:
+    rows = []
+    for i, (record, doc) in enumerate(zip(records, documents)):
+        rows.append({"doc_id": record.doc_id, "seq": doc_seq + i, "record": record.to_dict(),
+                     **filter_values(doc.metadata), "placeholder": PLACEHOLDER})
+    return rows
+
+
+# ---------------------------------------------------------------- full build
+
+
+def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str, index_dir, chunk_size: int = 300,
+                       progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
+                       deadline: float | None = None, lexical: str = "sparse", token: str | None = None,
+                       pipeline_version: str | None = None) -> tuple[MilvusStore, dict]:
+    """Build the whole index as a new generation and switch to it; the previous one is dropped after.
+
+    Vectors of unchanged text are taken from the previous generation (same embedder, unless `rebuild`).
+    Returns the new store and build statistics (counts, embedded vs reused texts, seconds)."""
+    from ..store import PIPELINE_VERSION
+
+    if lexical not in LEXICAL_MODES:
+        raise SettingsError(f"unknown Milvus lexical mode {lexical!r}; choose one of {', '.join(LEXICAL_MODES)}")
+    t0 = time.perf_counter()
+    info: EmbedderInfo = embedder.info
+    client = connect(uri, token=token)
+    prefix = collection_prefix(index_dir)
+    old_manifest = MilvusIndex.read_manifest(client, prefix)
+    old_store = None
+    if old_manifest and old_manifest.get("generation") is not None and not rebuild \
+            and old_manifest.get("embedder") == info.to_dict():
+        from .milvus import open_milvus_store
+
+        try:
+            old_store = open_milvus_store(uri, index_dir, token=token)
+        except Exception as exc:  # noqa: BLE001 - an unreadable old index only means nothing to re-use
+            log.info("previous Milvus index not re-used: %s", exc)
+    generation = int((old_manifest or {}).get("generation") or 0) + 1
+
+    tokenizer = Tokenizer(learn_indicator_terms([d.clean_text for d in documents]))
+    chunks, clauses, tokens = _prepare(documents, chunk_size, tokenizer)
+    cache = _old_vectors(old_store, [d.doc_id for d in documents])
+    reusable = len(cache)
+    chunk_vecs, chunk_keys, n1 = _embed([c.indexed_text for c in chunks], embedder, cache, progress=progress,
+                                        deadline=deadline)
+    clause_vecs, clause_keys, n2 = _embed([cl.text for cl in clauses], embedder, cache, progress=progress,
+                                          deadline=deadline)
+    df = term_chunk_counts(tokens)
+    dims = {t: i for i, t in enumerate(dict.fromkeys(t for toks in tokens for t in toks))}
+    avgdl = float(np.array([len(t) for t in tokens]).mean()) if tokens else 1.0
+    bridge = build_bridge(df.keys(), df, n_docs=len(chunks))
+    dense_index = dense_index_for(len(chunks))
+
+    index = MilvusIndex(client, prefix, generation)
+    try:
+        index.create(info.dimension, lexical, dense_index)
+        index.write_texts({"userdict": json.dumps(tokenizer.user_terms, ensure_ascii=False),
+                           "bridge": json.dumps(bridge.to_json(), ensure_ascii=False)})
+        next_seq = _write_rows(index, documents, chunks, clauses, tokens, chunk_vecs, chunk_keys, clause_vecs,
+                               clause_keys, dims, avgdl, lexical, 0)
+        index.insert("terms", [{"token": t, "tid": dims[t], "df": df[t], "placeholder": PLACEHOLDER} for t in dims])
+        per_doc_chunks = Counter(c.doc_id for c in chunks)
+        records = [record_of(d, per_doc_chunks[d.doc_id]) for d in documents]
+        index.insert("documents", _catalog_rows(records, documents, 0))
+        manifest = {
+            "format_version": MILVUS_FORMAT_VERSION, "backend": "milvus",
+            "pipeline_version": pipeline_version or PIPELINE_VERSION, "created_at": _now(), "updated_at": _now(),
+            "embedder": info.to_dict(), "chunk_size": chunk_size, "generation": generation, "prefix": prefix,
+            "counts": {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)},
+            "lexical": {"mode": lexical, "k1": 1.5, "b": 0.75, "avgdl": avgdl,
+                        "tokens": int(sum(len(t) for t in tokens)), "next_tid": len(dims)},
+            "dense_index": dense_index, "next_seq": next_seq, "next_doc_seq": len(documents),
+            "ignored": dict(sorted((ignored or {}).items())), "pending": None,
+        }
+        index.write_manifest(manifest)  # the switch: readers opening now get this generation
+    except BaseException:
+        index.drop()
+        raise
+    if old_manifest and old_manifest.get("generation") is not None:
+        MilvusIndex(client, prefix, int(old_manifest["generation"])).drop()
+    store = MilvusStore(index, uri, manifest, tokenizer, bridge, {r.doc_id: r for r in records})
+    embedded = n1 + n2
+    return store, {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses), "embedded": embedded,
+                   "reused": len(chunks) + len(clauses) - embedded, "reusable_vectors": reusable,
+                   "seconds": round(time.perf_counter() - t0, 2)}
+
+
+# ---------------------------------------------------------------- incremental writes
+
+
+def _stats_of(index: MilvusIndex, doc_id: str) -> dict:
+    raw = index.read_text(f"stats/{doc_id}")
+    return json.loads(raw) if raw else {"chunks": 0, "clauses": 0, "tokens": 0, "df": {}}
+
+
+def _apply_df(index: MilvusIndex, delta: Counter) -> None:
+    """Add `delta` to the df of these terms (their rows exist: a build or an add wrote them first)."""
+    tokens = [t for t, d in delta.items() if d]
+    rows = index.get("terms", tokens, ["token", "tid", "df"])
+    index.upsert("terms", [{"token": r["token"], "tid": int(r["tid"]), "df": max(0, int(r["df"]) + delta[r["token"]]),
+                            "placeholder": PLACEHOLDER} for r in rows])
+
+
+def _delete_rows(index: MilvusIndex, doc_ids: Sequence[str]) -> None:
+    expr = f"doc_id in {quote_list(doc_ids)}"
+    for kind in ("documents", "chunks", "clauses"):
+        index.delete_where(kind, expr)
+    index.delete_texts([f"{p}/{d}" for d in doc_ids for p in ("text", "stats")])
+
+
+def recover(store: MilvusStore) -> MilvusStore:
+    """Finish an interrupted remove, or roll back an interrupted add (see the module docstring)."""
+    manifest = store.manifest
+    pending = manifest.get("pending")
+    if not pending:
+        return store
+    index, doc_ids = store.index, pending["doc_ids"]
+    log.warning("Milvus index %s: completing an interrupted %s of %d document(s)", index.prefix, pending["op"],
+                len(doc_ids))
+    manifest = json.loads(json.dumps(manifest))
+    if pending["op"] == "add":
+        if pending["terms_applied"]:
+            delta = Counter()
+            for d in doc_ids:
+                delta.subtract(_stats_of(index, d)["df"])
+            _apply_df(index, delta)
+        _delete_rows(index, doc_ids)
+    else:
+        if not pending["terms_applied"]:
+            delta = Counter()
+            for d in doc_ids:
+                delta.subtract(_stats_of(index, d)["df"])
+            _apply_df(index, delta)
+        _delete_rows(index, doc_ids)
+        _count(manifest, pending["delta"], -1)
+    manifest["pending"] = None
+    index.write_manifest(manifest)
+    catalog = {k: v for k, v in store.catalog.items() if k not in set(doc_ids)}
+    return MilvusStore(index, store.uri, manifest, store.tokenizer, store.bridge, catalog)
+
+
+def _count(manifest: dict, delta: dict, sign: int) -> None:
+    for key in ("documents", "chunks", "clauses"):
+        manifest["counts"][key] += sign * delta[key]
+    manifest["lexical"]["tokens"] += sign * delta["tokens"]
+
+
+def remove_documents(store: MilvusStore, doc_ids: Sequence[str]) -> tuple[MilvusStore, dict]:
+    """Delete these documents' rows and take their terms out of the document frequencies."""
+    t0 = time.perf_counter()
+    store = recover(store)
+    doc_ids = [d for d in dict.fromkeys(doc_ids) if d in store.catalog]
+    if not doc_ids:
+        return store, {"documents": 0, "chunks": 0, "clauses": 0, "seconds": 0.0}
+    index = store.index
+    stats = {d: _stats_of(index, d) for d in doc_ids}
+    delta = {"documents": len(doc_ids), "chunks": sum(s["chunks"] for s in stats.values()),
+             "clauses": sum(s["clauses"] for s in stats.values()), "tokens": sum(s["tokens"] for s in stats.values())}
+    manifest = json.loads(json.dumps(store.manifest))
+    manifest["pending"] = {"op": "remove", "doc_ids": doc_ids, "terms_applied": False, "delta": delta}
+    index.write_manifest(manifest)
+    df = Counter()
+    for s in stats.values():
+        df.subtract(s["df"])
+    _apply_df(index, df)
+    manifest["pending"]["terms_applied"] = True
+    index.write_manifest(manifest)
+    _delete_rows(index, doc_ids)
+    _count(manifest, delta, -1)
+    manifest["pending"], manifest["updated_at"] = None, _now()
+    index.write_manifest(manifest)
+    catalog = {k: v for k, v in store.catalog.items() if k not in set(doc_ids)}
+    return (MilvusStore(index, store.uri, manifest, store.tokenizer, store.bridge, catalog),
+            {**{k: delta[k] for k in ("documents", "chunks", "clauses")}, "seconds": round(time.perf_counter() - t0, 2)})
+
+
+def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedder, *, progress: bool = True,
+                  deadline: float | None = None) -> tuple[MilvusStore, dict]:
+    """Add (or replace) documents: their rows are written and their terms' df raised; nothing else changes.
+
+    They are tokenised with the index's dictionary and length-normalised with its recorded average chunk
+    length; the term bridge is the one learnt at build time (a rebuild relearns both)."""
+    t0 = time.perf_counter()
+    check_embedder(store.embedder, embedder.info, store.path, "rebuild it with `rag index --rebuild --vector-store milvus`")
+    store = recover(store)
+    documents = list({d.doc_id: d for d in documents}.values())
+    cache = _old_vectors(store, [d.doc_id for d in documents])
+    replaced = [d.doc_id for d in documents if d.doc_id in store.catalog]
+    chunks, clauses, tokens = _prepare(documents, int(store.manifest["chunk_size"]), store.tokenizer)
+    chunk_vecs, chunk_keys, n1 = _embed([c.indexed_text for c in chunks], embedder, cache, progress=progress,
+                                        deadline=deadline)
+    clause_vecs, clause_keys, n2 = _embed([cl.text for cl in clauses], embedder, cache, progress=progress,
+                                          deadline=deadline)
+    if replaced:  # only now that the new text is embedded: a failed embedding leaves the old version in place
+        store, _ = remove_documents(store, replaced)
+    index = store.index
+    manifest = json.loads(json.dumps(store.manifest))
+    lex = manifest["lexical"]
+    doc_ids = [d.doc_id for d in documents]
+    manifest["pending"] = {"op": "add", "doc_ids": doc_ids, "terms_applied": False}
+    index.write_manifest(manifest)
+    df = term_chunk_counts(tokens)
+    known = {r["token"]: int(r["tid"]) for r in index.get("terms", list(df), ["token", "tid"])}
+    new = [t for t in df if t not in known]
+    # New terms' dimensions are fixed (and recorded) before any row refers to them.
+    dims = {**known, **{t: lex["next_tid"] + i for i, t in enumerate(new)}}
+    lex["next_tid"] += len(new)
+    index.write_manifest(manifest)
+    next_seq = _write_rows(index, documents, chunks, clauses, tokens, chunk_vecs, chunk_keys, clause_vecs, clause_keys,
+                           dims, lex["avgdl"], lex["mode"], int(manifest["next_seq"]))
+    index.upsert("terms", [{"token": t, "tid": dims[t], "df": 0, "placeholder": PLACEHOLDER} for t in new])
+    _apply_df(index, df)
+    manifest["pending"]["terms_applied"] = True
+    index.write_manifest(manifest)
+    per_doc_chunks = Counter(c.doc_id for c in chunks)
+    records = [record_of(d, per_doc_chunks[d.doc_id]) for d in documents]
+    index.insert("documents", _catalog_rows(records, documents, int(manifest["next_doc_seq"])))
+    delta = {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses),
+             "tokens": int(sum(len(t) for t in tokens))}
+    _count(manifest, delta, +1)
+    manifest.update(next_seq=next_seq, next_doc_seq=int(manifest["next_doc_seq"]) + len(documents), pending=None,
+                    updated_at=_now())
+    index.write_manifest(manifest)
+    catalog = {**store.catalog, **{r.doc_id: r for r in records}}
+    embedded = n1 + n2
+    return (MilvusStore(index, store.uri, manifest, store.tokenizer, store.bridge, catalog),
+            {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses), "embedded": embedded,
+             "reused": len(chunks) + len(clauses) - embedded, "replaced": len(replaced),
+             "seconds": round(time.perf_counter() - t0, 2)})
+
