@@ -223,6 +223,16 @@ class MilvusIndex:
         self.client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
         self.client.load_collection(name)
 
+    def reindex_vector(self, kind: str, spec: dict) -> None:
+        """Replace the dense index of `kind` (FLAT -> HNSW when a collection outgrows exact search)."""
+        name = self.names[kind]
+        self.client.release_collection(name)
+        self.client.drop_index(name, "vector")
+        params = self.client.prepare_index_params()
+        params.add_index(field_name="vector", index_type=spec["type"], metric_type="IP", params=spec["params"])
+        self.client.create_index(name, params)
+        self.client.load_collection(name)
+
     def exists(self) -> bool:
         return all(self.client.has_collection(n) for n in self.names.values())
 

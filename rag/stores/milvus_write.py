@@ -173,11 +173,13 @@ def _catalog_rows(records: Sequence[DocumentRecord], documents: Sequence[PlanDoc
 def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str, index_dir, chunk_size: int = 300,
                        progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
                        deadline: float | None = None, lexical: str = "sparse", token: str | None = None,
-                       pipeline_version: str | None = None) -> tuple[MilvusStore, dict]:
+                       pipeline_version: str | None = None, vectors: dict[str, np.ndarray] | None = None
+                       ) -> tuple[MilvusStore, dict]:
     """Build the whole index as a new generation and switch to it; the previous one is dropped after.
 
-    Vectors of unchanged text are taken from the previous generation (same embedder, unless `rebuild`).
-    Returns the new store and build statistics (counts, embedded vs reused texts, seconds)."""
+    Vectors of unchanged text are taken from the previous generation (same embedder, unless `rebuild`) and
+    from `vectors` (text sha256 -> vector by this same embedder, e.g. a local index's when moving it to
+    Milvus). Returns the new store and build statistics (counts, embedded vs reused texts, seconds)."""
     from ..store import PIPELINE_VERSION
 
     if lexical not in LEXICAL_MODES:
@@ -200,7 +202,8 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
 
     tokenizer = Tokenizer(learn_indicator_terms([d.clean_text for d in documents]))
     chunks, clauses, tokens = _prepare(documents, chunk_size, tokenizer)
-    cache = _old_vectors(old_store, [d.doc_id for d in documents])
+    cache = {} if rebuild else dict(vectors or {})
+    cache.update(_old_vectors(old_store, [d.doc_id for d in documents]))
     reusable = len(cache)
     chunk_vecs, chunk_keys, n1 = _embed([c.indexed_text for c in chunks], embedder, cache, progress=progress,
                                         deadline=deadline)
@@ -379,6 +382,9 @@ def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedde
     delta = {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses),
              "tokens": int(sum(len(t) for t in tokens))}
     _count(manifest, delta, +1)
+    if manifest["dense_index"]["type"] == "FLAT" and manifest["counts"]["chunks"] >= FLAT_MAX_CHUNKS:
+        manifest["dense_index"] = dense_index_for(manifest["counts"]["chunks"])
+        index.reindex_vector("chunks", manifest["dense_index"])
     manifest.update(next_seq=next_seq, next_doc_seq=int(manifest["next_doc_seq"]) + len(documents), pending=None,
                     updated_at=_now())
     index.write_manifest(manifest)
