@@ -31,7 +31,7 @@ from .chunking import Clause
 from .numbers import has_figure_of_kind, is_flow
 from .query import Query
 from .retrieval import ScoredChunk
-from .store import PlanIndex
+from .stores.base import Store
 
 __all__ = ["ScoredClause", "metadata_clause", "score_clauses", "select_clauses", "span_clause", "term_weights",
            "widen_to_sentence", "year_consistent"]
@@ -70,19 +70,14 @@ def has_figure(text: str) -> bool:
     return bool(FIGURE.search(YEAR_TOKEN.sub("", LIST_NUMBER.sub("", text))))
 
 
-def doc_freq(index: PlanIndex, token: str) -> int:
-    """In how many chunks the BM25 index saw `token` (0 when never)."""
-    vocab = index.bm25.vocab_dict
-    tid = vocab.get(token.lower(), vocab.get(token))
-    if tid is None:
-        return 0
-    indptr = index.bm25.scores["indptr"]
-    return int(indptr[tid + 1] - indptr[tid])
+def doc_freq(index: Store, token: str) -> int:
+    """In how many chunks the BM25 index saw `token` (lowercased, else as written; 0 when never)."""
+    return index.doc_freq(token.lower()) or index.doc_freq(token)
 
 
-def term_weights(index: PlanIndex, query: Query) -> list[float]:
+def term_weights(index: Store, query: Query) -> list[float]:
     """IDF of each term group (its rarest form), from the BM25 index's document frequencies."""
-    n = len(index.chunks)
+    n = index.chunk_count()
     idfs = []
     for group in query.term_groups:
         best = 0.0
@@ -95,7 +90,7 @@ def term_weights(index: PlanIndex, query: Query) -> list[float]:
     return idfs
 
 
-def _core(index: PlanIndex, term: str) -> str:
+def _core(index: Store, term: str) -> str:
     """The rarest (highest-IDF) proper part of a term (jieba search mode), lowercased; the term when it has none."""
     parts = [p for p in index.tokenizer.search_tokens(term) if p != term.lower()] or [term.lower()]
     seen = [p for p in parts if doc_freq(index, p) > 0] or parts
@@ -106,7 +101,7 @@ def _covered(groups, text: str) -> frozenset[int]:
     return frozenset(i for i, g in enumerate(groups) if any(t.lower() in text for t in g))
 
 
-def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chunks: list[ScoredChunk]
+def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: list[ScoredChunk]
                   ) -> list[ScoredClause]:
     weights = term_weights(index, query)
     total = sum(weights)
@@ -139,21 +134,20 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
         if query.wants_names else frozenset()
 
     simplify = index.tokenizer.simplify
-    title_spans = {d: doc.metadata.evidence.get("title") for d, doc in index.documents.items()}
-    all_rows = [r for sc in chunks for r in index.clauses_by_chunk.get(sc.chunk.chunk_id, [])]
-    all_sims = index.clause_vectors[all_rows] @ query_vector if all_rows else np.zeros(1)
+    blocks = index.clauses_of([sc.chunk.chunk_id for sc in chunks])
+    vectors = [blocks[sc.chunk.chunk_id][1] for sc in chunks if blocks[sc.chunk.chunk_id][0]]
+    all_sims = np.concatenate(vectors) @ query_vector if vectors else np.zeros(1)
     sim_lo, sim_hi = float(all_sims.min()), float(all_sims.max())
     out = []
     for sc in chunks:
         chunk = sc.chunk
-        doc = index.documents[chunk.doc_id]
+        doc = index.document(chunk.doc_id)
         header = (chunk.header + " " + chunk.section).lower()
-        rows = index.clauses_by_chunk.get(chunk.chunk_id, [])
-        if not rows:
+        clauses, clause_vectors = blocks[chunk.chunk_id]
+        if not clauses:
             continue
-        sims = index.clause_vectors[rows] @ query_vector
-        for row, sim in zip(rows, sims):
-            clause = index.clauses[row]
+        sims = clause_vectors @ query_vector
+        for clause, sim in zip(clauses, sims):
             # Traditional documents are matched in Simplified, like the question.
             text = simplify(clause.text).lower()
             # A numbered item's lead sentence ("11.实施“桓英聚才”工程。") is about what the rest of its
@@ -172,7 +166,7 @@ def score_clauses(index: PlanIndex, query: Query, query_vector: np.ndarray, chun
             dense = (float(sim) - sim_lo) / (sim_hi - sim_lo) if sim_hi > sim_lo else 0.0
             figure = has_figure(clause.text)
             heading = 0.1 if LIST_NUMBER.match(clause.text) else 0.0  # "7. 推动…" names a topic, rarely answers
-            title = title_spans.get(clause.doc_id)
+            title = index.catalog[clause.doc_id].metadata.evidence.get("title")
             if title and clause.start < title[1] and title[0] < clause.end:
                 heading += 0.3  # the plan's own title shares the question's words but answers nothing
             if name_groups and not name_groups & own:
@@ -198,7 +192,7 @@ def _unit(sim: float) -> float:
     return min(1.0, max(0.0, (sim - DENSE_FLOOR) / (DENSE_CEIL - DENSE_FLOOR)))
 
 
-def year_consistent(index: PlanIndex, scored: list[ScoredClause], years: tuple[int, ...]) -> list[ScoredClause]:
+def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, ...]) -> list[ScoredClause]:
     """Drop clauses that would answer for the wrong year.
 
     A clause is about the years it names itself, else the year last named before it in its paragraph
@@ -212,7 +206,7 @@ def year_consistent(index: PlanIndex, scored: list[ScoredClause], years: tuple[i
     out = []
     for s in scored:
         c = s.clause
-        doc = index.documents[c.doc_id]
+        doc = index.document(c.doc_id)
         # Years read the same in Traditional and Simplified (年, digits): no conversion needed here.
         named, inner = _clause_years(c.text)
         para_start = doc.text.rfind("\n", 0, c.start) + 1
@@ -220,7 +214,7 @@ def year_consistent(index: PlanIndex, scored: list[ScoredClause], years: tuple[i
         if not named and (earlier := _governing_year(before)):
             named = {earlier}
         if not named and c.chunk_id:
-            named = {int(y) for y in SENTENCE_YEAR.findall(index.chunks[index.chunk_row[c.chunk_id]].section)}
+            named = {int(y) for y in SENTENCE_YEAR.findall(index.chunks([c.chunk_id])[0].section)}
         # Years inside the clause add to the year it is about; alone they only let it answer for them.
         named = named | inner if named else (inner if inner & set(years) else set())
         sentence = doc.text[c.sentence_start:c.sentence_end]
@@ -270,10 +264,10 @@ def _range_covers(sentence: str, years: tuple[int, ...]) -> bool:
     return False
 
 
-def span_clause(index: PlanIndex, doc_id: str, start: int, end: int, tag: str) -> Clause:
+def span_clause(index: Store, doc_id: str, start: int, end: int, tag: str) -> Clause:
     """A quotable clause for any span of a stored document (its chunk is the one holding the span)."""
-    doc = index.documents[doc_id]
-    chunks = [c for c in index.chunks if c.doc_id == doc_id]
+    doc = index.document(doc_id)
+    chunks = index.chunks_of(doc_id)
     chunk = next((c for c in chunks if c.start <= start < c.end), chunks[0] if chunks else None)
     line_start = doc.text.rfind("\n", 0, start) + 1
     line_end = doc.text.find("\n", end)
@@ -281,9 +275,9 @@ def span_clause(index: PlanIndex, doc_id: str, start: int, end: int, tag: str) -
                   line_start, len(doc.text) if line_end < 0 else line_end)
 
 
-def metadata_clause(index: PlanIndex, doc_id: str, field: str) -> ScoredClause | None:
+def metadata_clause(index: Store, doc_id: str, field: str) -> ScoredClause | None:
     """The span a metadata field (issue date, issuer) was read from, as a quotable clause."""
-    doc = index.documents[doc_id]
+    doc = index.catalog[doc_id]
     # No separate page or colophon date: the plan's own date is the best the text gives (and back).
     fallback = {"published": "issue_date", "printed": "issue_date", "issue_date": "printed"}
     if field not in doc.metadata.evidence and fallback.get(field) in doc.metadata.evidence:
@@ -334,11 +328,11 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
     return chosen
 
 
-def widen_to_sentence(index: PlanIndex, chosen: ScoredClause, max_chars: int = 160) -> ScoredClause:
+def widen_to_sentence(index: Store, chosen: ScoredClause, max_chars: int = 160) -> ScoredClause:
     """The clause's whole sentence when it is short enough: lists ("鉴水、金柯桥、曹娥江…") and names
     usually follow the clause that matches the question's words."""
     c = chosen.clause
-    text = index.documents[c.doc_id].text
+    text = index.document(c.doc_id).text
     start, end = c.sentence_start, c.sentence_end
     while start < end and text[start].isspace():
         start += 1

@@ -33,7 +33,9 @@ from .question_places import find_places
 from .retrieval import eligible_documents, plans_compared, preferred_documents, retrieve
 from .settings import Settings
 from .library import DocumentLibrary, _build, _documents_changed, _Snapshot
-from .store import PIPELINE_VERSION, PlanIndex, load_index
+from .store import PIPELINE_VERSION
+from .stores.base import Store
+from .stores.local import load_index
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -53,7 +55,7 @@ class Assistant(DocumentLibrary):
     chat_model = None  # a LangChain chat model for LLM answers (from_settings(llm=...)); None: from the settings
     _load_embedder = staticmethod(load_encoder)
 
-    def __init__(self, settings: Settings, embedder, index: PlanIndex):
+    def __init__(self, settings: Settings, embedder, index: Store):
         self.settings = settings
         self.embedder = embedder
         self._snapshot = _Snapshot.of(index)
@@ -97,7 +99,7 @@ class Assistant(DocumentLibrary):
         return assistant
 
     @property
-    def index(self) -> PlanIndex:
+    def index(self) -> Store:
         return self._snapshot.index
 
     @property
@@ -169,7 +171,7 @@ class Assistant(DocumentLibrary):
         plan = plan_question(query, snap.catalog, place_filter)
         # "这些文件一共有几份?" is about the corpus; "哪些城市的技术合同成交额…" names an indicator, so it is not.
         if query.intent == "corpus" and not set(index.tokenizer.user_terms) & {t for g in query.term_groups for t in g}:
-            docs = set(index.documents) if not query.places else \
+            docs = set(index.catalog) if not query.places else \
                 set().union(*(snap.catalog.docs_within(c) for c in query.places))
             if docs:
                 return corpus_answer(index, query, sorted(docs), {d: place_label(index, d) for d in docs})
@@ -246,7 +248,7 @@ class Assistant(DocumentLibrary):
             answer.answer = notes + "\n" + answer.answer
         return answer
 
-    def _choose(self, index: PlanIndex, query: Query, vector, allowed: frozenset[str], k: int, min_support: float):
+    def _choose(self, index: Store, query: Query, vector, allowed: frozenset[str], k: int, min_support: float):
         """(chosen clauses, best support) for one city's question among `allowed` documents."""
         chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=set(allowed),
                           reranker=self.reranker)

@@ -51,14 +51,15 @@ class BaselineAnswer:
 def _split(index, splitter) -> list[tuple[str, str, int]]:
     """(doc_id, chunk text, start offset in the stored text) for every chunk of every document."""
     out = []
-    for doc_id, doc in index.documents.items():
+    for doc_id in index.catalog:
+        doc = index.document(doc_id)
         for d in splitter.create_documents([doc.text], metadatas=[{"doc_id": doc_id}]):
             out.append((doc_id, d.page_content, int(d.metadata.get("start_index", -1))))
     return out
 
 
 def _citation(index, doc_id: str, text: str, start: int) -> BaselineCitation:
-    doc = index.documents[doc_id]
+    doc = index.catalog[doc_id]
     return BaselineCitation(doc_id, doc.source, doc.metadata.title, text, start, start + len(text))
 
 

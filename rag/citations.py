@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from .chunking import Clause
 from .question_places import place_label
-from .store import PlanIndex
+from .stores.base import Store
 
 __all__ = ["Citation", "Answer", "cite", "check_offsets"]
 
@@ -62,9 +62,9 @@ class Answer:
         }
 
 
-def cite(index: PlanIndex, clause: Clause, number: int, score: float) -> Citation:
-    doc = index.documents[clause.doc_id]
-    chunk = index.chunks[index.chunk_row[clause.chunk_id]]
+def cite(index: Store, clause: Clause, number: int, score: float) -> Citation:
+    doc = index.document(clause.doc_id)
+    chunk = index.chunks([clause.chunk_id])[0]
     m = doc.metadata
     return Citation(
         number=number, doc_id=doc.doc_id, source=doc.source, title=m.title, city=m.city, year=m.year,
@@ -75,6 +75,6 @@ def cite(index: PlanIndex, clause: Clause, number: int, score: float) -> Citatio
 
 
 
-def check_offsets(index: PlanIndex, citation: Citation) -> bool:
-    doc = index.documents.get(citation.doc_id)
-    return doc is not None and doc.text[citation.start:citation.end] == citation.quote
+def check_offsets(index: Store, citation: Citation) -> bool:
+    return citation.doc_id in index.catalog and \
+        index.document(citation.doc_id).text[citation.start:citation.end] == citation.quote

@@ -15,7 +15,7 @@ from .messages import say
 from .numbers import find_amounts, render_amount_en
 from .query import Query
 from .question_places import place_label as label_of
-from .store import PlanIndex
+from .stores.base import Store
 from .tables import read_row
 
 __all__ = ["compose_answer", "place_label", "plan_label", "refusal"]
@@ -26,14 +26,14 @@ def refusal(query: Query, reason_zh: str, reason_en: str, support: float = 0.0) 
     return Answer(query.text, text, True, [], query.lang, reason=reason_en, support=support)
 
 
-def place_label(index: PlanIndex, doc_id: str) -> str | None:
+def place_label(index: Store, doc_id: str) -> str | None:
     """How answers name a plan's place: 绍兴, 温州市洞头区, 浙江省 (None when the plan's place is unknown)."""
-    return label_of(index.documents[doc_id].metadata)
+    return label_of(index.catalog[doc_id].metadata)
 
 
-def plan_label(index: PlanIndex, doc_id: str, english_names: dict[str, str] | None) -> str:
+def plan_label(index: Store, doc_id: str, english_names: dict[str, str] | None) -> str:
     """《title》（place） in Chinese; "Shaoxing's《title》" when `english_names` (label -> English) is given."""
-    m = index.documents[doc_id].metadata
+    m = index.catalog[doc_id].metadata
     label = place_label(index, doc_id)
     if english_names is not None:
         name = english_names.get(label) if label else None
@@ -42,12 +42,12 @@ def plan_label(index: PlanIndex, doc_id: str, english_names: dict[str, str] | No
     return f"《{m.title}》" + (f"（{label}）" if label and short not in m.title else "")
 
 
-def _metadata_note(index: PlanIndex, clause: Clause, english: bool) -> str:
+def _metadata_note(index: Store, clause: Clause, english: bool) -> str:
     """A quoted metadata span gets its normalised value: “2022317” -> (2022-03-17)."""
     if "#meta/" not in clause.clause_id:
         return ""
     field = clause.clause_id.rsplit("/", 1)[-1]
-    value = getattr(index.documents[clause.doc_id].metadata, field, None)
+    value = getattr(index.catalog[clause.doc_id].metadata, field, None)
     if not value or value in clause.text:
         return ""
     label = {"issue_date": ("date", "日期"), "published": ("published", "发布日期"), "issuer": ("issuer", "发文机关"),
@@ -56,9 +56,9 @@ def _metadata_note(index: PlanIndex, clause: Clause, english: bool) -> str:
     return f" ({label[0]}: {value})" if english else f"（{label[1]}：{value}）"
 
 
-def _table_note(index: PlanIndex, clause: Clause, query: Query, citations: list[Citation]) -> str:
+def _table_note(index: Store, clause: Clause, query: Query, citations: list[Citation]) -> str:
     """A quoted table row read by its header, which is cited too: “8　科技进步贡献率（%）　56　62”[1]（[2] 2025年：62%）."""
-    reading = read_row(index.documents[clause.doc_id].text, clause.start, clause.end)
+    reading = read_row(index.document(clause.doc_id).text, clause.start, clause.end)
     if reading is None:
         return ""
     header = cite(index, span_clause(index, clause.doc_id, *reading.header, "table-header"), len(citations) + 1, 0.0)
@@ -69,7 +69,7 @@ def _table_note(index: PlanIndex, clause: Clause, query: Query, citations: list[
     return f"（[{header.number}] " + "；".join(f"{h}：{v}" for h, v in cells) + "）"
 
 
-def compose_answer(index: PlanIndex, query: Query, groups: list[tuple[str | None, list[ScoredClause]]],
+def compose_answer(index: Store, query: Query, groups: list[tuple[str | None, list[ScoredClause]]],
                    missing: list[str], english_names: dict[str, str] | None = None) -> Answer:
     """Render chosen clauses as a cited answer. `groups` holds (city, clauses) in question order;
     `english_names` (city -> "Shaoxing", from the CityCatalog) labels English answers."""

@@ -217,7 +217,7 @@ def _baselines_for(assistant, k: int) -> list:
     from .baselines import build_baselines
 
     index = assistant.index
-    key = (tuple(sorted((d.doc_id, d.sha256) for d in index.documents.values())), index.embedder.name,
+    key = (tuple(sorted((d.doc_id, d.sha256) for d in index.catalog.values())), index.embedder.name,
            id(assistant.embedder), k)
     if key not in _BASELINE_CACHE:
         _BASELINE_CACHE[key] = build_baselines(index, assistant.embedder, k=k)
@@ -338,7 +338,7 @@ def _run_set(run: SetRun, settings: Settings, compare: list[tuple[str, Settings]
     run_settings = settings if run.slice is None else prepare_slice(settings, run.slice, progress=progress)
     ours = Assistant.from_settings(run_settings, progress=progress and run.slice is not None)
     run.index_dir = run_settings.index_dir
-    texts = {d.source: d.text for d in ours.index.documents.values()}
+    texts = {d.source: ours.index.document(d.doc_id).text for d in ours.index.catalog.values()}
     run.documents = sorted(texts)
     _check_gold(run, texts, settings.documents_dir)
     run.systems, run.baseline_build_seconds = _systems(ours, run_settings, compare, baselines, run.slice, progress)

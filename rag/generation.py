@@ -25,7 +25,7 @@ from .errors import GenerationError
 from .numbers import ungrounded_numbers
 from .query import Query
 from .settings import Settings
-from .store import PlanIndex
+from .stores.base import Store
 
 __all__ = ["generate_answer", "load_prompt", "chat_model", "grounding_problems", "ungrounded_markup"]
 
@@ -76,17 +76,17 @@ def chat_model(settings: Settings):
                       max_retries=1)
 
 
-def _passages(index: PlanIndex, answer: Answer) -> str:
+def _passages(index: Store, answer: Answer) -> str:
     out = []
     for c in answer.citations:
-        text = index.documents[c.doc_id].text[c.context_start:c.context_end].strip()
+        text = index.document(c.doc_id).text[c.context_start:c.context_end].strip()
         # Keep passage text from closing our tags early.
         text = text.replace("<", "＜").replace(">", "＞")
         out.append(f'<passage n="{c.number}" title="{c.title}" city="{c.city}" year="{c.year}">\n{text}\n</passage>')
     return "\n".join(out)
 
 
-def grounding_problems(text: str, answer: Answer, index: PlanIndex) -> list[str]:
+def grounding_problems(text: str, answer: Answer, index: Store) -> list[str]:
     """Why a generated text is not grounded in the extractive answer's citations (empty list = grounded)."""
     problems = []
     numbers = {c.number for c in answer.citations}
@@ -95,7 +95,7 @@ def grounding_problems(text: str, answer: Answer, index: PlanIndex) -> list[str]
         problems.append("no [n] citation markers")
     if markers - numbers:
         problems.append(f"markers {sorted(markers - numbers)} cite no passage")
-    evidence = " ".join(index.documents[c.doc_id].text[c.context_start:c.context_end] + " " + c.title
+    evidence = " ".join(index.document(c.doc_id).text[c.context_start:c.context_end] + " " + c.title
                         for c in answer.citations)
     missing = ungrounded_numbers(MARKER.sub(" ", text), evidence)
     if missing:
@@ -117,7 +117,7 @@ def ungrounded_markup(text: str, evidence: str) -> list[str]:
     return out
 
 
-def generate_answer(settings: Settings, query: Query, extractive: Answer, index: PlanIndex, llm=None) -> Answer:
+def generate_answer(settings: Settings, query: Query, extractive: Answer, index: Store, llm=None) -> Answer:
     """Rephrase `extractive` with an LLM; fall back to it when the LLM fails or is not grounded.
 
     `llm` is any LangChain chat model (defaults to `chat_model(settings)`); refusals are never sent.

@@ -21,7 +21,8 @@ from .errors import DocumentLoadError
 from .loaders import BINARY_SUFFIXES, refuse_format
 from .query import PlaceCatalog
 from .settings import Settings
-from .store import PlanIndex, build_index, load_index
+from .stores.base import Store
+from .stores.local import build_index, load_index
 
 __all__ = ["DocumentLibrary", "MAX_UPLOAD_BYTES", "MAX_BINARY_UPLOAD_BYTES"]
 
@@ -34,12 +35,12 @@ MAX_BINARY_UPLOAD_BYTES = 20_000_000  # Assistant.max_binary_upload_bytes
 
 @dataclass(frozen=True)
 class _Snapshot:
-    index: PlanIndex
+    index: Store
     catalog: PlaceCatalog
 
     @classmethod
-    def of(cls, index: PlanIndex) -> "_Snapshot":
-        return cls(index, PlaceCatalog.from_metadata({d.doc_id: d.metadata for d in index.documents.values()}))
+    def of(cls, index: Store) -> "_Snapshot":
+        return cls(index, PlaceCatalog.from_metadata({d.doc_id: d.metadata for d in index.catalog.values()}))
 
 
 class DocumentLibrary:
@@ -55,14 +56,11 @@ class DocumentLibrary:
     def documents(self) -> list[dict]:
         """The indexed documents' metadata, with chunk counts."""
         index = self._snapshot.index
-        counts: dict[str, int] = {}
-        for c in index.chunks:
-            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
         # Each field's evidence span and the text it holds: where the value was read from.
-        return [{**d.metadata.to_dict(), "doc_id": d.doc_id, "source": d.source, "chunks": counts.get(d.doc_id, 0),
-                 "characters": len(d.text),
-                 "evidence_text": {k: d.text[s:e] for k, (s, e) in d.metadata.evidence.items()}}
-                for d in index.documents.values()]
+        return [{**d.metadata.to_dict(), "doc_id": d.doc_id, "source": d.source, "chunks": d.chunks,
+                 "characters": d.characters,
+                 "evidence_text": _evidence_text(index, d)}
+                for d in index.catalog.values()]
 
     def places(self) -> list[str]:
         """Labels of the places that have plans (绍兴, 温州市洞头区, 湖南省): what `city=` accepts, among others."""
@@ -70,10 +68,10 @@ class DocumentLibrary:
 
     def document_text(self, doc_id: str) -> str:
         """The stored text of an indexed document: citation offsets point into this string."""
-        doc = self._snapshot.index.documents.get(doc_id)
-        if doc is None:
+        index = self._snapshot.index
+        if doc_id not in index.catalog:
             raise DocumentLoadError(f"no indexed document with id {doc_id!r}")
-        return doc.text
+        return index.document(doc_id).text
 
     def add_document(self, filename: str, data: bytes, *, progress: bool = False) -> dict:
         """Save an uploaded plan into documents_dir and index it incrementally. Nothing is lost on failure."""
@@ -115,7 +113,7 @@ class DocumentLibrary:
     def remove_document(self, doc_id: str, *, progress: bool = False) -> dict:
         self._refuse_if_read_only()
         with self._write_lock:
-            doc = self._snapshot.index.documents.get(doc_id)
+            doc = self._snapshot.index.catalog.get(doc_id)
             if doc is None:
                 raise DocumentLoadError(f"no indexed document with id {doc_id!r}")
             path = self.settings.documents_dir / Path(doc.source).name
@@ -140,7 +138,16 @@ class DocumentLibrary:
         index, warnings = _build(self.settings, self.embedder, progress, deadline)
         self._snapshot = _Snapshot.of(index)
         self.warnings = warnings
-        return {"documents": len(index.documents), "chunks": len(index.chunks), "warnings": warnings}
+        return {"documents": len(index.catalog), "chunks": index.chunk_count(), "warnings": warnings}
+
+
+def _evidence_text(index: Store, record) -> dict[str, str]:
+    """Each metadata field's evidence span as text (the document is read only when it has any)."""
+    evidence = record.metadata.evidence
+    if not evidence:
+        return {}
+    text = index.document(record.doc_id).text
+    return {k: text[s:e] for k, (s, e) in evidence.items()}
 
 
 def _upload_target(documents_dir: Path, name: str, data: bytes) -> Path:
@@ -161,7 +168,7 @@ def _upload_target(documents_dir: Path, name: str, data: bytes) -> Path:
     return target
 
 
-def _build(settings: Settings, embedder, progress: bool, deadline: float | None = None) -> tuple[PlanIndex, list[str]]:
+def _build(settings: Settings, embedder, progress: bool, deadline: float | None = None) -> tuple[Store, list[str]]:
     if progress:
         print(f"building the index at {settings.index_dir} from {settings.documents_dir} "
               "(first run or documents changed; unchanged text is not re-embedded)…", file=sys.stderr, flush=True)
@@ -184,12 +191,12 @@ def _file_sha(path: Path) -> str:
         return "unreadable"
 
 
-def _documents_changed(documents_dir: Path, index: PlanIndex) -> bool:
+def _documents_changed(documents_dir: Path, index: Store) -> bool:
     """Cheap staleness check: the files the loader would try differ from those indexed (text and sidecar hash)
     or from those it skipped last time (bytes hash)."""
     if not documents_dir.is_dir():
         return False
-    indexed = {Path(d.source).name: (d.sha256, d.sidecar_sha256) for d in index.documents.values()}
+    indexed = {Path(d.source).name: (d.sha256, d.sidecar_sha256) for d in index.catalog.values()}
     ignored = index.manifest.get("ignored") or {}
     files = candidate_files(documents_dir)
     if {p.name for p in files} != set(indexed) | set(ignored):

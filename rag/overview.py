@@ -12,7 +12,7 @@ from .answer import span_clause
 from .citations import Answer, cite
 from .messages import join, say
 from .query import Query
-from .store import PlanIndex
+from .stores.base import Store
 
 __all__ = ["corpus_answer", "outline_answer"]
 
@@ -21,14 +21,13 @@ TOP_HEADING = re.compile(r"^[ \t#*]*([一二三四五六七八九十]{1,3}、[^\
 MAX_HEADINGS = 8
 
 
-def corpus_answer(index: PlanIndex, query: Query, doc_ids: list[str], labels: dict[str, str | None]) -> Answer:
+def corpus_answer(index: Store, query: Query, doc_ids: list[str], labels: dict[str, str | None]) -> Answer:
     """The indexed plans (those of a named place, when one is named), one cited line each."""
     en = query.is_english
     citations, lines = [], []
-    docs = sorted(doc_ids, key=lambda d: (labels.get(d) or "", index.documents[d].metadata.year or 0))
+    docs = sorted(doc_ids, key=lambda d: (labels.get(d) or "", index.catalog[d].metadata.year or 0))
     for doc_id in docs:
-        doc = index.documents[doc_id]
-        m = doc.metadata
+        m = index.catalog[doc_id].metadata
         where = ", ".join(str(x) for x in (labels.get(doc_id), m.year) if x) if en else \
             "，".join(str(x) for x in (labels.get(doc_id), m.year) if x)
         marker = ""
@@ -45,12 +44,12 @@ def corpus_answer(index: PlanIndex, query: Query, doc_ids: list[str], labels: di
     return Answer(query.text, "\n".join([head, *lines]), False, citations, query.lang, support=1.0)
 
 
-def outline_answer(index: PlanIndex, query: Query, doc_ids: list[str], label_of) -> Answer | None:
+def outline_answer(index: Store, query: Query, doc_ids: list[str], label_of) -> Answer | None:
     """Each plan's top-level section headings (一、… 二、…), cited where they stand; None when a plan has none."""
     en = query.is_english
     citations, lines = [], []
     for doc_id in doc_ids:
-        doc = index.documents[doc_id]
+        doc = index.document(doc_id)
         spans = doc.spans
         heads = [m for m in TOP_HEADING.finditer(doc.text)
                  if any(s <= m.start(1) < e for s, e in spans)][:MAX_HEADINGS]

@@ -12,7 +12,7 @@ import numpy as np
 
 from .chunking import Chunk
 from .query import Query
-from .store import PlanIndex
+from .stores.base import Store
 
 __all__ = ["ScoredChunk", "CrossEncoderReranker", "retrieve", "eligible_documents",
            "preferred_documents", "plans_compared"]
@@ -30,26 +30,32 @@ class ScoredChunk:
     rank: int
 
 
-def eligible_documents(index: PlanIndex, query: Query, docs: set[str] | frozenset[str] | None = None,
+def eligible_documents(index: Store, query: Query, docs: set[str] | frozenset[str] | None = None,
                        year: int | None = None) -> set[str]:
     """Among `docs` (all when None), the plans covering (or mentioning) the year asked; a plan named by kind
     ("十四五实施方案", "工作要点") narrows to that plan when one of them is it."""
     years = (year,) if year else query.years
     out = set()
-    for doc_id, doc in index.documents.items():
-        if docs is not None and doc_id not in docs:
-            continue
-        if years and not any(y in doc.metadata.years or f"{y}年" in doc.text for y in years):
+    for doc_id in (index.catalog if docs is None else [d for d in docs if d in index.catalog]):
+        if years and not any(y in index.catalog[doc_id].metadata.years or _mentions_year(index, doc_id, y)
+                             for y in years):
             continue
         out.add(doc_id)
     by_kind = {d for d in out if _kind_match(index, d, query)}
     return by_kind or out
 
 
-def _kind_match(index: PlanIndex, doc_id: str, query: Query) -> bool:
+def _mentions_year(index: Store, doc_id: str, year: int) -> bool:
+    """f"{year}年" is written in the document (the catalog knows every 4-digit year a text writes so)."""
+    if 1000 <= year <= 9999:
+        return year in index.catalog[doc_id].text_years
+    return f"{year}年" in index.document(doc_id).text
+
+
+def _kind_match(index: Store, doc_id: str, query: Query) -> bool:
     if not query.kinds:
         return False
-    m = index.documents[doc_id].metadata
+    m = index.catalog[doc_id].metadata
     return any(k == m.period or k == m.kind or k in m.title for k in query.kinds)
 
 
@@ -80,13 +86,13 @@ class CrossEncoderReranker:
         return [ScoredChunk(candidates[i].chunk, float(scores[i]), candidates[i].dense, r) for r, i in enumerate(order)]
 
 
-def _annual_plan_for(index: PlanIndex, doc_id: str, query: Query) -> bool:
+def _annual_plan_for(index: Store, doc_id: str, query: Query) -> bool:
     """"Ganzhou's 2025 target" without a plan named means the 2025 plan, not the five-year plan ending in 2025."""
-    years = index.documents[doc_id].metadata.years
+    years = index.catalog[doc_id].metadata.years
     return not query.kinds and len(years) == 1 and years[0] in query.years
 
 
-def plans_compared(index: PlanIndex, query: Query, allowed: set[str]) -> list[set[str]]:
+def plans_compared(index: Store, query: Query, allowed: set[str]) -> list[set[str]]:
     """Distinct plans named by kind in one question ("2025 work points … vs the 14th Five-Year scheme"):
     one document set per plan, in question order; fewer than two means no plan-vs-plan comparison."""
     sets: list[set[str]] = []
@@ -97,52 +103,46 @@ def plans_compared(index: PlanIndex, query: Query, allowed: set[str]) -> list[se
     return sets
 
 
-def preferred_documents(index: PlanIndex, query: Query, allowed: set[str]) -> set[str]:
+def preferred_documents(index: Store, query: Query, allowed: set[str]) -> set[str]:
     """Among `allowed`, the annual plans for the year asked when no plan kind is named (else all of them)."""
     annual = {d for d in allowed if _annual_plan_for(index, d, query)}
     return annual or allowed
 
 
-def retrieve(index: PlanIndex, query: Query, query_vector: np.ndarray, *, k: int, fetch_k: int,
+def retrieve(index: Store, query: Query, query_vector: np.ndarray, *, k: int, fetch_k: int,
              allowed: set[str] | None = None, reranker: CrossEncoderReranker | None = None) -> list[ScoredChunk]:
     """Top-k chunks among `allowed` documents (all when None), fused from dense and BM25 rankings.
 
     With a reranker, the fused top 3k are re-scored by the CrossEncoder and its top k are returned."""
-    n = len(index.chunks)
-    ok = np.ones(n, dtype=bool) if allowed is None else np.array([c.doc_id in allowed for c in index.chunks])
-    if not ok.any():
+    if allowed is not None and not any(index.catalog[d].chunks for d in allowed if d in index.catalog):
         return []
-    # Dense: exact inner product over the whole (small) FAISS index, then filter.
-    search_n = n if allowed is not None else min(n, fetch_k)
-    sims, rows = index.dense.search(query_vector.reshape(1, -1).astype(np.float32), search_n)
-    dense_sim = np.full(n, -1.0, dtype=np.float32)
-    dense_sim[rows[0][rows[0] >= 0]] = sims[0][rows[0] >= 0]
-    dense_rank = [i for i in rows[0] if i >= 0 and ok[i]][:fetch_k]
-
-    fused = np.zeros(n, dtype=np.float64)
-    bm25_rank: list[int] = []
-    for r, i in enumerate(dense_rank):
-        fused[i] += 1.0 / (RRF_K + r + 1)
+    dense_hits = index.dense_search(query_vector, fetch_k, doc_ids=allowed)
+    dense_sim = dict(dense_hits)
+    dense_rank = [c for c, _ in dense_hits]
+    # chunk_id -> fused score, in the order the chunks were first ranked (ties keep that order)
+    fused: dict[str, float] = {}
+    bm25_rank: list[str] = []
+    for r, c in enumerate(dense_rank):
+        fused[c] = fused.get(c, 0.0) + 1.0 / (RRF_K + r + 1)
     if query.terms:
         # Query terms are re-tokenised like the corpus ("技术合同交易额" -> 技术 / 合同 / 交易额 when it is not a
         # corpus term), so BM25 can match the parts of a term the index never saw whole.
         tokens = list(dict.fromkeys(tok for t in query.terms for tok in [t.lower(), *index.tokenizer.search_tokens(t)]))
-        bm25 = np.asarray(index.bm25.get_scores(tokens), dtype=np.float64)
-        bm25[~ok] = 0.0
-        bm25_rank = [i for i in np.argsort(-bm25) if bm25[i] > 0][:fetch_k]
-        for r, i in enumerate(bm25_rank):
-            fused[i] += 1.0 / (RRF_K + r + 1)
-    for i, c in enumerate(index.chunks):
-        if ok[i] and fused[i] > 0 and (_kind_match(index, c.doc_id, query) or _annual_plan_for(index, c.doc_id, query)):
-            fused[i] += KIND_BOOST / (RRF_K + 1)
-    fused[~ok] = -1.0
-    top = [i for i in np.argsort(-fused) if ok[i] and fused[i] > 0][: k * 3 if reranker else k]
+        bm25_rank = [c for c, _ in index.lexical_search(tokens, fetch_k, doc_ids=allowed)]
+        for r, c in enumerate(bm25_rank):
+            fused[c] = fused.get(c, 0.0) + 1.0 / (RRF_K + r + 1)
+    chunks = dict(zip(fused, index.chunks(list(fused))))
+    for c, chunk in chunks.items():
+        if _kind_match(index, chunk.doc_id, query) or _annual_plan_for(index, chunk.doc_id, query):
+            fused[c] += KIND_BOOST / (RRF_K + 1)
+    top = sorted(fused, key=lambda c: -fused[c])[: k * 3 if reranker else k]
     # Fusion favours chunks both rankers half-like; each ranker's own top 2 are kept as well, so a clear
     # BM25 hit (the only chunk with "技术合同交易额") is not lost to a noisy cross-lingual dense ranking.
-    for i in dense_rank[:ENSURE_TOP] + bm25_rank[:ENSURE_TOP]:
-        if i not in top:
-            top.append(i)
-    fused_top = [ScoredChunk(index.chunks[i], float(fused[i]), float(dense_sim[i]), r) for r, i in enumerate(top)]
+    for c in dense_rank[:ENSURE_TOP] + bm25_rank[:ENSURE_TOP]:
+        if c not in top:
+            top.append(c)
+    # dense: the chunk's similarity when the dense ranking reached it, else -1
+    fused_top = [ScoredChunk(chunks[c], fused[c], dense_sim.get(c, -1.0), r) for r, c in enumerate(top)]
     return reranker.rerank(query.simplified, fused_top, k) if reranker else fused_top
 
 

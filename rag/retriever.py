@@ -22,7 +22,7 @@ from .errors import InvalidQuestionError
 from .planner import plan_question
 from .query import PlaceCatalog, analyse_query
 from .retrieval import ScoredChunk, eligible_documents, retrieve
-from .store import PlanIndex
+from .stores.base import Store
 
 __all__ = ["HybridRetriever", "to_document"]
 
@@ -32,7 +32,7 @@ class HybridRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    index: PlanIndex
+    index: Store
     embedder: object
     catalog: PlaceCatalog
     k: int = 5
@@ -64,9 +64,9 @@ class HybridRetriever(BaseRetriever):
         return [to_document(self.index, sc) for sc in chunks]
 
 
-def to_document(index: PlanIndex, sc: ScoredChunk) -> Document:
+def to_document(index: Store, sc: ScoredChunk) -> Document:
     c = sc.chunk
-    doc = index.documents[c.doc_id]
+    doc = index.catalog[c.doc_id]
     m = doc.metadata
     return Document(
         page_content=c.text,

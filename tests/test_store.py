@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-import rag.store as store
+import rag.stores.local as store
 from rag.documents import load_documents
 from rag.embeddings import EmbedderInfo, load_embedder
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
@@ -29,8 +29,13 @@ def test_index_directory_is_open_formats_only(built):
 
 def test_load_round_trip(built):
     index = load_index(built.index_dir)
-    assert index.dense.ntotal == len(index.chunks) == index.chunk_vectors.shape[0]
-    assert len(index.clauses) == index.clause_vectors.shape[0]
+    n = index.chunk_count()
+    assert n == index.manifest["counts"]["chunks"] == sum(r.chunks for r in index.catalog.values()) > 100
+    ids = [c.chunk_id for d in index.catalog for c in index.chunks_of(d)]
+    assert len(set(ids)) == n and [c.chunk_id for c in index.chunks(ids[::-1])] == ids[::-1]
+    blocks = index.clauses_of(ids)
+    assert sum(len(clauses) for clauses, _ in blocks.values()) == index.manifest["counts"]["clauses"]
+    assert all(v.shape == (len(clauses), 384) for clauses, v in blocks.values())
     doc = index.documents["shaoxing_2025_st_innovation_work_points"]
     assert doc.text == (built.documents_dir / "shaoxing_2025_st_innovation_work_points.txt").read_text("utf-8")
 
@@ -64,7 +69,7 @@ def test_crash_mid_build_leaves_previous_index_usable(workspace, monkeypatch):
 def test_interrupted_swap_is_recovered(workspace):
     old = workspace.index_dir.parent / ".default.old"
     workspace.index_dir.rename(old)  # the state between the two renames of a swap
-    assert load_index(workspace.index_dir).dense.ntotal > 0
+    assert load_index(workspace.index_dir).chunk_count() > 0
 
 
 def test_missing_index_says_how_to_build(tmp_path):

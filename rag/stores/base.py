@@ -1,0 +1,146 @@
+"""What retrieval and answering need from an index, whatever holds it (local files or Milvus): `Store`.
+
+Callers never see rows, matrices or a backend's own index objects: they ask for chunks and clauses by id,
+for the best chunks of a dense or lexical search (optionally among some documents), and for a term's
+document frequency. The catalog (one small record per document, no text) and the tokenizer and bridge
+(corpus-learnt, small) are held in memory; texts, chunks, clauses and vectors are looked up by id.
+
+Ordering contract (so every backend gives the same answers): searches return (chunk_id, score) best
+first, ties broken by the chunk's position in the index (documents in the order they were added, chunks
+in document order); `chunks_of` and `clauses_of` return document order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Collection, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..bridge import TermBridge
+from ..chunking import Chunk, Clause
+from ..documents import DocumentMetadata, PlanDocument
+from ..encoders import EmbedderInfo
+from ..tokenize import Tokenizer
+
+__all__ = ["Store", "DocumentRecord", "DocumentView", "ClauseBlock", "record_of", "text_years"]
+
+# "2025年" written in a document's text, as the year filter reads it (ASCII digits only, like `f"{y}年" in text`).
+_TEXT_YEAR = re.compile(r"(?=([0-9]{4})年)")
+
+
+def text_years(text: str) -> frozenset[int]:
+    """Every 4-digit y such that f"{y}年" occurs in `text` (overlapping digit runs included: "12025年" holds 2025年)."""
+    return frozenset(int(y) for y in _TEXT_YEAR.findall(text))
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """What is known of an indexed document without reading its text: small, kept in memory for every document."""
+
+    doc_id: str
+    source: str
+    sha256: str
+    sidecar_sha256: str
+    metadata: DocumentMetadata
+    characters: int  # len(text)
+    chunks: int  # how many chunks it has in the index
+    text_years: frozenset[int] = field(default=frozenset())  # see text_years()
+
+    def to_dict(self) -> dict:
+        return {"doc_id": self.doc_id, "source": self.source, "sha256": self.sha256,
+                "sidecar_sha256": self.sidecar_sha256, "metadata": self.metadata.to_dict(),
+                "characters": self.characters, "chunks": self.chunks, "text_years": sorted(self.text_years)}
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "DocumentRecord":
+        return cls(str(row["doc_id"]), str(row["source"]), str(row["sha256"]), str(row.get("sidecar_sha256", "")),
+                   DocumentMetadata.from_dict(row["metadata"]), int(row["characters"]), int(row["chunks"]),
+                   frozenset(int(y) for y in row.get("text_years", ())))
+
+
+def record_of(doc: PlanDocument, chunks: int) -> DocumentRecord:
+    return DocumentRecord(doc.doc_id, doc.source, doc.sha256, doc.sidecar_sha256, doc.metadata, len(doc.text), chunks,
+                          text_years(doc.text))
+
+
+# A chunk's clauses (document order) and their vectors, one float32 row per clause.
+ClauseBlock = tuple[list[Clause], np.ndarray]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """An index snapshot: what retrieval and answering read. Writes (add/remove) are the backend's own
+    functions (rag/stores/__init__.py); a snapshot never changes under its reader."""
+
+    backend: str  # "local" | "milvus"
+    manifest: dict  # format/pipeline version, embedder, chunk_size, counts, backend parameters
+    tokenizer: Tokenizer  # the corpus-learnt user dictionary
+    bridge: TermBridge  # English -> Chinese corpus terms
+    catalog: Mapping[str, DocumentRecord]  # doc_id -> record, in the order documents were added
+
+    @property
+    def embedder(self) -> EmbedderInfo: ...
+
+    @property
+    def documents(self) -> Mapping[str, PlanDocument]:
+        """doc_id -> document with its text, read by id on access (a view over `catalog`; iterating it reads
+        every text, so the library itself uses `catalog` and `document`)."""
+        ...
+
+    def document(self, doc_id: str) -> PlanDocument:
+        """The stored document with its text (KeyError when not indexed)."""
+        ...
+
+    def chunk_count(self) -> int:
+        """Chunks in the index (the N of BM25's IDF)."""
+        ...
+
+    def chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        """The chunks with these ids, in the order asked (KeyError for an unknown id)."""
+        ...
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        """A document's chunks in document order (empty for an unknown document)."""
+        ...
+
+    def clauses_of(self, chunk_ids: Sequence[str]) -> dict[str, ClauseBlock]:
+        """chunk_id -> (its clauses in document order, their float32 vectors (n, dimension))."""
+        ...
+
+    def dense_search(self, vector: np.ndarray, k: int, doc_ids: Collection[str] | None = None
+                     ) -> list[tuple[str, float]]:
+        """The k chunks most similar (inner product) to `vector`, among `doc_ids`' chunks (all when None)."""
+        ...
+
+    def lexical_search(self, tokens: Sequence[str], k: int, doc_ids: Collection[str] | None = None
+                       ) -> list[tuple[str, float]]:
+        """The k chunks with the highest BM25 score (> 0) for these tokens (a token counted once per
+        occurrence in `tokens`), among `doc_ids`' chunks (all when None)."""
+        ...
+
+    def doc_freq(self, token: str) -> int:
+        """How many chunks contain `token` (exactly as tokenised; 0 when none)."""
+        ...
+
+
+class DocumentView(Mapping):
+    """`store.documents`: doc_id -> PlanDocument, each read by id when asked for."""
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    def __getitem__(self, doc_id: str) -> PlanDocument:
+        if doc_id not in self._store.catalog:
+            raise KeyError(doc_id)
+        return self._store.document(doc_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store.catalog)
+
+    def __len__(self) -> int:
+        return len(self._store.catalog)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._store.catalog
