@@ -35,7 +35,7 @@ from .settings import Settings
 from .library import DocumentLibrary, _build, _documents_changed, _Snapshot
 from .store import PIPELINE_VERSION
 from .stores.base import Store
-from .stores.local import load_index
+from .stores.backends import load_store
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -82,7 +82,7 @@ class Assistant(DocumentLibrary):
         embedder = embedder or cls._load_embedder(settings.embedder, allow_download=settings.allow_download)
         warnings: list[str] = []
         try:
-            index = load_index(settings.index_dir, expected_embedder=embedder.info)
+            index = load_store(settings, expected_embedder=embedder.info)
             if build and (_documents_changed(settings.documents_dir, index)
                           or index.manifest.get("chunk_size") != settings.chunk_size
                           or index.manifest.get("pipeline_version") != PIPELINE_VERSION):

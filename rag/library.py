@@ -22,7 +22,7 @@ from .loaders import BINARY_SUFFIXES, refuse_format
 from .query import PlaceCatalog
 from .settings import Settings
 from .stores.base import Store
-from .stores.local import build_index, load_index
+from .stores.backends import build_store, load_store
 
 __all__ = ["DocumentLibrary", "MAX_UPLOAD_BYTES", "MAX_BINARY_UPLOAD_BYTES"]
 
@@ -179,9 +179,8 @@ def _build(settings: Settings, embedder, progress: bool, deadline: float | None 
     # Files the loader skipped (empty, too large, binary, duplicate id): remembered by their bytes' hash, so
     # the next start does not rebuild for them again until they change.
     ignored = {p.name: _file_sha(p) for p in candidate_files(settings.documents_dir) if p.name not in loaded}
-    build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress,
-                ignored=ignored, deadline=deadline)
-    return load_index(settings.index_dir, expected_embedder=embedder.info), warnings
+    build_store(documents, embedder, settings, progress=progress, ignored=ignored, deadline=deadline)
+    return load_store(settings, expected_embedder=embedder.info), warnings
 
 
 def _file_sha(path: Path) -> str:

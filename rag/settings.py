@@ -54,6 +54,16 @@ class Settings:
     llm_base_url: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
     llm_timeout_s: float = 60.0
+    # Where the index is held: "local" (the index folder: FAISS + BM25 + JSONL) or "milvus" (README, Milvus).
+    vector_store: str = "local"
+    # Milvus: a server (http://localhost:19530) or a Milvus Lite file (./indexes/x.db); default: a Milvus Lite
+    # file beside the index folder (indexes/default.milvus.db).
+    milvus_uri: str | None = None
+    # Milvus's lexical search: "sparse" (our tokenizer's BM25 weights as sparse vectors: the local index's
+    # scores) or "milvus-bm25" (Milvus's own BM25 function with its jieba analyzer). Chosen when building.
+    milvus_lexical: str = "sparse"
+    # A secured Milvus server's token: "user:password" or an API key.
+    milvus_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("documents_dir", "index_dir", "prompts_dir"):
@@ -68,6 +78,10 @@ class Settings:
             raise SettingsError(f"max_upload_chars must be a positive number of characters (got {self.max_upload_chars})")
         if not self.max_upload_seconds > 0:
             raise SettingsError(f"max_upload_seconds must be a positive number of seconds (got {self.max_upload_seconds})")
+        if self.vector_store not in ("local", "milvus"):
+            raise SettingsError(f"vector_store must be 'local' or 'milvus' (got {self.vector_store!r})")
+        if self.milvus_lexical not in ("sparse", "milvus-bm25"):
+            raise SettingsError(f"milvus_lexical must be 'sparse' or 'milvus-bm25' (got {self.milvus_lexical!r})")
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> "Settings":
@@ -101,6 +115,7 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["llm_api_key"] = "***" if self.llm_api_key else None
+        out["milvus_token"] = "***" if self.milvus_token else None
         return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
 
 

