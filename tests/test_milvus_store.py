@@ -276,3 +276,16 @@ def test_same_answers_as_the_local_backend(built, assistant, tmp_path):
         ours, theirs = milvus.ask(q), assistant.ask(q)
         assert _comparable(ours) == _comparable(theirs), q
         assert ours.support == pytest.approx(theirs.support, abs=1e-3)
+
+
+def test_lexical_mode_is_a_build_time_choice(small):
+    """Asking for the other lexical mode is reported as an index to rebuild (the Assistant then rebuilds it)."""
+    from rag.errors import IndexVersionError
+    from rag.settings import Settings
+    from rag.stores.backends import load_store
+
+    _, uri, index_dir, _ = small
+    settings = Settings.load(index_dir=index_dir, vector_store="milvus", milvus_uri=uri)
+    assert load_store(settings).lexical == "sparse"
+    with pytest.raises(IndexVersionError, match="'sparse', the settings ask for 'milvus-bm25'; rebuild"):
+        load_store(settings.with_overrides(milvus_lexical="milvus-bm25"))

@@ -30,10 +30,16 @@ def milvus_uri_of(settings: Settings) -> str:
 def load_store(settings: Settings, *, expected_embedder=None) -> Store:
     """The index `settings` point at. Raises IndexNotFoundError when there is none yet (build_store makes it)."""
     if settings.vector_store == "milvus":
+        from ..errors import IndexVersionError
         from .milvus import open_milvus_store
 
-        return open_milvus_store(milvus_uri_of(settings), settings.index_dir, expected_embedder=expected_embedder,
-                                 token=settings.milvus_token)
+        store = open_milvus_store(milvus_uri_of(settings), settings.index_dir, expected_embedder=expected_embedder,
+                                  token=settings.milvus_token)
+        if store.lexical != settings.milvus_lexical:  # a build-time choice: the Assistant rebuilds (vectors re-used)
+            raise IndexVersionError(f"Milvus index {store.path} searches words with {store.lexical!r}, the settings "
+                                    f"ask for {settings.milvus_lexical!r}; rebuild it with `rag index "
+                                    f"--vector-store milvus`")
+        return store
     from .local import load_index
 
     return load_index(settings.index_dir, expected_embedder=expected_embedder)
