@@ -47,6 +47,7 @@ CLAUSE_FIELDS = ["clause_id", "chunk_id", "doc_id", "seq", "start", "end", "text
                  "vector"]
 CACHED_DOCUMENTS = 64
 CACHED_CHUNKS = 4096
+CACHED_CLAUSE_BLOCKS = 2048
 CACHED_TERMS = 65_536
 
 
@@ -106,6 +107,8 @@ class MilvusStore:
         self._lock = threading.Lock()
         self._documents = _Lru(CACHED_DOCUMENTS)
         self._chunks = _Lru(CACHED_CHUNKS)
+        self._doc_chunks = _Lru(CACHED_DOCUMENTS)  # doc_id -> its chunks in document order
+        self._clauses = _Lru(CACHED_CLAUSE_BLOCKS)  # chunk_id -> its clauses and their vectors (~12 kB each)
         self._terms = _Lru(CACHED_TERMS)  # token -> (sparse dimension, df) or None
 
     @property
@@ -164,12 +167,26 @@ class MilvusStore:
         record = self.catalog.get(doc_id)
         if record is None:
             return []
-        rows = self.index.where("chunks", f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}", CHUNK_FIELDS,
-                                limit=record.chunks + 1)
-        return [chunk_of(r) for r in sorted(rows, key=lambda r: r["seq"])]
+        with self._lock:
+            chunks = self._doc_chunks.get(doc_id)
+        if chunks is None:
+            rows = self.index.where("chunks", f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}", CHUNK_FIELDS,
+                                    limit=record.chunks + 1)
+            chunks = tuple(chunk_of(r) for r in sorted(rows, key=lambda r: r["seq"]))
+            with self._lock:
+                self._doc_chunks.put(doc_id, chunks)
+        return list(chunks)
 
     def clauses_of(self, chunk_ids: Sequence[str]) -> dict[str, ClauseBlock]:
-        wanted = list(dict.fromkeys(chunk_ids))
+        with self._lock:
+            cached = {cid: self._clauses[cid] for cid in chunk_ids if cid in self._clauses}
+        fresh = self._read_clauses([cid for cid in dict.fromkeys(chunk_ids) if cid not in cached])
+        with self._lock:
+            for cid, block in fresh.items():
+                self._clauses.put(cid, block)
+        return {cid: cached[cid] if cid in cached else fresh[cid] for cid in dict.fromkeys(chunk_ids)}
+
+    def _read_clauses(self, wanted: list[str]) -> dict[str, ClauseBlock]:
         rows: list[dict] = []
         for i in range(0, len(wanted), 256):  # ~8 clauses a chunk: each request stays far below the query window
             rows.extend(self.index.where("clauses", f"chunk_id in {quote_list(wanted[i:i + 256])}", CLAUSE_FIELDS))
@@ -181,6 +198,7 @@ class MilvusStore:
         for cid, group in by_chunk.items():
             group.sort(key=lambda r: r["seq"])
             vectors = np.asarray([r["vector"] for r in group], dtype=np.float32).reshape(len(group), dim)
+            vectors.setflags(write=False)  # cached and shared between callers
             out[cid] = ([clause_of(r) for r in group], vectors)
         return out
 
