@@ -31,11 +31,11 @@ from ..errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundErro
 from ..tokenize import Tokenizer
 from .base import ClauseBlock, DocumentRecord, DocumentView
 from .milvus_collections import MilvusIndex, collection_prefix, connect, quote_list
-from .sparse_bm25 import idf
+from .sparse_bm25 import exact_score, idf, term_frequency
 
 __all__ = ["MilvusStore", "open_milvus_store", "MILVUS_FORMAT_VERSION", "LEXICAL_MODES", "check_embedder"]
 
-MILVUS_FORMAT_VERSION = 1
+MILVUS_FORMAT_VERSION = 2  # 2: chunks carry n_tokens (exact BM25 re-scoring)
 # "sparse": BM25 weights of our tokenizer stored as sparse vectors (the local index's scores; the default).
 # "milvus-bm25": Milvus's BM25 function with its jieba analyzer (server-side statistics, Milvus's tokens).
 LEXICAL_MODES = ("sparse", "milvus-bm25")
@@ -247,16 +247,29 @@ class MilvusStore:
                                      {"metric_type": "BM25"})
             return self._ranked(hits, k, lambda d: abs(float(d)))
         n = self.chunk_count()
+        lex = self.manifest["lexical"]
+        self._load_terms(list(tokens))
+        with self._lock:
+            terms = [self._terms.get(t) for t in tokens]
+        terms = [(tid, np.float32(idf(df, n))) for tid, df in (t for t in terms if t is not None) if df > 0]
         query: dict[int, float] = {}
-        for token, count in _counts(tokens).items():
-            term = self._term(token)
-            if term is not None and term[1] > 0:
-                query[term[0]] = query.get(term[0], 0.0) + count * idf(term[1], n)
+        for tid, idf32 in terms:
+            query[tid] = query.get(tid, 0.0) + float(idf32)
         if not query:
             return []
-        hits = self.index.search("chunks", query, "lexical", k + TIE_MARGIN, expr, ["seq", "doc_id"],
-                                 {"metric_type": "IP"})
-        return self._ranked(hits, k, float)
+        # Milvus ranks with the build's avgdl; the best hits are scored again exactly (sparse_bm25.exact_score).
+        hits = self.index.search("chunks", query, "lexical", max(2 * k, k + TIE_MARGIN), expr,
+                                 ["seq", "doc_id", "n_tokens", "lexical"], {"metric_type": "IP"})
+        live_avgdl = float(lex["tokens"]) / n if n else 1.0
+        idfs = [i for _, i in terms]
+        rescored = []
+        for h in hits:
+            entity = h["entity"]
+            length, weights = int(entity["n_tokens"]), entity["lexical"]
+            tfs = [term_frequency(weights[tid], length, lex["avgdl"]) if tid in weights else 0 for tid, _ in terms]
+            rescored.append({"chunk_id": h["chunk_id"], "entity": entity,
+                             "distance": exact_score(tfs, idfs, length, live_avgdl)})
+        return self._ranked(rescored, k, float)
 
     # ------------------------------------------------------------ terms
 

@@ -142,7 +142,7 @@ def _write_rows(index: MilvusIndex, documents: Sequence[PlanDocument], chunks: l
     rows = []
     for c, toks, vec, key in zip(chunks, tokens, chunk_vecs, chunk_keys):
         row = {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "seq": seq, "section": c.section, "start": c.start,
-               "end": c.end, "header_chars": len(c.header), "indexed_text": c.indexed_text, "embed_sha": key,
+               "end": c.end, "header_chars": len(c.header), "n_tokens": len(toks), "indexed_text": c.indexed_text, "embed_sha": key,
                "vector": vec.tolist(), **filters[c.doc_id]}
         if lexical == "sparse":
             row["lexical"] = tf_weights(toks, dims, avgdl)
