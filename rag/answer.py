@@ -328,9 +328,13 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
     return chosen
 
 
-def widen_to_sentence(index: Store, chosen: ScoredClause, max_chars: int = 160) -> ScoredClause:
+def widen_to_sentence(index: Store, chosen: ScoredClause, max_chars: int = 160,
+                      query: Query | None = None) -> ScoredClause:
     """The clause's whole sentence when it is short enough: lists ("鉴水、金柯桥、曹娥江…") and names
-    usually follow the clause that matches the question's words."""
+    usually follow the clause that matches the question's words.
+
+    With `query`, the words the sentence itself holds count as the clause's own: in "2月20日上午，全市科技创新
+    大会在市民中心召开" the date answers a question about the 大会 the next clause names."""
     c = chosen.clause
     text = index.document(c.doc_id).text
     start, end = c.sentence_start, c.sentence_end
@@ -342,4 +346,9 @@ def widen_to_sentence(index: Store, chosen: ScoredClause, max_chars: int = 160) 
         return chosen
     wide = Clause(c.clause_id + "+", c.chunk_id, c.doc_id, start, end, text[start:end], c.sentence_start,
                   c.sentence_end)
-    return replace(chosen, clause=wide, has_figure=has_figure(wide.text))
+    widened = replace(chosen, clause=wide, has_figure=has_figure(wide.text))
+    if query is not None and query.term_groups:
+        own = chosen.own_groups | _covered(query.term_groups, index.tokenizer.simplify(wide.text).lower())
+        weights = term_weights(index, query)
+        widened = replace(widened, own_groups=frozenset(own), own=sum(weights[i] for i in own) / sum(weights))
+    return widened

@@ -28,7 +28,7 @@ from .errors import IndexNotFoundError, IndexVersionError, InvalidQuestionError
 from .messages import join, say
 from .overview import corpus_answer, outline_answer
 from .planner import plan_question
-from .query import Query, analyse_query
+from .query import Query, analyse_query, without_title_words
 from .question_places import find_places
 from .retrieval import eligible_documents, plans_compared, preferred_documents, retrieve
 from .settings import Settings
@@ -250,6 +250,7 @@ class Assistant(DocumentLibrary):
 
     def _choose(self, index: Store, query: Query, vector, allowed: frozenset[str], k: int, min_support: float):
         """(chosen clauses, best support) for one city's question among `allowed` documents."""
+        query = without_title_words(query, [index.documents[d].metadata.title or "" for d in allowed])
         chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=set(allowed),
                           reranker=self.reranker)
         if query.asks_for and chunks:
@@ -260,7 +261,7 @@ class Assistant(DocumentLibrary):
         scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years)
         if query.figure_kind == "date":
             # "本报讯 2月27日,…大会在恩施市召开": the date and the event are clauses of one sentence.
-            scored = [widen_to_sentence(index, s) for s in scored]
+            scored = [widen_to_sentence(index, s, query=query) for s in scored]
         support = scored[0].support if scored else 0.0
         chosen = select_clauses(scored, min_support, query.wants_figure, query.prefers_figure, query.figure_kind)
         if query.wants_names:

@@ -112,12 +112,24 @@ def _figure_kinds() -> tuple[tuple[str, re.Pattern, re.Pattern], ...]:
                  for k in data["kinds"])
 
 
+@functools.lru_cache(maxsize=1)
+def _negated() -> re.Pattern:
+    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    return re.compile("|".join(data["negated"]), re.I)
+
+
+def without_negated(question: str) -> str:
+    """`question` with what it says is not asked blanked out ("(in money, not intensity)" -> "(in money,  )")."""
+    return _negated().sub(lambda m: " " * len(m.group(0)), question)
+
+
 def asked_figure_kind(question: str) -> str | None:
     """The kind of figure a question asks for ("percent", "money", "people"), or None when it does not say.
 
-    `question` is Simplified Chinese or English; the first kind in the data file that matches wins.
+    `question` is Simplified Chinese or English; the first kind in the data file that matches wins. What
+    the question says it does not want ("not intensity") does not count.
     """
-    lowered = question.lower()
+    lowered = without_negated(question.lower())
     return next((kind for kind, asked, _ in _figure_kinds() if asked.search(lowered)), None)
 
 

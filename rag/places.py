@@ -296,7 +296,7 @@ class Gazetteer:
         if place.level == "county":
             kind = {"区": "District", "县": "County", "市": "City", "旗": "Banner"}.get(place.name[-1], "")
             return (name + " " + kind).strip()
-        return name
+        return name + " League" if place.name.endswith("盟") else name
 
 
 @functools.lru_cache(maxsize=1)

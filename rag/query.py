@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from .metadata import plan_kinds
-from .numbers import asked_figure_kind, asks_for_flow
+from .numbers import asked_figure_kind, asks_for_flow, without_negated
 from .places import gazetteer, generic_places, is_township
 from .question_places import PlaceCatalog, find_places
 from .bridge import TermBridge
@@ -204,13 +204,14 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     city_words |= {n.lower() for c in places for n in (gaz.get(c).name, gaz.get(c).short)}
     city_words |= {w + "市" for w in city_words}
     groups: list[tuple[str, ...]] = []
-    for tok in tokenizer(simplified):
+    wanted = without_negated(simplified)  # "(in money, not intensity)": intensity is no word to search for
+    for tok in tokenizer(wanted):
         if tok in city_words or re.fullmatch(r"(?:19|20)\d{2}年?", tok) or not CJK.search(tok) and tok.isascii() and lang != "zh" \
                 and tok not in {"r&d", "gdp"}:
             continue
         groups.append((tok,))
     if lang != "zh":
-        rest = lowered
+        rest = wanted.lower()
         for s, e in place_spans:  # "Enshi Prefecture" is a place, not words to translate
             rest = rest[:s] + " " * (e - s) + rest[e:]
         for en, zh in load_glossary():
@@ -352,3 +353,30 @@ def _foreign_places(text: str, tokenizer: Tokenizer, taken: list[tuple[int, int]
                 and not gazetteer().lookup(word) and not gazetteer().lookup(token):
             out.append(word)
     return tuple(dict.fromkeys(out))
+
+
+# A question that names its plan by title ("渝北区科技型企业倍增行动方案提出，到2026年高新技术企业…") has chosen the
+# document with those words; inside that plan they are everywhere and say nothing about which passage answers.
+TITLE_QUOTE_MIN = 6
+
+
+def without_title_words(query: Query, titles: list[str]) -> Query:
+    """`query` without the term groups it only uses inside a quote of one of `titles` (unchanged if that is all)."""
+    from difflib import SequenceMatcher
+
+    text = query.simplified
+    best = (0, 0)
+    for title in titles:
+        m = SequenceMatcher(None, text, title, autojunk=False).find_longest_match(0, len(text), 0, len(title))
+        if m.size > best[1] - best[0]:
+            best = (m.a, m.a + m.size)
+    start, end = best
+    if end - start < TITLE_QUOTE_MIN:
+        return query
+    outside = (text[:start] + " " + text[end:]).lower()
+    inside = text[start:end].lower()
+    keep = [g for g in query.term_groups
+            if not any(t.lower() in inside for t in g) or any(t.lower() in outside for t in g)]
+    if len(keep) == len(query.term_groups) or not keep:
+        return query
+    return replace(query, term_groups=tuple(keep), terms=tuple(dict.fromkeys(t for g in keep for t in g)))

@@ -18,7 +18,9 @@ __all__ = ["PlaceCatalog", "PlaceMention", "find_places", "place_code", "place_l
 _LATIN_WORD = re.compile(r"\b([A-Z][a-z]+)(?:'s)?\b")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 _SUFFIXED = re.compile(r"[\u4e00-\u9fff]{2,3}[县区旗]")
-_LEVEL_WORD = re.compile(r"\s+(District|County|City|Banner|Province|Prefecture)\b", re.I)
+_LEVEL_WORD = re.compile(r"\s+(District|County|City|Banner|Province|Prefecture|League)\b", re.I)
+# What stands between a place and its parent written after it: "Duolun County (多伦县) in Xilingol".
+_QUALIFIER = re.compile(r"(?:\s*(?:district|county|city|banner|prefecture|league))?[\s)）]*(?:in|of|,|，)\s*", re.I)
 # Capitalised English words that are not place names even when they sound like one.
 NOT_PLACES = {"what", "which", "when", "where", "how", "the", "science", "technology", "plan", "work", "points",
               "target", "according", "does", "document", "city", "province", "china", "chinese", "year", "district",
@@ -221,7 +223,10 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
     gaz_contains = gaz.contains
     kept = [pm for i, pm in enumerate(out)
             if not (i + 1 < len(out) and re.fullmatch(r"(?:'s)?\s*|市", text[pm.start + len(pm.surface):out[i + 1].start])
-                    and gaz_contains(gaz.get(pm.code), gaz.get(out[i + 1].code)) and pm.code != out[i + 1].code)]
+                    and gaz_contains(gaz.get(pm.code), gaz.get(out[i + 1].code)) and pm.code != out[i + 1].code)
+            # ...and so does one written right after it: "Duolun County (多伦县) in Xilingol", "多伦县，锡林郭勒盟".
+            and not (i > 0 and _QUALIFIER.fullmatch(text[out[i - 1].start + len(out[i - 1].surface):pm.start])
+                     and gaz_contains(gaz.get(pm.code), gaz.get(out[i - 1].code)) and pm.code != out[i - 1].code)]
     return kept, spans
 
 
@@ -239,7 +244,25 @@ def _latin_place(name: str, catalog: PlaceCatalog, suffix: str | None = None) ->
     if exact:
         return _prefer(exact, catalog), True
     near = [p for p in candidates if p.code in catalog.indexed]
-    return (_prefer(near, catalog), False) if near else (None, False)
+    if near:
+        return _prefer(near, catalog), False
+    return _spelled_like(name, catalog), False
+
+
+# A name spelled unlike its pinyin ("Xilingol" for 锡林郭勒, xilinguole) still reads as an indexed place when
+# it is this close to that one place's pinyin and to no other's.
+SPELLING_RATIO = 0.8
+
+
+def _spelled_like(name: str, catalog: PlaceCatalog) -> Place | None:
+    from difflib import SequenceMatcher
+
+    if len(name) < 5:
+        return None
+    gaz, spelled = gazetteer(), name.lower()
+    close = {code for code in catalog.indexed
+             if SequenceMatcher(None, spelled, _plain_pinyin(gaz.get(code).short)).ratio() >= SPELLING_RATIO}
+    return gaz.get(close.pop()) if len(close) == 1 else None
 
 
 @functools.lru_cache(maxsize=4096)
