@@ -291,7 +291,7 @@ def cmd_documents(args) -> int:
                 ("issued", d.get("issue_date"), "issue_date"), ("published", d.get("published"), "published"),
                 ("number", d.get("doc_number"), "doc_number"), ("printed", d.get("printed"), "printed"),
                 ("outlet", d.get("outlet"), "outlet"), ("speaker", d.get("speaker"), "speaker"),
-                ("reporter", d.get("reporter"), "reporter")]
+                ("reporter", d.get("reporter"), "reporter"), ("venue", d.get("venue"), "venue")]
         for label, value, key in rows:
             where = d["evidence"].get(key) if key else None
             quoted = f"   ← [{where[0]}:{where[1]}] “{d['evidence_text'][key]}”" if where else ""

@@ -52,7 +52,8 @@ def _metadata_note(index: Store, clause: Clause, english: bool) -> str:
         return ""
     label = {"issue_date": ("date", "日期"), "published": ("published", "发布日期"), "issuer": ("issuer", "发文机关"),
              "doc_number": ("document number", "发文字号"), "printed": ("printed", "印发日期"),
-             "outlet": ("source", "来源"), "speaker": ("delivered by", "报告人"), "reporter": ("reporter", "记者")}[field]
+             "outlet": ("source", "来源"), "speaker": ("delivered by", "报告人"), "reporter": ("reporter", "记者"),
+             "venue": ("delivered at", "会议")}[field]
     return f" ({label[0]}: {value})" if english else f"（{label[1]}：{value}）"
 
 

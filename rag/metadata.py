@@ -29,12 +29,12 @@ from importlib import resources
 
 from .places import Gazetteer, Mention, Place, gazetteer, scope_words, to_simplified
 from .publication import (CN_DATE, find_doc_number, find_issue_date, find_issuer, find_outlet, find_printed,
-                          find_published, find_reporter, find_speaker, issuer_line)
+                          find_published, find_reporter, find_speaker, find_venue, issuer_line)
 
 # The publication record's fields and their finders (rag/publication.py), in the order they are read.
 RECORD_FINDERS = {"issuer": find_issuer, "issue_date": find_issue_date, "doc_number": find_doc_number,
                   "published": find_published, "printed": find_printed, "outlet": find_outlet,
-                  "reporter": find_reporter, "speaker": find_speaker}
+                  "reporter": find_reporter, "speaker": find_speaker, "venue": find_venue}
 
 __all__ = ["DocumentMetadata", "extract_metadata", "plan_kinds", "place_fields", "normalise_text"]
 
@@ -55,6 +55,7 @@ class DocumentMetadata:
     outlet: str | None = None  # the page's 来源: an outlet (恩施日报) or an office ("source" is the file)
     speaker: str | None = None  # who delivered a report ("区长　周明远" -> 周明远)
     reporter: str | None = None  # a news page's byline ("记者 顾明远" -> 顾明远)
+    venue: str | None = None  # the meeting a report was delivered at ("县第十七届人民代表大会第四次会议")
     kind: str | None = None  # 工作要点 / 工作意见 / 实施方案 / 行动方案 / 规划 / 工作总结 / 新闻 ...
     place: str | None = None  # the plan's own place, official name: 洞头区 / 温州市 / 浙江省
     level: str | None = None  # "province" | "city" | "county"
@@ -144,7 +145,7 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
     return DocumentMetadata(title=title, year=years[-1] if years else None, years=years, period=period,
                             issuer=issuer, issue_date=record["issue_date"][0], published=record["published"][0],
                             doc_number=doc_number, printed=record["printed"][0], outlet=record["outlet"][0],
-                            speaker=record["speaker"][0], reporter=record["reporter"][0], kind=kind, evidence=evidence, **fields)
+                            speaker=record["speaker"][0], reporter=record["reporter"][0], venue=record["venue"][0], kind=kind, evidence=evidence, **fields)
 
 
 def place_fields(gaz: Gazetteer, place: Place | None) -> dict:

@@ -12,6 +12,7 @@ an issuing body's name and the titles of officials who deliver reports are data 
 - outlet: the 来源 field of a page (恩施日报, 市科技局).
 - reporter: the byline's 记者/作者 of a news page ("记者 顾明远").
 - speaker: who delivered a report: a line holding only an official's title and a name ("区长　周明远").
+- venue: the meeting a report or speech was delivered at: "——2024年1月11日在县第十七届人民代表大会第四次会议上".
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import date
 from importlib import resources
 
 __all__ = ["CN_DATE", "find_doc_number", "find_issue_date", "find_issuer", "find_outlet", "find_printed",
-           "find_published", "find_reporter", "find_speaker", "iso_date", "issuer_line"]
+           "find_published", "find_reporter", "find_speaker", "find_venue", "iso_date", "issuer_line"]
 
 Found = tuple[str | None, tuple[int, int] | None]
 
@@ -170,6 +171,18 @@ def find_speaker(norm: str) -> Found:
         return None, None
     if m := _speaker_line().search(norm[:5000]):
         return m.group(2), (m.start(1), m.end(2))
+    return None, None
+
+
+# A report's or speech's dateline: "——2024年1月11日在县第十七届人民代表大会第四次会议上" (the date may be missing).
+VENUE_LINE = re.compile(r"^[>\s　]*[—-]{1,2}\s*(?:(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*)?在"
+                        r"([\u4e00-\u9fff0-9、“”（）()]{4,40}?(?:会议|大会|会|论坛|座谈会|典礼))上", re.M)
+
+
+def find_venue(norm: str) -> Found:
+    """The meeting a report was delivered at, from its dateline in the opening part of the text."""
+    if m := VENUE_LINE.search(norm[:5000]):
+        return m.group(1), m.span(1)
     return None, None
 
 

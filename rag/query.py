@@ -58,6 +58,9 @@ METADATA_HINTS = {
                            r"\bwho wrote\b|\bauthor of (?:the|this) (?:news|report|article)\b", re.I),
     "speaker": re.compile(r"谁作的?(?:政府工作)?报告|(?:报告|讲话)(?:是|由)谁作|作报告的是|报告人|谁(?:代表|在会上)?作(?:了)?(?:政府工作)?报告|"
                           r"\bwho (?:delivered|gave|presented|made|read)\b|\b(?:delivered|presented) by\b", re.I),
+    "venue": re.compile(r"(?:在)?(?:哪|什么)(?:一|个)?(?:次|届)?(?:会议|大会|会)上|在哪次会|会议名称|"
+                        r"\b(?:at|in) (?:which|what) (?:meeting|session|congress|conference)\b|"
+                        r"\bwhich (?:meeting|session|congress)\b", re.I),
     "issue_date": re.compile(r"成文日期|发布日期|落款日期|落款时间|哪一?天|什么时候(?:印发|发布|成文|出台)|何时|"
                              r"\bwhen\b.*\b(?:issued|published|released|dated|signed)\b|issue date|"
                              r"date of (?:issue|issuance|publication)|what date", re.I),

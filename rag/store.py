@@ -13,7 +13,7 @@ __all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "PIPELINE
 
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.24-5"  # the byline's reporter (before: "date"/"day" question words; county short form in a title)
+PIPELINE_VERSION = "2026.11.24-6"  # the meeting a report was delivered at (before: the byline's reporter)
 
 if TYPE_CHECKING:
     from .index_folder import index_lock

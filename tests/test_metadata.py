@@ -174,3 +174,15 @@ def test_an_html_signature_and_issuer_inside_elements_are_read():
     m = meta(html)
     assert m.issue_date == "2024-03-12" and m.published == "2024-03-15" and m.issuer == "大同市科学技术局"
     assert html[slice(*m.evidence["issue_date"])] == "2024年3月12日"
+
+
+def test_the_meeting_a_report_was_delivered_at_is_read_from_its_dateline():
+    report = ("# 某县2024年政府工作报告\n\n> ——2024年1月11日在县第十七届人民代表大会第四次会议上\n>\n> 县长　王一凡\n\n"
+              "各位代表：现在，我代表县人民政府作工作报告。\n")
+    m = meta(report)
+    assert m.venue == "县第十七届人民代表大会第四次会议" and m.speaker == "王一凡"
+    assert report[slice(*m.evidence["venue"])] == m.venue
+    speech = "在全市科技创新大会上的讲话\n——2023年2月1日在全市科技创新大会上\n同志们：\n"
+    assert meta(speech).venue == "全市科技创新大会"
+    # running text that mentions a meeting is no dateline
+    assert meta("某市2024年工作要点\n市长在全市科技创新大会上强调，要抓好科技创新。\n").venue is None

@@ -36,6 +36,8 @@ def test_dates_rendered_in_iso_are_grounded_in_their_scraped_form():
     ("Compare the number of science and technology commissioners Enshi and Nanchang send out.", "people"),
     ("绍兴2025年技术交易额目标是多少?", None),  # unsaid: any figure may answer
     ("How many incubators does Shaoxing plan?", None),
+    ("How much R&D spending (in money, not intensity) did Zhengding report?", "money"),
+    ("研发经费投入是多少亿元（而不是强度）？", "money"),
 ])
 def test_the_kind_of_figure_a_question_asks_for(question, kind):
     assert asked_figure_kind(question) == kind

@@ -68,6 +68,7 @@ def levels():
         "dongtou": DocumentMetadata(title="洞头区科技创新实施方案", district="洞头区", city="温州", province="浙江"),
         "hainan": DocumentMetadata(title="海南省科技创新规划", province="海南"),
         "ganzhou": DocumentMetadata(title="2025年全市科技工作要点", city="赣州", province="江西"),
+        "xilingol": DocumentMetadata(title="锡林郭勒盟科学技术局2024年工作总结", city="锡林郭勒", province="内蒙古"),
     })
 
 
@@ -88,6 +89,7 @@ def test_places_at_every_level(tools, levels, question, labels):
 @pytest.mark.parametrize("question, written, label", [
     ("赣洲2025年技术合同成交额目标是多少?", "赣洲", "赣州"),
     ("What is Ganzou's 2025 target?", "Ganzou", "赣州"),
+    ("What is Xilingol League's 2025 target?", "Xilingol", "锡林郭勒"),  # spelled unlike its pinyin (xilinguole)
 ])
 def test_homophone_near_misses_resolve_to_indexed_places_and_say_so(tools, levels, question, written, label):
     tk, _ = tools
@@ -212,3 +214,30 @@ def test_a_township_below_the_gazetteer_is_a_place_with_no_plan(tools, counties,
     assert town in analyse_query(question, counties, tk).unknown_places
     for plain in ("推动乡村振兴和城乡融合的目标是多少?", "2025年全市乡镇科技特派员多少名?", "特色小镇建设目标?"):
         assert analyse_query(plain, counties, tk).unknown_places == (), plain
+
+
+def test_a_parent_written_after_a_place_only_qualifies_it(tools, levels):
+    tk, _ = tools
+    q = analyse_query("What is the 2025 target of Duolun County (多伦县) in Xilingol?", levels, tk)
+    assert q.cities == ("锡林郭勒盟多伦县",) and q.unknown_places == ("锡林郭勒盟多伦县",)
+    q = analyse_query("洞头区，温州市，2025年研发投入目标", levels, tk)
+    assert q.cities == ("温州市洞头区",)
+
+
+def test_a_quoted_plan_title_is_no_words_to_search_for_in_that_plan(tools, levels):
+    from rag.query import without_title_words
+
+    tk, _ = tools
+    q = analyse_query("洞头区科技型企业倍增行动方案提出，到2026年高新技术企业要达到多少家？", levels, tk)
+    narrowed = without_title_words(q, ["洞头区科技型企业倍增行动方案（2024—2026年）"])
+    assert any("高新技术企业" in g for g in narrowed.term_groups)
+    assert not any("倍增" in g for g in narrowed.term_groups) and any("倍增" in g for g in q.term_groups)
+    # a word the question also uses outside the quoted title stays
+    q = analyse_query("洞头区科技型企业倍增行动方案中，科技型企业要达到多少家？", levels, tk)
+    assert any("科技型企业" in g for g in without_title_words(q, ["洞头区科技型企业倍增行动方案"]).term_groups)
+
+
+def test_what_a_question_says_it_does_not_want_is_no_search_word(tools, levels):
+    tk, _ = tools
+    q = analyse_query("How much R&D spending (in money, not intensity) did Dongtou District report for 2023?", levels, tk)
+    assert q.figure_kind == "money" and not any("强度" in g for g in q.term_groups)

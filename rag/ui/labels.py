@@ -47,7 +47,7 @@ FIELD_LABELS = {
     "city": "城市 city", "district": "区县 district", "level": "级别 level", "place_code": "区划代码 place code",
     "year": "年份 year", "years": "覆盖年份 years", "period": "规划期 period", "issuer": "发文机关 issuer",
     "issue_date": "成文日期 issued", "published": "发布日期 published", "printed": "印发日期 printed",
-    "doc_number": "文号 number", "outlet": "来源 outlet", "speaker": "报告人 speaker",
+    "doc_number": "文号 number", "outlet": "来源 outlet", "reporter": "记者 reporter", "speaker": "报告人 speaker", "venue": "会议 venue",
     "source": "文件 file", "doc_id": "doc_id", "chunks": "块 chunks", "characters": "字符 characters",
 }
 

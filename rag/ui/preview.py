@@ -16,7 +16,7 @@ __all__ = ["render_document_preview", "highlight_spans", "PREVIEW_CHARS"]
 PREVIEW_CHARS = 200_000  # more text than this is cut in the preview (a browser slows down on megabytes of text)
 # The fields shown, in this order; the rest of Assistant.documents()'s keys are internal (evidence, …).
 SHOWN = ("title", "kind", "place", "city", "district", "province", "level", "year", "years", "period", "issuer",
-         "issue_date", "published", "printed", "doc_number", "outlet", "speaker", "source", "chunks", "characters")
+         "issue_date", "published", "printed", "doc_number", "outlet", "reporter", "speaker", "venue", "source", "chunks", "characters")
 
 
 def highlight_spans(text: str, spans: dict[str, tuple[int, int]]) -> str:
