@@ -29,7 +29,7 @@ import numpy as np
 
 from .chunking import Clause
 from .numbers import has_figure_of_kind, is_flow
-from .query import Query
+from .query import Query, load_measures
 from .retrieval import ScoredChunk
 from .stores.base import Store
 
@@ -101,6 +101,22 @@ def _covered(groups, text: str) -> frozenset[int]:
     return frozenset(i for i, g in enumerate(groups) if any(t.lower() in text for t in g))
 
 
+# A group matched only by a form that is part of the group's own head term (研发投入 in 研发投入强度) is weaker
+# evidence: "研发投入占营收比重" is another indicator than the R&D intensity asked for. The head without its
+# measure word (高新技术企业 for 高新技术企业总数) is as good as the head.
+PART_FORM_MATCH = 0.5
+
+
+def _strengths(groups, text: str, covered: frozenset[int]) -> dict[int, float]:
+    measures = load_measures()
+    out = {}
+    for i in covered:
+        head, *forms = [t.lower() for t in groups[i]]
+        weak = {f for f in forms if f != head and f in head and head.removeprefix(f) not in measures}
+        out[i] = PART_FORM_MATCH if all(f in weak for f in [head, *forms] if f in text) else 1.0
+    return out
+
+
 def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: list[ScoredChunk]
                   ) -> list[ScoredClause]:
     weights = term_weights(index, query)
@@ -159,7 +175,8 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
             context = simplify(doc.text[clause.sentence_start:sent_end] + " " + header).lower()
             own = _covered(query.term_groups, text)
             ctx = _covered(query.term_groups, context)
-            lexical_own = sum(weights[i] for i in own) / total if total else 0.0
+            strength = _strengths(query.term_groups, text, own)
+            lexical_own = sum(weights[i] * strength[i] for i in own) / total if total else 0.0
             lexical_ctx = sum(weights[i] for i in ctx) / total if total else 0.0
             # Relative to this question's candidates: cross-lingual similarities sit in a narrow band
             # (0.76–0.83 for English questions), so only their order carries information.

@@ -34,3 +34,15 @@ def test_a_comparison_base_year_does_not_set_what_a_clause_is_about():
     assert _governing_year(before) == 2026
     assert _governing_year("2023年，全市技术合同成交额达到268亿元；2024年，") == 2024
     assert _governing_year("全市技术合同成交额达到268亿元，") is None
+
+
+def test_a_term_matched_only_by_a_part_of_its_head_is_weaker_evidence():
+    """"R&D intensity" is 研发投入强度 or 占GDP比重; 研发投入 alone (研发投入占营收比重) is another indicator."""
+    from rag.answer import PART_FORM_MATCH, _strengths
+
+    groups = (("研发投入强度", "研发经费投入强度", "研发投入", "强度", "占GDP比重"), ("高新技术企业总数", "高新技术企业"),
+              ("实验室", "重点实验室"))
+    assert _strengths(groups, "规上工业企业研发投入占营收比重4.0%", frozenset({0}))[0] == PART_FORM_MATCH
+    assert _strengths(groups, "全社会r&d经费占gdp比重达到3.3%", frozenset({0}))[0] == 1.0
+    assert _strengths(groups, "高新技术企业达到900家", frozenset({1}))[1] == 1.0  # the head less its measure word
+    assert _strengths(groups, "加快建设江西省实验室鹰潭中心", frozenset({2}))[2] == 1.0
