@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .chunking import Clause
-from .numbers import has_figure_of_kind, is_flow
+from .numbers import has_figure_of_kind, is_bare_figure, is_flow
+from .places import names_township
 from .query import Query, load_measures
 from .retrieval import ScoredChunk
 from .stores.base import Store
@@ -174,6 +175,22 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                 sent_end = max(sent_end, para_end if para_end >= 0 else len(doc.text))
             context = simplify(doc.text[clause.sentence_start:sent_end] + " " + header).lower()
             own = _covered(query.term_groups, text)
+            flow_text = text  # what the figure itself says: "净增112家，总数达到836家" is a total
+            if not own and is_bare_figure(simplify(clause.text)):
+                # "高新技术企业达到900家，2023年底为486家": a bare figure is about the clause before it, and is
+                # quoted with it.
+                head = doc.text[clause.sentence_start:clause.start].rstrip("，,；; 　")
+                lead = clause.sentence_start + max(head.rfind(c) for c in "，,；;") + 1
+                while lead < clause.start and doc.text[lead].isspace():
+                    lead += 1
+                own = _covered(query.term_groups, simplify(doc.text[lead:clause.start]).lower())
+                if own:
+                    # ...and is as close to the question as that clause is (its own vector holds only a figure)
+                    sim = max([float(sim)] + [float(v) for r, v in zip(rows, sims)
+                                              if index.clauses[r].start <= lead < index.clauses[r].end])
+                    clause = Clause(clause.clause_id + "<", clause.chunk_id, clause.doc_id, lead, clause.end,
+                                    doc.text[lead:clause.end], clause.sentence_start, clause.sentence_end)
+                    text = simplify(clause.text).lower()
             ctx = _covered(query.term_groups, context)
             strength = _strengths(query.term_groups, text, own)
             lexical_own = sum(weights[i] * strength[i] for i in own) / total if total else 0.0
@@ -189,8 +206,12 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
             if name_groups and not name_groups & own:
                 heading += 0.3
             # "有多少家孵化器" asks for the total (达到41家), not what was added in the year (新增4家).
-            if not query.asks_flow and query.prefers_figure and figure and is_flow(text):
+            if not query.asks_flow and query.prefers_figure and figure and is_flow(flow_text):
                 heading += 0.1
+            # "2023年周庄镇、新桥镇…分别达到68家、41家": a town's figure is not its county's, which is asked for
+            # (a question naming a town is refused before this: no plan is a town's).
+            if figure and names_township(text):
+                heading += 0.2
             score = (0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense - heading
                      + (0.25 if query.prefers_figure and figure else 0.0) + 0.05 / (1 + sc.rank))
             # Support is lexical whenever the question has key terms: embedding similarity is too flat

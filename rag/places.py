@@ -71,6 +71,18 @@ def is_township(word: str) -> bool:
         and not word.endswith(tuple(rules["not_townships"]))
 
 
+@functools.lru_cache(maxsize=1)
+def _township_mention() -> re.Pattern:
+    # 乡 is left out: 美丽乡村, 乡村振兴 read like township names far more often than they are one.
+    suffixes = [x for x in _rules()["township_suffixes"] if x != "乡"]
+    return re.compile(r"[\u4e00-\u9fff]{2,3}?(?:%s)" % "|".join(map(re.escape, suffixes)))
+
+
+def names_township(text: str) -> bool:
+    """Whether `text` (Simplified) names a township-level place: "2023年周庄镇、新桥镇…", "澄江街道技术交易额…"."""
+    return any(is_township(m.group(0)) for m in _township_mention().finditer(text))
+
+
 def scope_words() -> dict[str, list[str]]:
     """level -> the words a plan uses for its own place at that level (全市, 全区 …)."""
     return _rules()["scope_words"]

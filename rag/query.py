@@ -85,6 +85,7 @@ EVENT_WORDS = re.compile(r"召开|举行|举办|开幕|闭幕|启动|开工|签�
                          re.I)
 WHEN_WORDS = re.compile(r"哪一?天|哪日|几月几日|什么时候|何时|日期|\bwhen\b|\bwhat date\b|\bwhich day\b|\bon what day\b", re.I)
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+YEAR_PART = re.compile(r"((?:19|20)\d{2}\s*年)[底末初中]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -208,6 +209,7 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     city_words |= {w + "市" for w in city_words}
     groups: list[tuple[str, ...]] = []
     wanted = without_negated(simplified)  # "(in money, not intensity)": intensity is no word to search for
+    wanted = YEAR_PART.sub(lambda m: m.group(1) + " ", wanted)  # "2023年底有多少家": 底 is when, not what
     for tok in tokenizer(wanted):
         if tok in city_words or re.fullmatch(r"(?:19|20)\d{2}年?", tok) or not CJK.search(tok) and tok.isascii() and lang != "zh" \
                 and tok not in {"r&d", "gdp"}:

@@ -186,3 +186,11 @@ def test_the_meeting_a_report_was_delivered_at_is_read_from_its_dateline():
     assert meta(speech).venue == "全市科技创新大会"
     # running text that mentions a meeting is no dateline
     assert meta("某市2024年工作要点\n市长在全市科技创新大会上强调，要抓好科技创新。\n").venue is None
+
+
+def test_a_passage_naming_a_town_is_told_apart_from_one_about_its_county():
+    from rag.places import names_township
+
+    assert names_township("从镇街看，2023年周庄镇、新桥镇、华士镇高新技术企业数分别达到68家")
+    assert names_township("澄江街道技术交易额达到31亿元")
+    assert not any(names_township(t) for t in ("推进新型城镇化建设", "建设特色小镇", "乡村振兴", "全市高新技术企业总数达到836家"))

@@ -68,3 +68,13 @@ def test_totals_and_what_was_added_are_told_apart():
     assert not asks_for_flow("余杭区2023年底有多少家孵化器?")
     assert not asks_for_flow("How many incubators did Yuhang have at the end of 2023?")
     assert is_flow("新增省级以上科技企业孵化器4家") and not is_flow("全区省级以上科技企业孵化器达到41家")
+
+
+@pytest.mark.parametrize("text, bare", [
+    ("2023年底为486家", True), ("总数达到836家", True), ("上年为2.41%", True), ("（2023年为2.41%）", True),
+    ("高新技术企业达到900家", False), ("其中国家级3家", False), ("2023年", False),
+])
+def test_a_bare_figure_is_about_the_clause_before_it(text, bare):
+    from rag.numbers import is_bare_figure
+
+    assert is_bare_figure(text) == bare

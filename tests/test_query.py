@@ -241,3 +241,9 @@ def test_what_a_question_says_it_does_not_want_is_no_search_word(tools, levels):
     tk, _ = tools
     q = analyse_query("How much R&D spending (in money, not intensity) did Dongtou District report for 2023?", levels, tk)
     assert q.figure_kind == "money" and not any("强度" in g for g in q.term_groups)
+
+
+def test_year_end_words_are_when_not_what(tools, levels):
+    tk, _ = tools
+    q = analyse_query("洞头区2023年底有多少家高新技术企业？", levels, tk)
+    assert q.years == (2023,) and all("底" not in t for t in q.terms)
