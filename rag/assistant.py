@@ -178,8 +178,8 @@ class Assistant(DocumentLibrary):
         if plan.refusal:  # already worded in the question's language
             return refusal(query, plan.refusal, plan.refusal)
         if query.intent == "outline" and not plan.open:
-            docs = [d for sub in plan.subquestions for d in sorted(eligible_documents(index, query.for_city(sub.place),
-                                                                                         sub.docs))]
+            docs = [d for sub in plan.subquestions if not sub.names
+                    for d in sorted(eligible_documents(index, query.for_city(sub.place), sub.docs))]
             label_of = (lambda d: plan_label(index, d, snap.catalog.english if en else None))
             if docs and (answer := outline_answer(index, query, docs, label_of)) is not None:
                 return self._with_assumptions(answer, query)
@@ -189,15 +189,22 @@ class Assistant(DocumentLibrary):
         # A comparison needs each place's own best clause; its support is spread over more terms.
         min_support = self.settings.min_support * (0.8 if len(plan.subquestions) > 1 else 1.0)
         whole = query
+        notes = []
         for sub in plan.subquestions:
             query = whole.for_city(sub.place)
+            if sub.names:  # a place answered from a plan above it: only a passage naming it answers
+                if query.asks_for or query.intent:  # who issued 锡林浩特's plan? It has none of its own.
+                    missing.append(sub.unanswered)
+                    continue
+                query = replace(query, term_groups=query.term_groups + (sub.names,),
+                                terms=query.terms + sub.names)
             allowed = eligible_documents(index, query, sub.docs)
             if not allowed:
                 years = "、".join(str(y) for y in query.years)
                 missing.append(say("no_plan_year", en, place=sub.label or "", years=years,
                                    for_place=f"for {sub.label} " if sub.label else ""))
                 continue
-            plans = plans_compared(index, query, allowed)
+            plans = plans_compared(index, query, allowed) if not sub.names else []
             if len(plans) >= 2:  # one place, two of its plans compared: answer from each
                 for docs in plans:
                     chosen, support = self._choose(index, query, vector, frozenset(docs), k,
@@ -209,12 +216,18 @@ class Assistant(DocumentLibrary):
             chosen, support = [], 0.0
             # The year's own annual plan first ("Ganzhou's 2025 target"), then every eligible plan.
             for docs in dict.fromkeys((frozenset(preferred_documents(index, query, allowed)), frozenset(allowed))):
-                chosen, support = self._choose(index, query, vector, docs, k, min_support)
+                chosen, support = self._choose(index, query, vector, docs, k, min_support, sub.names)
                 if chosen:
                     break
             best_support = max(best_support, support)
             if chosen:
                 groups.append((sub.label, chosen))
+                if sub.names:
+                    above = "、".join(dict.fromkeys(plan_label(index, s.clause.doc_id, snap.catalog.english if en else None)
+                                                   for s in chosen))
+                    notes.append(say("named_in_plan_above", en, place=sub.label, plan=above))
+            elif sub.unanswered:
+                missing.append(sub.unanswered)
             elif sub.label and not plan.open:
                 missing.append(say("nothing_for_place", en, place=sub.label))
         query = whole
@@ -232,6 +245,8 @@ class Assistant(DocumentLibrary):
             return refusal(query, reason, reason, best_support)
         answer = compose_answer(index, query, groups, missing,
                                 snap.catalog.english if en else None)  # English names need pypinyin (0.2 s)
+        if notes:
+            answer.answer = "".join(notes) + "\n" + answer.answer
         use_llm = self.settings.llm if llm is None else llm
         if use_llm:
             from .generation import generate_answer
@@ -248,9 +263,11 @@ class Assistant(DocumentLibrary):
             answer.answer = notes + "\n" + answer.answer
         return answer
 
-    def _choose(self, index: Store, query: Query, vector, allowed: frozenset[str], k: int, min_support: float):
-        """(chosen clauses, best support) for one city's question among `allowed` documents."""
-        query = without_title_words(query, [index.documents[d].metadata.title or "" for d in allowed])
+    def _choose(self, index: Store, query: Query, vector, allowed: frozenset[str], k: int, min_support: float,
+                names: tuple[str, ...] = ()):
+        """(chosen clauses, best support) for one city's question among `allowed` documents; with `names`, only
+        clauses that name one of them (a place answered from a plan above it)."""
+        query = without_title_words(query, [index.catalog[d].metadata.title or "" for d in allowed])
         chunks = retrieve(index, query, vector, k=k, fetch_k=self.settings.fetch_k, allowed=set(allowed),
                           reranker=self.reranker)
         if query.asks_for and chunks:
@@ -259,6 +276,10 @@ class Assistant(DocumentLibrary):
             if metas:
                 return metas, 1.0
         scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years)
+        if names:
+            simplify = index.tokenizer.simplify
+            # the clause itself: in "利川市高新技术企业达到31家，建始县选派科技特派员120名" the second is 建始's
+            scored = [s for s in scored if any(n in simplify(s.clause.text) for n in names)]
         if query.figure_kind == "date":
             # "本报讯 2月27日,…大会在恩施市召开": the date and the event are clauses of one sentence.
             scored = [widen_to_sentence(index, s, query=query) for s in scored]

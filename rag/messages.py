@@ -17,6 +17,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_own_plan_above": ("没有{place}的规划文件（只收录了其上级{above}的规划，其目标不是{place}的）",
                           "no plan of {place} is indexed (only of {above}, which contains it; its figures are "
                           "not {place}'s)"),
+    "named_in_plan_above": ("（{place}没有本级规划文件；以下引自{plan}中关于{place}的内容）",
+                            "({place} has no plan of its own indexed; quoted below is what {plan} says of it)"),
     "filter_conflict": ("筛选条件（{filter}）与问题中的地点（{places}）不一致；请去掉筛选条件或修改问题",
                         "the place filter ({filter}) contradicts the place in the question ({places}); "
                         "remove the filter or change the question"),

@@ -4,6 +4,9 @@ Rules (places come from `rag.question_places`, plans' places from `rag.metadata`
 - A place is answered only from plans *of that place*: a province from provincial plans, a city from city
   plans, a district from its own. A city's figure is never passed off as its province's or district's;
   when only plans above or inside the place exist, the refusal says which ones do.
+- A place with no plan of its own (a district, a town) may still be answered from a plan of a place above it,
+  but only by a passage that names it ("锡林浩特市高新技术企业29家" in the league's summary), and the answer
+  says so.
 - A place with no plan at all is refused by name.
 - A place filter (`city=` / `--city`) that contradicts the places in the question is refused, saying so;
   one that agrees narrows the question to it.
@@ -28,6 +31,10 @@ class SubQuestion:
     place: str | None  # division code; None for plans whose place is unknown
     label: str | None  # how answers name the place: 绍兴 / 温州市洞头区 / 浙江省
     docs: frozenset[str]  # the documents this part may be answered from (before year and kind filters)
+    # For a place answered from a plan above it: the names a quoted passage must hold, and why nothing else
+    # answers (the refusal when no passage names it).
+    names: tuple[str, ...] = ()
+    unanswered: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,13 @@ def plan_question(query: Query, catalog: PlaceCatalog, place_filter: Place | Non
         named = [place_filter]
     townships = [u for u in query.unknown_places if is_township(u)]
     if townships:  # 周庄镇 in 江阴: below any indexed plan's place, and the county's figures are not the town's
-        above = [gaz.label(p) for p in named if catalog.docs_at(p.code)]
+        above = [p for p in named if catalog.docs_at(p.code)]
         town = join(townships, en)
-        return QuestionPlan((), refusal=say("no_own_plan_above", en, place=town, above=join(above, en)) if above
-                            else say("no_plan_for", en, place=town))
+        if not above:
+            return QuestionPlan((), refusal=say("no_plan_for", en, place=town))
+        why = say("no_own_plan_above", en, place=town, above=join([gaz.label(p) for p in above], en))
+        docs = frozenset().union(*(catalog.docs_at(p.code) for p in above))
+        return QuestionPlan((SubQuestion(None, town, docs, tuple(townships), why),))
     if not named and query.unknown_places:  # only places outside China's divisions (东京): no plan is theirs
         return QuestionPlan((), refusal=say("no_plan_for", en, place=join(query.unknown_places, en)))
     if not named:
@@ -69,11 +79,22 @@ def plan_question(query: Query, catalog: PlaceCatalog, place_filter: Place | Non
         docs = catalog.docs_at(place.code)
         if docs:
             subs.append(SubQuestion(place.code, label, frozenset(docs)))
+        elif above := _nearest_above(place, catalog):
+            names = tuple(dict.fromkeys((place.name, place.short)))
+            subs.append(SubQuestion(place.code, label, frozenset(catalog.docs_at(above.code)), names,
+                                    _why_missing(place, catalog, en)))
         else:
             missing.append(_why_missing(place, catalog, en))
     if not subs:
         return QuestionPlan((), tuple(missing), refusal=join(missing, en, strong=True))
     return QuestionPlan(tuple(subs), tuple(missing))
+
+
+def _nearest_above(place: Place, catalog: PlaceCatalog) -> Place | None:
+    """The closest place above `place` with plans of its own, when `place` has none and none inside it."""
+    if catalog.docs_within(place.code):
+        return None  # a city with only district plans: theirs are not the city's, nor is the city named there
+    return next((a for a in reversed(gazetteer().lineage(place)[:-1]) if catalog.docs_at(a.code)), None)
 
 
 def _why_missing(place: Place, catalog: PlaceCatalog, english: bool) -> str:
