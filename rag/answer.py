@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .chunking import Clause
-from .numbers import has_figure_of_kind, is_bare_figure, is_flow
+from .numbers import has_figure_in, has_figure_of_kind, is_bare_figure, is_flow
 from .places import names_township
 from .query import Query, load_measures
 from .retrieval import ScoredChunk
@@ -186,8 +186,8 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                 own = _covered(query.term_groups, simplify(doc.text[lead:clause.start]).lower())
                 if own:
                     # ...and is as close to the question as that clause is (its own vector holds only a figure)
-                    sim = max([float(sim)] + [float(v) for r, v in zip(rows, sims)
-                                              if index.clauses[r].start <= lead < index.clauses[r].end])
+                    sim = max([float(sim)] + [float(v) for other, v in zip(clauses, sims)
+                                              if other.start <= lead < other.end])
                     clause = Clause(clause.clause_id + "<", clause.chunk_id, clause.doc_id, lead, clause.end,
                                     doc.text[lead:clause.end], clause.sentence_start, clause.sentence_end)
                     text = simplify(clause.text).lower()
@@ -212,7 +212,9 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
             # (a question naming a town is refused before this: no plan is a town's).
             if figure and names_township(text):
                 heading += 0.2
-            score = (0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense - heading
+            # "达到多少家": a figure in 家 answers before one in 万元.
+            unit = 0.1 if query.unit and figure and has_figure_in(text, query.unit) else 0.0
+            score = (0.45 * lexical_own + 0.25 * lexical_ctx + 0.35 * dense - heading + unit
                      + (0.25 if query.prefers_figure and figure else 0.0) + 0.05 / (1 + sc.rank))
             # Support is lexical whenever the question has key terms: embedding similarity is too flat
             # (0.87–0.93 for right and wrong clauses alike) to tell "answered" from "not in the documents".

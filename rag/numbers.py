@@ -137,6 +137,24 @@ def is_bare_figure(text: str) -> bool:
     return bool(_bare_figure().match(text))
 
 
+@functools.lru_cache(maxsize=1)
+def _count_units() -> tuple[str, ...]:
+    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    return tuple(sorted(data["count_units"], key=len, reverse=True))
+
+
+def asked_unit(question: str) -> str | None:
+    """The counting unit a Chinese question asks in ("达到多少家" -> 家, "几个" -> 个), or None."""
+    units = "|".join(map(re.escape, _count_units()))
+    m = re.search(r"(?:多少|几)(?:万|千|百)?(%s)" % units, question)
+    return m.group(1) if m else None
+
+
+def has_figure_in(text: str, unit: str) -> bool:
+    """Whether `text` states a number in `unit` ("900家" for 家; "6000家" but not "30万元" for 家)."""
+    return bool(re.search(r"(?:\d|[一二三四五六七八九十百千万两])\s*(?:万|千|百)?\s*" + re.escape(unit), text))
+
+
 def asked_figure_kind(question: str) -> str | None:
     """The kind of figure a question asks for ("percent", "money", "people"), or None when it does not say.
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from .metadata import plan_kinds
-from .numbers import asked_figure_kind, asks_for_flow, without_negated
+from .numbers import asked_figure_kind, asked_unit, asks_for_flow, without_negated
 from .places import gazetteer, generic_places, is_township
 from .question_places import PlaceCatalog, find_places
 from .bridge import TermBridge
@@ -114,6 +114,7 @@ class Query:
     # The kind of figure asked for ("percent", "money", "people"; rag/data/figure_kinds.json), None when unsaid
     figure_kind: str | None = None
     asks_flow: bool = True  # asks what is added in a period ("新增多少家"); False: a total ("有多少家")
+    unit: str | None = None  # the counting unit asked in ("多少家" -> 家), None when unsaid
 
     def for_city(self, place: str | None) -> "Query":
         """This query narrowed to one place's years and kinds (unchanged for single-place questions)."""
@@ -288,7 +289,7 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
         figure_kind = asked_figure_kind(simplified)
     return Query(question, simplified, lang, places, unknown, years, kinds, wants_figure, terms, tuple(groups),
                  asks_for, prefers_figure, wants_names, scopes, assumed, intent, metadata_fields, figure_kind,
-                 asks_for_flow(simplified))
+                 asks_for_flow(simplified), asked_unit(simplified) if wants_figure else None)
 
 
 def _merge_alternatives(text: str, groups: list[tuple[str, ...]], terms: list[str]) -> list[tuple[str, ...]]:

@@ -78,3 +78,11 @@ def test_a_bare_figure_is_about_the_clause_before_it(text, bare):
     from rag.numbers import is_bare_figure
 
     assert is_bare_figure(text) == bare
+
+
+def test_the_counting_unit_a_question_asks_in():
+    from rag.numbers import asked_unit, has_figure_in
+
+    assert asked_unit("到2026年全区高新技术企业要达到多少家？") == "家"
+    assert asked_unit("新建几个研发平台？") == "个" and asked_unit("技术合同成交额目标是多少?") is None
+    assert has_figure_in("高新技术企业达到900家", "家") and not has_figure_in("给予30万元奖励", "家")
