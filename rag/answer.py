@@ -251,7 +251,7 @@ def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, 
         named, inner = _clause_years(c.text)
         para_start = doc.text.rfind("\n", 0, c.start) + 1
         before = doc.text[para_start:c.start]
-        if not named and (earlier := _governing_year(before)):
+        if not named and (earlier := _governing_year(before) or _list_heading_year(doc.text, para_start)):
             named = {earlier}
         if not named and c.chunk_id:
             named = {int(y) for y in SENTENCE_YEAR.findall(index.chunks([c.chunk_id])[0].section)}
@@ -280,6 +280,29 @@ def _governing_year(before: str) -> int | None:
         if BASE_BEFORE.search(text[max(0, m.start() - 3):m.start()]) or BASE_AFTER.match(text[m.end():m.end() + 4]):
             continue
         return int(m.group(1))
+    return None
+
+
+BULLET = re.compile(r"^[ \t　]*(?:[·•▪●○◆\-*]|\d{1,2}[.、)）]|[（(]\d{1,2}[)）])")
+LIST_HEADING_MAX = 40
+
+
+def _list_heading_year(text: str, line_start: int) -> int | None:
+    """The year of the short line heading a bulleted list the clause's line belongs to: "2023年江阴科技创新“成绩单”"
+    above "·技术合同登记额（输出）…达到103亿元"."""
+    line_end = text.find("\n", line_start)
+    if not BULLET.match(text[line_start:line_end if line_end >= 0 else len(text)]):
+        return None
+    pos = line_start
+    while pos > 0:
+        start = text.rfind("\n", 0, pos - 1) + 1
+        line = text[start:pos].strip()
+        if not line:
+            return None  # a blank line ends the list before any heading
+        if not BULLET.match(line):
+            m = SENTENCE_YEAR.search(line) if len(line) <= LIST_HEADING_MAX else None
+            return int(m.group(1)) if m else None
+        pos = start
     return None
 
 

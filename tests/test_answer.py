@@ -46,3 +46,14 @@ def test_a_term_matched_only_by_a_part_of_its_head_is_weaker_evidence():
     assert _strengths(groups, "全社会r&d经费占gdp比重达到3.3%", frozenset({0}))[0] == 1.0
     assert _strengths(groups, "高新技术企业达到900家", frozenset({1}))[1] == 1.0  # the head less its measure word
     assert _strengths(groups, "加快建设江西省实验室鹰潭中心", frozenset({2}))[2] == 1.0
+
+
+def test_a_bulleted_list_is_about_the_year_of_its_short_heading():
+    from rag.answer import _list_heading_year
+
+    text = "正文。\n\n【链接】\n2023年江阴科技创新“成绩单”\n·新增专精特新中小企业87家\n·技术合同登记额达到103亿元\n"
+    line = text.index("·技术合同")
+    assert _list_heading_year(text, line) == 2023
+    assert _list_heading_year(text, text.index("正文")) is None  # not a list line
+    # a blank line between the list and a line above ends the list: that line is no heading
+    assert _list_heading_year("2023年工作总结\n\n·新增87家\n", 10) is None
