@@ -56,4 +56,5 @@ def test_a_bulleted_list_is_about_the_year_of_its_short_heading():
     assert _list_heading_year(text, line) == 2023
     assert _list_heading_year(text, text.index("正文")) is None  # not a list line
     # a blank line between the list and a line above ends the list: that line is no heading
-    assert _list_heading_year("2023年工作总结\n\n·新增87家\n", 10) is None
+    loose = "2023年工作总结\n\n·新增87家\n"
+    assert _list_heading_year(loose, loose.index("·")) is None
