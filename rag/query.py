@@ -243,7 +243,10 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
                                             if t.endswith(m) and len(t) - len(m) >= 4)))
               for g in groups]
     # Plan kinds (十四五, 工作要点 …) choose the document; they are not what a passage must say.
-    kind_words = {"十四五", "工作要点", "要点", "工作意见", "意见", "实施方案", "方案", "规划", "五年规划"}
+    # (Every kind's long names from rag/data/plan_kinds.json; of the short ones only those that rarely mean
+    # anything else: 计划 and 总结 are also words of content, "人才计划".)
+    kind_words = {"十四五", "工作要点", "要点", "工作意见", "意见", "实施方案", "方案", "规划", "五年规划"} | {
+        w for k in plan_kinds()["kinds"] for w in k["zh"] if len(w) >= 4}
     groups = [g for g in groups if not set(g) <= kind_words]
     # So do issuers ("昆山市科技局实施的…"): the bureau issued the plan, its name is not in the answer.
     issuers = tuple(plan_kinds()["issuer_suffixes"])

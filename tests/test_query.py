@@ -247,3 +247,11 @@ def test_year_end_words_are_when_not_what(tools, levels):
     tk, _ = tools
     q = analyse_query("洞头区2023年底有多少家高新技术企业？", levels, tk)
     assert q.years == (2023,) and all("底" not in t for t in q.terms)
+
+
+def test_plan_kinds_from_the_data_file_are_not_search_words(tools, levels):
+    tk, _ = tools
+    q = analyse_query("What target for invention patents per 10,000 people does Dongtou's action plan set?", levels, tk)
+    assert not any("行动计划" in g or "行动方案" in g for g in q.term_groups)
+    assert not any("设立" in g for g in q.term_groups)  # "set" a target: boilerplate, not what is asked
+    assert any("专利" in g for g in q.term_groups)
