@@ -29,7 +29,7 @@ import numpy as np
 
 from .chunking import Clause
 from .numbers import has_figure_in, has_figure_of_kind, is_bare_figure, is_flow
-from .places import names_township
+from .places import names_township, to_simplified
 from .query import Query, load_measures
 from .retrieval import ScoredChunk
 from .stores.base import Store
@@ -251,7 +251,8 @@ def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, 
         named, inner = _clause_years(c.text)
         para_start = doc.text.rfind("\n", 0, c.start) + 1
         before = doc.text[para_start:c.start]
-        if not named and (earlier := _governing_year(before) or _list_heading_year(doc.text, para_start)):
+        if not named and (earlier := _governing_year(before) or _list_heading_year(doc.text, para_start)
+                          or _relative_year(doc.text[c.sentence_start:c.end], doc.metadata)):
             named = {earlier}
         if not named and c.chunk_id:
             named = {int(y) for y in SENTENCE_YEAR.findall(index.chunks([c.chunk_id])[0].section)}
@@ -281,6 +282,20 @@ def _governing_year(before: str) -> int | None:
             continue
         return int(m.group(1))
     return None
+
+
+# "去年全市财政科技支出达到18.7亿元" in a page published in 2024 is about 2023; "较上年" is a comparison base.
+RELATIVE_YEARS = {"去年": -1, "上年": -1, "上一年": -1, "前年": -2, "今年": 0, "本年": 0, "明年": 1}
+RELATIVE_YEAR = re.compile(r"(?<![比较同与])(%s)(?!度?[比同])" % "|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
+
+
+def _relative_year(text: str, meta) -> int | None:
+    """The year "去年/今年/明年" in `text` means, counted from the date the document was published or signed."""
+    dated = meta.published or meta.issue_date or meta.printed
+    m = RELATIVE_YEAR.search(unicodedata.normalize("NFKC", text))
+    if not dated or not m:
+        return None
+    return int(dated[:4]) + RELATIVE_YEARS[m.group(1)]
 
 
 BULLET = re.compile(r"^[ \t　]*(?:[·•▪●○◆\-*]|\d{1,2}[.、)）]|[（(]\d{1,2}[)）])")
@@ -362,7 +377,8 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
     "占几成" is never answered with "5000万元".
     """
     if wants_figure and figure_kind:
-        scored = [s for s in scored if has_figure_of_kind(s.clause.text, figure_kind)]
+        # (in Simplified: "18.7億元" is money too)
+        scored = [s for s in scored if has_figure_of_kind(to_simplified(s.clause.text), figure_kind)]
     # For a how-many question the clause holding the figure must itself name something asked about:
     # a figure from a neighbouring clause is another indicator's figure.
     scored = [s for s in scored if s.support >= min_support and s.indicator_ok and (s.own > 0 or not wants_figure)]

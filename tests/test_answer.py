@@ -58,3 +58,21 @@ def test_a_bulleted_list_is_about_the_year_of_its_short_heading():
     # a blank line between the list and a line above ends the list: that line is no heading
     loose = "2023年工作总结\n\n·新增87家\n"
     assert _list_heading_year(loose, loose.index("·")) is None
+
+
+def test_last_year_and_this_year_count_from_the_documents_date():
+    from types import SimpleNamespace
+
+    from rag.answer import _relative_year
+
+    page = SimpleNamespace(published="2024-02-21", issue_date=None, printed=None)
+    assert _relative_year("據了解，去年全市財政科技支出達到18.7億元", page) == 2023
+    assert _relative_year("今年将设立总规模20亿元的母基金", page) == 2024
+    assert _relative_year("较上年提高0.18个百分点", page) is None  # a comparison base, not the year meant
+    assert _relative_year("去年全市…", SimpleNamespace(published=None, issue_date=None, printed=None)) is None
+
+
+def test_a_traditional_amount_is_money():
+    from rag.numbers import find_amounts
+
+    assert find_amounts("財政科技支出達到18.7億元") == [("18.7億元", 1.87e9)]
