@@ -29,7 +29,7 @@ import numpy as np
 
 from .chunking import Clause
 from .numbers import has_figure_in, has_figure_of_kind, is_bare_figure, is_flow
-from .places import names_township, to_simplified
+from .places import gazetteer, townships_named, to_simplified
 from .query import Query, load_measures
 from .retrieval import ScoredChunk
 from .stores.base import Store
@@ -96,6 +96,15 @@ def _core(index: Store, term: str) -> str:
     parts = [p for p in index.tokenizer.search_tokens(term) if p != term.lower()] or [term.lower()]
     seen = [p for p in parts if doc_freq(index, p) > 0] or parts
     return min(seen, key=lambda p: doc_freq(index, p) or 10**9).lower()
+
+
+def _names_other_part(text: str, place_code: str | None, question: str) -> bool:
+    """Whether a (Simplified) passage names a town, zone or place inside the plan's own place that the question
+    does not name (by its first two characters: 银川 for 银川市)."""
+    gaz = gazetteer()
+    place = gaz.get(place_code) if place_code else None
+    parts = townships_named(text) + (gaz.named_below(text, place) if place else [])
+    return any(p[:2] not in question for p in parts)
 
 
 def _covered(groups, text: str) -> frozenset[int]:
@@ -208,9 +217,9 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
             # "有多少家孵化器" asks for the total (达到41家), not what was added in the year (新增4家).
             if not query.asks_flow and query.prefers_figure and figure and is_flow(flow_text):
                 heading += 0.1
-            # "2023年周庄镇、新桥镇…分别达到68家、41家": a town's figure is not its county's, which is asked for
-            # (a question naming a town is refused before this: no plan is a town's).
-            if figure and names_township(text):
+            # "2023年周庄镇、新桥镇…分别达到68家", "到2025年银川市高新技术企业达到320家" in a plan of 宁夏: a figure
+            # of a town, zone or city inside the plan's place is not the place's own, unless that part is asked about.
+            if figure and _names_other_part(text, doc.metadata.place_code, query.simplified):
                 heading += 0.2
             # "达到多少家": a figure in 家 answers before one in 万元.
             unit = 0.1 if query.unit and figure and has_figure_in(text, query.unit) else 0.0
@@ -357,9 +366,9 @@ def metadata_clause(index: Store, doc_id: str, field: str) -> ScoredClause | Non
     """The span a metadata field (issue date, issuer) was read from, as a quotable clause."""
     doc = index.catalog[doc_id]
     # No separate page or colophon date: the plan's own date is the best the text gives (and back).
-    fallback = {"published": "issue_date", "printed": "issue_date", "issue_date": "printed"}
-    if field not in doc.metadata.evidence and fallback.get(field) in doc.metadata.evidence:
-        field = fallback[field]
+    fallback = {"published": ("issue_date",), "printed": ("issue_date",), "issue_date": ("printed", "published")}
+    if field not in doc.metadata.evidence:
+        field = next((f for f in fallback.get(field, ()) if f in doc.metadata.evidence), field)
     span = doc.metadata.evidence.get(field)
     if not span:
         return None

@@ -273,13 +273,17 @@ class Assistant(DocumentLibrary):
         if query.asks_for and chunks:
             metas = [m for f in (query.asks_for_all or (query.asks_for,))
                      if (m := metadata_clause(index, chunks[0].chunk.doc_id, f)) is not None]
-            if metas:
-                return metas, 1.0
+            if metas:  # one quote per span: a plan without a colophon answers "哪天印发" with its date once
+                return list({(m.clause.start, m.clause.end): m for m in metas}.values()), 1.0
         scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years)
         if names:
             simplify = index.tokenizer.simplify
             # the clause itself: in "利川市高新技术企业达到31家，建始县选派科技特派员120名" the second is 建始's
-            scored = [s for s in scored if any(n in simplify(s.clause.text) for n in names)]
+            # ...and that names something else asked about too (not only words of the place's name):
+            # "在三里庵街道、稻香村街道、南七街道布局环大学创新街区3个" does not answer how much space 南七街道 adds.
+            named = {i for i, g in enumerate(query.term_groups) if all(any(t in n for n in names) for t in g)}
+            scored = [s for s in scored if any(n in simplify(s.clause.text) for n in names)
+                      and s.own_groups - named]
         if query.figure_kind == "date":
             # "本报讯 2月27日,…大会在恩施市召开": the date and the event are clauses of one sentence.
             scored = [widen_to_sentence(index, s, query=query) for s in scored]

@@ -181,6 +181,9 @@ def apply_override(metadata: DocumentMetadata, override: dict) -> DocumentMetada
 # ---------------------------------------------------------------- title
 
 
+SECTION_NUMBER = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十\d]+[)）]|\d{1,2}[、.．](?!\d))")
+
+
 def _find_title(text: str, norm: str, spans) -> tuple[str | None, tuple[int, int] | None]:
     for pattern in (HTML_H1, HTML_TITLE):
         if m := pattern.search(text):
@@ -199,7 +202,10 @@ def _find_title(text: str, norm: str, spans) -> tuple[str | None, tuple[int, int
     if first and _title_like(first) and not heading.match(first) and not NOTICE_TITLE.search(first) and any(
             sign in norm[lines[0][1]:lines[0][1] + 200] for sign in plan_kinds()["news_signs"][:3] + ["来源", "发布时间"]):
         return _strip(text, lines[0][0], lines[0][1])
-    candidates = [(s, e, ln) for s, e, ln in lines if heading.match(ln)]
+    # A numbered section ("一、2024年工作回顾") is no title, however it ends; a title may start with its kind
+    # ("政府工作报告（科技创新部分摘编）").
+    heading = re.compile(heading.pattern.replace("{4,70}?", "{0,70}?", 1))
+    candidates = [(s, e, ln) for s, e, ln in lines if heading.match(ln) and not SECTION_NUMBER.match(ln)]
     # A cover letter ("关于印发《X》的通知") comes before the plan's own title line: prefer the latter.
     plain = [c for c in candidates if not c[2].startswith("关于")]
     if plain:

@@ -17,7 +17,7 @@ __all__ = ["asked_figure_kind", "asks_for_flow", "is_flow", "find_amounts", "has
 # (Traditional 億/萬 too: amounts are read from quotes as the documents write them.)
 CN_UNITS = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3, "萬億": 1e12, "億": 1e8, "萬": 1e4}
 AMOUNT_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(万亿|萬億|亿|億|万|萬|千)?元")
-NUMBER_RE = re.compile(r"(?<![\d.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*(万亿|亿|万|千|trillion|billion|million|thousand)?", re.I)
+NUMBER_RE = re.compile(r"(?<![\d.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*(万亿|萬億|亿|億|万|萬|千|trillion|billion|million|thousand)?", re.I)
 EN_UNITS = {"trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3}
 
 

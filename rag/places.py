@@ -71,6 +71,9 @@ def is_township(word: str) -> bool:
         and not word.endswith(tuple(rules["not_townships"]))
 
 
+_LEVEL_END = re.compile(r"[省市县区州旗盟]")
+
+
 @functools.lru_cache(maxsize=1)
 def _township_mention() -> re.Pattern:
     # 乡 is left out: 美丽乡村, 乡村振兴 read like township names far more often than they are one.
@@ -78,9 +81,25 @@ def _township_mention() -> re.Pattern:
     return re.compile(r"[\u4e00-\u9fff]{2,3}?(?:%s)" % "|".join(map(re.escape, suffixes)))
 
 
+@functools.lru_cache(maxsize=1)
+def _zone_mention() -> re.Pattern:
+    return re.compile(r"[\u4e00-\u9fff]{2,5}?(?:%s)" % "|".join(map(re.escape, _rules()["zone_suffixes"])))
+
+
+def names_natural_feature(text: str, end: int) -> bool:
+    """Whether the name ending at `end` in `text` is a river, lake or mountain: "清江流域", "洱海沿岸"."""
+    return text.startswith(tuple(_rules()["natural_feature_words"]), end)
+
+
 def names_township(text: str) -> bool:
     """Whether `text` (Simplified) names a township-level place: "2023年周庄镇、新桥镇…", "澄江街道技术交易额…"."""
-    return any(is_township(m.group(0)) for m in _township_mention().finditer(text))
+    return bool(townships_named(text))
+
+
+def townships_named(text: str) -> list[str]:
+    """Township-level places (周庄镇, 澄江街道) and development zones (科技城新区, 经开区) `text` names."""
+    towns = [m.group(0) for m in _township_mention().finditer(text) if is_township(m.group(0))]
+    return towns + [m.group(0) for m in _zone_mention().finditer(text)]
 
 
 def scope_words() -> dict[str, list[str]]:
@@ -140,6 +159,18 @@ def pinyin_key(text: str) -> str:
 
         text = "".join(lazy_pinyin(text))
     return _fold(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _char_readings(char: str) -> tuple[str, ...]:
+    """A character's toneless readings from pypinyin's table (长 -> zhang, chang)."""
+    import unicodedata
+
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    toned = pinyin_dict.get(ord(char), "").split(",")
+    plain = ("".join(c for c in unicodedata.normalize("NFKD", r) if c.isascii()) for r in toned if r)
+    return tuple(dict.fromkeys(plain)) or (char,)
 
 
 def _fold(text: str) -> str:
@@ -276,6 +307,20 @@ class Gazetteer:
                 i += 1
         return out
 
+    def named_below(self, text: str, place: Place) -> list[str]:
+        """Official names in `text` of places inside `place` (not `place` itself): "银川市" in a plan of 宁夏,
+        "蒙自市" in one of 红河州. Only full names are read (a county's short form is too often a word), found
+        from their level suffix, so a passage is scanned in a few dictionary lookups."""
+        out = []
+        for m in _LEVEL_END.finditer(text):
+            for size in range(min(self._longest, m.end()), 1, -1):
+                inside = [p for p in self._full.get(text[m.end() - size:m.end()], ())
+                          if p.code != place.code and self.contains(place, p)]
+                if inside:
+                    out.append(inside[0].name)
+                    break
+        return out
+
     def label(self, place: Place) -> str:
         """How an answer names a place: 绍兴 (a city), 温州市洞头区 (a county), 浙江省 (a province)."""
         if place.level == "city":
@@ -287,10 +332,17 @@ class Gazetteer:
 
     @functools.cached_property
     def _by_key(self) -> dict[str, list[Place]]:
+        from itertools import islice, product
+
         out: dict[str, list[Place]] = {}
         for p in self.places.values():
             for form in {p.short, p.name}:
                 out.setdefault(pinyin_key(form), []).append(p)
+            # A short form read another way than pypinyin's first guess: 长阳 is Changyang, not only Zhangyang.
+            readings = [_char_readings(c) for c in p.short]
+            if any(len(r) > 1 for r in readings):
+                for combo in islice(product(*readings), 8):
+                    out.setdefault(_fold("".join(combo)), []).append(p)
         return out
 
     def by_pinyin(self, text: str) -> tuple[Place, ...]:

@@ -104,7 +104,8 @@ def _cn_number(s: str) -> int:
 
 
 def find_issue_date(norm: str) -> Found:
-    """(ISO date, span it was read from): 成文日期 field, else a signature date line, else 发布日期."""
+    """(ISO date, span it was read from): 成文日期 field, else a signature date line, else 发布日期, else the
+    date a report was delivered ("——2025年1月9日在…会议上")."""
     if m := ISO_DATE.search(norm):
         return iso_date(*m.groups()), m.span(0)
     for m in COMPACT_DATE.finditer(norm):
@@ -119,7 +120,10 @@ def find_issue_date(norm: str) -> Found:
         iso = iso_date(str(_cn_number(m.group(1))), str(_cn_number(m.group(2))), str(_cn_number(m.group(3))))
         if iso:
             return iso, (m.start(1), m.end(3) + 1)
-    return find_published(norm)
+    found = find_published(norm)
+    if found[0] is None and (m := DATELINE_DATE.search(norm[:5000])):
+        return iso_date(*m.groups()), (m.start(1), m.end(0))
+    return found
 
 
 def find_published(norm: str) -> Found:
@@ -177,6 +181,9 @@ def find_speaker(norm: str) -> Found:
 # A report's or speech's dateline: "——2024年1月11日在县第十七届人民代表大会第四次会议上" (the date may be missing).
 VENUE_LINE = re.compile(r"^[>\s　]*[—-]{1,2}\s*(?:(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*)?在"
                         r"([\u4e00-\u9fff0-9、“”（）()]{4,40}?(?:会议|大会|会|论坛|座谈会|典礼))上", re.M)
+
+
+DATELINE_DATE = re.compile(r"^[>\s　]*[—-]{1,2}\s*((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?=\s*在)", re.M)
 
 
 def find_venue(norm: str) -> Found:

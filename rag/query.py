@@ -16,7 +16,7 @@ from importlib import resources
 
 from .metadata import plan_kinds
 from .numbers import asked_figure_kind, asked_unit, asks_for_flow, without_negated
-from .places import gazetteer, generic_places, is_township
+from .places import gazetteer, generic_places, is_township, names_natural_feature
 from .question_places import PlaceCatalog, find_places
 from .bridge import TermBridge
 from .tokenize import Tokenizer
@@ -67,7 +67,7 @@ METADATA_HINTS = {
     "issuer": re.compile(r"发文机关|发文单位|印发单位|发布单位|制定单位|哪个(?:部门|单位|机关|机构)(?:印发|发布|制定|出台|发)|"
                          r"(?:部门|单位|机关|机构)是(?:哪个|什么|谁)|由谁|由哪个|"
                          r"谁(?:印发|发布|制定|出台|发)|which (?:body|agency|department|office|authority|organi[sz]ation)"
-                         r"\b.*\bissued|who issued|issued by|issuing (?:body|authority|agency|department)", re.I),
+                         r"\b.*\bissued|who issued|issued by (?:whom|which|what)|issuing (?:body|authority|agency|department)", re.I),
 }
 # Questions about the corpus itself or a whole plan, answered from metadata and structure (rag/overview.py).
 INTENT_HINTS = {
@@ -84,6 +84,11 @@ INTENT_HINTS = {
 EVENT_WORDS = re.compile(r"召开|举行|举办|开幕|闭幕|启动|开工|签约|\b(?:held|convened|opened|took place|launched)\b",
                          re.I)
 WHEN_WORDS = re.compile(r"哪一?天|哪日|几月几日|什么时候|何时|日期|\bwhen\b|\bwhat date\b|\bwhich day\b|\bon what day\b", re.I)
+WHEN_PRINTED = re.compile(r"(?:哪一?天|何时|什么时候|几月几日)印发|印发(?:于|的)?(?:哪一?天|时间)")
+# "…大会的新闻稿什么时候发布的": the when belongs to the publishing, not to the event the text reports.
+PUBLISHING_WHEN = re.compile(r"(?:哪一?天|哪日|几月几日|什么时候|何时)(?:印发|发布|发出|成文|出台|刊发|刊登)|"
+                             r"(?:印发|发布|刊发|刊登)(?:于|的)?(?:哪一?天|时间|日期)|"
+                             r"\bwhen\b.*\b(?:issued|published|released|posted)\b", re.I)
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 YEAR_PART = re.compile(r"((?:19|20)\d{2}\s*年)[底末初中]")
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
@@ -266,7 +271,11 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     for narrower, wider in (("published", "issue_date"), ("printed", "issue_date"), ("speaker", "issuer")):
         if narrower in metadata_fields:
             metadata_fields = tuple(f for f in metadata_fields if f != wider)
-    if EVENT_WORDS.search(simplified) and WHEN_WORDS.search(simplified):
+    # "哪天印发的" may mean the date the notice was signed or the colophon's 印发 date: answer both (the same
+    # date is quoted once when a plan has no colophon).
+    if WHEN_PRINTED.search(simplified) and "issue_date" in metadata_fields and "printed" not in metadata_fields:
+        metadata_fields = metadata_fields + ("printed",)
+    if EVENT_WORDS.search(simplified) and WHEN_WORDS.search(simplified) and not PUBLISHING_WHEN.search(simplified):
         # "大会是哪天召开的" asks when an event the text reports took place, not when the document is dated:
         # a date from the text answers it.
         metadata_fields = tuple(f for f in metadata_fields if f != "issue_date")
@@ -355,7 +364,8 @@ def _foreign_places(text: str, tokenizer: Tokenizer, taken: list[tuple[int, int]
         pos = start + len(token) if start >= 0 else pos
         # jieba tags some township names as person names (周庄镇/nr): the suffix says what they are.
         if flag != "ns" and not is_township(token) or len(token) < 2 or start < 0 \
-                or any(a < start + len(token) and start < b for a, b in taken):
+                or any(a < start + len(token) and start < b for a, b in taken) \
+                or names_natural_feature(text, start + len(token)):
             continue
         word = token[:-1] if token.endswith("市") and len(token) >= 3 else token
         if len(word) >= 2 and word not in generic_places() and not word.endswith(("省", "国")) and len(word) <= 4 \

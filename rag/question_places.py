@@ -15,10 +15,12 @@ from .places import Place, gazetteer, pinyin_key, possible_pinyin_keys
 
 __all__ = ["PlaceCatalog", "PlaceMention", "find_places", "place_code", "place_label"]
 
-_LATIN_WORD = re.compile(r"\b([A-Z][a-z]+)(?:'s)?\b")
+_LATIN_WORD = re.compile(r"(?<![A-Za-z])([A-Z][a-z]+)(?:'s)?(?![a-z])")  # "Changyang县" too
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 _SUFFIXED = re.compile(r"[\u4e00-\u9fff]{2,3}[县区旗]")
-_LEVEL_WORD = re.compile(r"\s+(District|County|City|Banner|Province|Prefecture|League)\b", re.I)
+_LEVEL_WORD = re.compile(r"\s+(District|County|City|Banner|Province|Prefecture|League)\b|\s*([县区市旗盟州省])", re.I)
+_CJK_LEVEL = {"县": "county", "区": "district", "市": "city", "旗": "banner", "盟": "league", "州": "prefecture",
+              "省": "province"}
 # What stands between a place and its parent written after it: "Duolun County (多伦县) in Xilingol".
 _QUALIFIER = re.compile(r"(?:\s*(?:district|county|city|banner|prefecture|league))?[\s)）]*(?:in|of|,|，)\s*", re.I)
 # Capitalised English words that are not place names even when they sound like one.
@@ -209,7 +211,8 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
             if group is None:
                 continue
             level_word = _LEVEL_WORD.match(text, group[-1].end())
-            p, exact = _latin_place(name, catalog, suffix=level_word.group(1).lower() if level_word else None)
+            suffix = (level_word.group(1) or "").lower() or _CJK_LEVEL.get(level_word.group(2)) if level_word else None
+            p, exact = _latin_place(name, catalog, suffix=suffix)
             if p is not None:
                 out.append(PlaceMention(m.start(), text[m.start():group[-1].end(1)], p.code,
                                         assumed=not exact and p.code in catalog.own))
@@ -240,7 +243,7 @@ def _latin_place(name: str, catalog: PlaceCatalog, suffix: str | None = None) ->
     county_suffixes = {"district": "区", "county": "县", "city": "市", "banner": "旗"}
     candidates = [c for c in gaz.by_pinyin(name) if c.level != "county" or c.code in catalog.own
                   or (suffix in county_suffixes and c.name.endswith(county_suffixes[suffix]))]
-    exact = [p for p in candidates if _plain_pinyin(p.short) == name.lower()]
+    exact = [p for p in candidates if name.lower() in _pinyin_readings(p.short)]
     if exact:
         return _prefer(exact, catalog), True
     near = [p for p in candidates if p.code in catalog.indexed]
@@ -263,6 +266,17 @@ def _spelled_like(name: str, catalog: PlaceCatalog) -> Place | None:
     close = {code for code in catalog.indexed
              if SequenceMatcher(None, spelled, _plain_pinyin(gaz.get(code).short)).ratio() >= SPELLING_RATIO}
     return gaz.get(close.pop()) if len(close) == 1 else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _pinyin_readings(chinese: str) -> frozenset[str]:
+    """Every toneless reading of a name: 长阳 is "changyang" as well as pypinyin's "zhangyang"."""
+    from itertools import islice, product
+
+    from pypinyin import Style, pinyin
+
+    syllables = pinyin(chinese, style=Style.NORMAL, heteronym=True)
+    return frozenset(islice(("".join(combo) for combo in product(*syllables)), 64)) | {_plain_pinyin(chinese)}
 
 
 @functools.lru_cache(maxsize=4096)

@@ -13,7 +13,7 @@ __all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "PIPELINE
 
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.24-6"  # the meeting a report was delivered at (before: the byline's reporter)
+PIPELINE_VERSION = "2026.11.24-7"  # a report's dateline date; a title may open with its kind, a numbered section is none (before: venue)
 
 if TYPE_CHECKING:
     from .index_folder import index_lock

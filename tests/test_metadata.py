@@ -194,3 +194,22 @@ def test_a_passage_naming_a_town_is_told_apart_from_one_about_its_county():
     assert names_township("从镇街看，2023年周庄镇、新桥镇、华士镇高新技术企业数分别达到68家")
     assert names_township("澄江街道技术交易额达到31亿元")
     assert not any(names_township(t) for t in ("推进新型城镇化建设", "建设特色小镇", "乡村振兴", "全市高新技术企业总数达到836家"))
+
+
+def test_a_report_titled_by_its_kind_and_dated_by_its_dateline():
+    report = ("政府工作报告（科技创新部分摘编）\n\n——2025年1月9日在长阳土家族自治县第十一届人民代表大会第五次会议上\n\n"
+              "县长　覃文彬\n\n各位代表：\n\n一、2024年工作回顾\n\n全县研发经费投入4.1亿元。\n")
+    m = meta(report)
+    assert m.title == "政府工作报告（科技创新部分摘编）"  # not the numbered section "一、2024年工作回顾"
+    assert m.issue_date == "2025-01-09" and report[slice(*m.evidence["issue_date"])] == "2025年1月9日"
+    assert m.place == "长阳土家族自治县" and m.speaker == "覃文彬"
+
+
+def test_places_inside_a_plans_place_and_zones_are_told_apart():
+    from rag.places import gazetteer, townships_named
+
+    gaz = gazetteer()
+    ningxia = gaz.lookup("宁夏回族自治区")[0]
+    assert gaz.named_below("到2025年银川市高新技术企业达到320家", ningxia) == ["银川市"]
+    assert gaz.named_below("全区高新技术企业达到550家", ningxia) == []
+    assert townships_named("2025年，科技城新区高新技术企业达到420家") == ["科技城新区"]
