@@ -185,15 +185,16 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
             context = simplify(doc.text[clause.sentence_start:sent_end] + " " + header).lower()
             own = _covered(query.term_groups, text)
             flow_text = text  # what the figure itself says: "净增112家，总数达到836家" is a total
-            if not own and is_bare_figure(simplify(clause.text)):
-                # "高新技术企业达到900家，2023年底为486家": a bare figure is about the clause before it, and is
-                # quoted with it.
+            if clause.start > clause.sentence_start and is_bare_figure(simplify(clause.text)):
+                # "高新技术企业达到900家，2023年底为486家", "技术合同成交额达到312.5亿元，较2022年增长21.6%": a bare
+                # figure is about the clause before it, and is quoted with it.
                 head = doc.text[clause.sentence_start:clause.start].rstrip("，,；; 　")
                 lead = clause.sentence_start + max(head.rfind(c) for c in "，,；;") + 1
                 while lead < clause.start and doc.text[lead].isspace():
                     lead += 1
-                own = _covered(query.term_groups, simplify(doc.text[lead:clause.start]).lower())
-                if own:
+                before_own = _covered(query.term_groups, simplify(doc.text[lead:clause.start]).lower())
+                own = own | before_own
+                if before_own:
                     # ...and is as close to the question as that clause is (its own vector holds only a figure)
                     sim = max([float(sim)] + [float(v) for other, v in zip(clauses, sims)
                                               if other.start <= lead < other.end])
@@ -278,6 +279,7 @@ def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, 
 
 
 BASE_BEFORE = re.compile(r"(?:较|比|相比|同比|与)\s*$")  # "较2023年底的3050家": a comparison base
+CHANGE_AFTER = re.compile(r"\s*(?:底|末)?\s*(?:增长|提高|上升|下降|减少|增加|翻番|翻一番|多|少)")
 BASE_AFTER = re.compile(r"^\s*(?:底|末)?\s*(?:为|的)")  # "2023年底为486家", "（2023年为2.41%）"
 
 
@@ -336,7 +338,9 @@ def _clause_years(text: str) -> tuple[set[int], set[int]]:
     "2024年度…2.4%" is about 2024; "总数达到3 600家，其中2024年新认定420家" is about whatever year its
     paragraph is about (the first figure comes before any year) *and* about 2024."""
     body = LIST_NUMBER.sub(lambda m: " " * len(m.group(0)), text)
-    years = list(SENTENCE_YEAR.finditer(body))
+    # "较2022年增长21.6%": the change is the year the paragraph is about; 2022 is only what it is measured from.
+    years = [y for y in SENTENCE_YEAR.finditer(body)
+             if not (BASE_BEFORE.search(body[max(0, y.start() - 3):y.start()]) and CHANGE_AFTER.match(body, y.end()))]
     figures = [m.start() for m in re.finditer(r"\d", body) if not any(y.start() <= m.start() < y.end() for y in years)]
     first = figures[0] if figures else len(body)
     lead = {int(y.group(1)) for y in years if y.start() < first}

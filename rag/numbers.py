@@ -128,9 +128,9 @@ def without_negated(question: str) -> str:
 def _bare_figure() -> re.Pattern:
     data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
     alt = lambda words: "|".join(sorted(map(re.escape, words), key=len, reverse=True))  # noqa: E731
-    return re.compile(r"^\s*[（(]?\s*(?:(?:19|20)\d{2}\s*年[底末初]?度?)?\s*(?:%s)?\s*(?:%s)?\s*[\d.,，\s]+\s*"
+    return re.compile(r"^\s*[（(]?\s*(?:%s)?\s*(?:(?:19|20)\d{2}\s*年[底末初]?度?)?\s*(?:%s)?\s*(?:%s)?\s*[\d.,，\s]+\s*"
                       r"(?:%%|％|个百分点|[万亿千百]*(?:家|个|元|人|项|件|所|名|座|人年)|[万亿千百]+)?\s*[）)]?\s*$"
-                      % (alt(data["bare_figure_leads"]), alt(data["bare_figure_verbs"])))
+                      % (alt(data["bare_figure_bases"]), alt(data["bare_figure_leads"]), alt(data["bare_figure_verbs"])))
 
 
 def is_bare_figure(text: str) -> bool:

@@ -76,3 +76,11 @@ def test_a_traditional_amount_is_money():
     from rag.numbers import find_amounts
 
     assert find_amounts("財政科技支出達到18.7億元") == [("18.7億元", 1.87e9)]
+
+
+def test_a_comparison_base_year_is_not_the_year_a_change_is_about():
+    from rag.answer import _clause_years
+
+    assert _clause_years("较2022年增长21.6%") == (set(), set())  # the paragraph's year (2023) decides
+    assert _clause_years("2024年度研发投入强度2.4%")[0] == {2024}
+    assert _clause_years("较2023年底的3050家实现翻番")[0] == {2023}  # the base's own value: about 2023

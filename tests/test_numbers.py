@@ -72,6 +72,7 @@ def test_totals_and_what_was_added_are_told_apart():
 
 @pytest.mark.parametrize("text, bare", [
     ("2023年底为486家", True), ("总数达到836家", True), ("上年为2.41%", True), ("（2023年为2.41%）", True),
+    ("较2022年增长21.6%", True), ("同比增长9.8%", True), ("较2023年底的3050家实现翻番", False),
     ("高新技术企业达到900家", False), ("其中国家级3家", False), ("2023年", False),
 ])
 def test_a_bare_figure_is_about_the_clause_before_it(text, bare):
