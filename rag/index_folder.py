@@ -6,7 +6,8 @@
 
 A crash at any point leaves either the old or the new index loadable (`recover`), and the next build clears
 what is left over (`clear_debris`). Every file an index holds is checksummed in its manifest, and the loader
-only ever opens the format's own files, as regular files inside the folder (`verify_files`).
+only ever opens the format's own files, as regular files inside the folder (`check_file`; which files those
+are is rag/stores/local.py's `verify_files`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,10 @@ from typing import Iterator
 
 from .errors import IndexCorruptError, IndexWriteError
 
-__all__ = ["CHECKED_FILES", "BM25_DIR", "file_sha", "index_lock", "write_error", "checked_files", "swap_in",
-           "clear_debris", "recover", "manifest_identity", "verify_files", "check_file"]
+__all__ = ["file_sha", "index_lock", "write_error", "swap_in", "clear_debris", "recover", "manifest_identity",
+           "check_file"]
 
 log = logging.getLogger(__name__)
-CHECKED_FILES = ("dense.faiss", "chunk_vectors.npy", "clause_vectors.npy", "documents.jsonl", "chunks.jsonl",
-                 "clauses.jsonl", "userdict.txt", "bridge.json")
-BM25_DIR = "bm25"
 
 
 def file_sha(path: Path) -> str:
@@ -84,13 +82,6 @@ def _no_builder(index_dir: Path) -> Iterator[bool]:
 def write_error(index_dir: Path, exc: OSError) -> IndexWriteError:
     return IndexWriteError(f"cannot write the index at {index_dir} ({exc.strerror or exc}); choose a writable "
                            f"--index-dir (or POLICY_RAG_INDEX_DIR) or fix the folder's permissions")
-
-
-def checked_files(index_dir: Path) -> list[str]:
-    """Every file of a built index except the manifest, as paths relative to index_dir."""
-    names = list(CHECKED_FILES)
-    names += sorted(f"{BM25_DIR}/{p.name}" for p in (index_dir / BM25_DIR).iterdir() if p.is_file())
-    return names
 
 
 def swap_in(tmp: Path, index_dir: Path) -> None:
@@ -159,35 +150,17 @@ def manifest_identity(index_dir: Path) -> tuple[int, int] | None:
         return None
 
 
-def verify_files(index_dir: Path, manifest: dict, rebuild: str) -> None:
-    """Every file is one the format names, a regular file inside index_dir, and matches its checksum.
-
-    The names come from the manifest, which is data from disk: a name like /dev/zero or ../../etc/shadow
-    must never be opened, so the set of names is checked before any file is read.
-    """
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise IndexCorruptError(f"index manifest at {index_dir} lists no file checksums; {rebuild}")
-    expected = set(CHECKED_FILES)
-    bm25_names = {n for n in files if isinstance(n, str) and n.startswith(f"{BM25_DIR}/")}
-    for name in bm25_names:
-        leaf = name[len(BM25_DIR) + 1:]
-        if not leaf or "/" in leaf or "\\" in leaf or leaf.startswith("."):
-            raise IndexCorruptError(f"index manifest at {index_dir} names an unexpected file {name!r}; {rebuild}")
-    if set(files) != expected | bm25_names or not bm25_names:
-        odd = sorted(map(str, set(files) ^ (expected | bm25_names))) or ["bm25/*"]
-        raise IndexCorruptError(f"index manifest at {index_dir} does not list the index's own files "
-                                f"(unexpected or missing: {', '.join(odd[:5])}); {rebuild}")
-    for name, digest in files.items():
-        check_file(index_dir / name, digest, rebuild)
-
-
-def check_file(path: Path, digest: str, rebuild: str) -> None:
-    """A regular file (never a link or a device) whose bytes match digest, else IndexCorruptError."""
+def check_file(path: Path, digest: str, rebuild: str, *, size: int | None = None, full: bool = True) -> None:
+    """A regular file (never a link or a device) of `size` bytes (when given) whose bytes match digest (unless
+    `full` is False: a large file checked by its size only), else IndexCorruptError."""
     try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
             raise IndexCorruptError(f"index file {path} is not a regular file (a link or device); {rebuild}")
-        actual = file_sha(path)
+        if size is not None and st.st_size != size:
+            raise IndexCorruptError(f"index file {path} is {st.st_size} bytes, not {size} (truncated or modified); "
+                                    f"{rebuild}")
+        actual = file_sha(path) if full else digest
     except OSError as exc:
         raise IndexCorruptError(f"index file {path} is missing or unreadable ({exc.strerror}); {rebuild}") from exc
     if actual != digest:

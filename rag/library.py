@@ -1,8 +1,9 @@
-"""The documents an Assistant answers from: listing them, adding and removing them, and rebuilding the index.
+"""The documents an Assistant answers from: listing them, adding and removing them, and updating the index.
 
-`DocumentLibrary` is mixed into `rag.assistant.Assistant`; it owns the index snapshot's life cycle. Each
-change builds a new index next to the old one and swaps the snapshot in one assignment, so questions being
-answered meanwhile keep reading the old one, and a failed change loses nothing.
+`DocumentLibrary` is mixed into `rag.assistant.Assistant`; it owns the index snapshot's life cycle. Adding or
+removing a document writes only that document's change (a new segment or a tombstone locally, rows in Milvus;
+rag/stores/) and swaps the new snapshot in one assignment, so questions being answered meanwhile keep reading
+the old one, and a failed change loses nothing.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
-from .documents import (SUPPORTED_SUFFIXES, candidate_files, content_sha256, doc_id_for, load_document, load_documents,
-                        parse_document, sidecar_sha256)
+from .documents import (SUPPORTED_SUFFIXES, PlanDocument, candidate_files, content_sha256, doc_id_for, load_document,
+                        load_documents, parse_document, sidecar_sha256)
 from .errors import DocumentLoadError
 from .loaders import BINARY_SUFFIXES, refuse_format
 from .query import PlaceCatalog
 from .settings import Settings
 from .stores.base import Store
-from .stores.backends import build_store, load_store
+from .stores.backends import build_store, load_store, update_store
 
 __all__ = ["DocumentLibrary", "MAX_UPLOAD_BYTES", "MAX_BINARY_UPLOAD_BYTES"]
 
@@ -101,8 +103,8 @@ class DocumentLibrary:
             tmp = target.with_name(f".{target.name}.uploading")
             try:
                 tmp.write_bytes(data)
-                load_document(tmp.rename(target), root=self.settings.documents_dir.parent)
-                stats = self._rebuild(progress, deadline=time.monotonic() + self.settings.max_upload_seconds)
+                doc = load_document(tmp.rename(target), root=self.settings.documents_dir.parent)
+                stats = self._index_changes(progress, time.monotonic() + self.settings.max_upload_seconds, add=[doc])
             except Exception:
                 tmp.unlink(missing_ok=True)
                 if not existed:
@@ -120,7 +122,7 @@ class DocumentLibrary:
             backup = path.read_bytes() if path.exists() else None
             path.unlink(missing_ok=True)
             try:
-                return self._rebuild(progress)
+                return self._index_changes(progress, remove=[doc_id])
             except Exception:
                 if backup is not None:
                     path.write_bytes(backup)
@@ -134,11 +136,14 @@ class DocumentLibrary:
                 "changed; to add or remove plans, use a folder of your own: Settings(documents_dir=...), "
                 "POLICY_RAG_DOCUMENTS_DIR, or run in a folder that has a documents/ folder")
 
-    def _rebuild(self, progress: bool, deadline: float | None = None) -> dict:
-        index, warnings = _build(self.settings, self.embedder, progress, deadline)
-        self._snapshot = _Snapshot.of(index)
-        self.warnings = warnings
-        return {"documents": len(index.catalog), "chunks": index.chunk_count(), "warnings": warnings}
+    def _index_changes(self, progress: bool = False, deadline: float | None = None, *,
+                       add: Sequence[PlanDocument] = (), remove: Sequence[str] = ()) -> dict:
+        """Write only these documents' changes into the index and swap the new snapshot in; when this fails
+        (disk full, the upload's time limit), the index stays as it was."""
+        store, _ = update_store(self._snapshot.index, self.embedder, add=add, remove=remove, progress=progress,
+                                deadline=deadline)
+        self._snapshot = _Snapshot.of(store)
+        return {"documents": len(store.catalog), "chunks": store.chunk_count(), "warnings": []}
 
 
 def _evidence_text(index: Store, record) -> dict[str, str]:

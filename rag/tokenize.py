@@ -38,9 +38,15 @@ def learn_indicator_terms(texts: list[str], min_count: int = 2) -> list[str]:
     always preceded by the same character (定高新技术企业 in 认定高新技术企业) is a fragment, not a term.
     """
     corpus = "\n".join(texts)
+    recurs: dict[str, bool] = {}  # candidate -> the test below (each scans the corpus; phrases repeat)
 
     def left_contexts(cand: str) -> set[str]:
         return {corpus[m.start() - 1] if m.start() else "^" for m in re.finditer(re.escape(cand), corpus)}
+
+    def recurring(cand: str) -> bool:
+        if cand not in recurs:
+            recurs[cand] = corpus.count(cand) >= min_count and len(left_contexts(cand)) >= 2
+        return recurs[cand]
 
     terms: Counter[str] = Counter()
     for text in texts:
@@ -55,7 +61,7 @@ def learn_indicator_terms(texts: list[str], min_count: int = 2) -> list[str]:
                 cand = run[-n:]
                 if any(cand.startswith(v) for v in LEAD_VERBS):
                     continue
-                if corpus.count(cand) >= min_count and len(left_contexts(cand)) >= 2:
+                if recurring(cand):
                     best = cand
                     break
             if best:

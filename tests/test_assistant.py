@@ -249,10 +249,10 @@ def test_reupload_with_a_failing_rebuild_keeps_the_original(workspace, monkeypat
     path = workspace.documents_dir / "yingtan_2025_st_work_opinions.txt"
     original = path.read_bytes()
 
-    def disk_full(progress, deadline=None):
+    def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(assistant, "_rebuild", disk_full)
+    monkeypatch.setattr(assistant, "_index_changes", disk_full)
     with pytest.raises(OSError):
         assistant.add_document(path.name, original)
     assert path.read_bytes() == original
@@ -303,10 +303,10 @@ def test_an_upload_with_too_much_text_is_refused_before_indexing(workspace, monk
     assert assistant.settings.max_upload_chars == 200_000
     docs_before, index_before = _tree(workspace.documents_dir), _tree(workspace.index_dir)
 
-    def indexed(progress, deadline=None):
+    def indexed(*args, **kwargs):
         raise AssertionError("an over-long upload was indexed")
 
-    monkeypatch.setattr(assistant, "_rebuild", indexed)
+    monkeypatch.setattr(assistant, "_index_changes", indexed)
     huge = ("2025年宁波市科技工作要点\n" + "全市技术合同成交额突破333亿元，新认定高新技术企业800家。\n" * 7000).encode()
     assert len(huge) < assistant.max_upload_bytes  # under the byte limit: only the character limit stops it
     with pytest.raises(DocumentLoadError, match="max_upload_chars") as exc:
@@ -317,7 +317,7 @@ def test_an_upload_with_too_much_text_is_refused_before_indexing(workspace, monk
 
     # the limit is a setting: a lower one refuses a small plan too, in GBK as well
     small = Assistant.from_settings(workspace.settings.with_overrides(max_upload_chars=20))
-    monkeypatch.setattr(small, "_rebuild", indexed)
+    monkeypatch.setattr(small, "_index_changes", indexed)
     with pytest.raises(DocumentLoadError, match="max_upload_chars"):
         small.add_document("ningbo.txt", "2025年宁波市科技工作要点\n新增孵化器3家，新认定高新技术企业800家。\n".encode("gbk"))
     assert _tree(workspace.documents_dir) == docs_before

@@ -71,7 +71,8 @@ def test_jsonl_batch_survives_every_kind_of_bad_line(built):
 
 
 def test_corrupt_index_is_one_line_error(workspace):
-    (workspace.index_dir / "dense.faiss").write_bytes(b"garbage")
+    segment = json.loads((workspace.index_dir / "manifest.json").read_text(encoding="utf-8"))["segments"][0]["name"]
+    (workspace.index_dir / "segments" / segment / "chunk_vectors.npy").write_bytes(b"garbage")
     p = run(["ask", "绍兴2025年技术交易额目标是多少?"], workspace)
     assert p.returncode == 1 and "rebuild" in p.stderr and "Traceback" not in p.stderr
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,21 +110,6 @@ def test_place_finding_with_and_without_the_shortcut_agree(assistant, monkeypatc
     monkeypatch.setattr(PlaceCatalog, "may_sound_like_a_place", lambda self, word: True)
     assert [find_places(t, catalog) for t in texts] == fast
     assert [m.surface for m in fast[-4][0]] == ["赣洲"] and fast[-4][0][0].assumed
-
-
-def test_numpy_bm25_reader_scores_like_bm25s(built):
-    import bm25s
-
-    from rag.bm25 import load_bm25
-
-    ours = load_bm25(built.index_dir / "bm25")
-    theirs = bm25s.BM25.load(str(built.index_dir / "bm25"), allow_pickle=False)
-    vocab = [t for t in ours.vocab_dict if t]
-    rng = random.Random(6)
-    for _ in range(300):
-        tokens = rng.sample(vocab, rng.randint(1, 8)) + rng.choice([[], ["没有这个词"]])
-        assert np.array_equal(ours.get_scores(tokens), theirs.get_scores(tokens)), tokens
-    assert not ours.get_scores(["没有这个词"]).any()
 
 
 def test_jieba_cache_lives_in_the_user_cache_folder(assistant):

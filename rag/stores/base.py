@@ -55,8 +55,11 @@ class DocumentRecord:
 
     @classmethod
     def from_dict(cls, row: dict) -> "DocumentRecord":
-        return cls(str(row["doc_id"]), str(row["source"]), str(row["sha256"]), str(row.get("sidecar_sha256", "")),
-                   DocumentMetadata.from_dict(row["metadata"]), int(row["characters"]), int(row["chunks"]),
+        """A record from its stored form; ValueError/KeyError/TypeError when the row is not one."""
+        names = [row["doc_id"], row["source"], row["sha256"], row.get("sidecar_sha256", "")]
+        if not all(isinstance(v, str) for v in names) or not isinstance(row["metadata"], dict):
+            raise ValueError(f"not a document record: {str(row)[:80]}")
+        return cls(*names, DocumentMetadata.from_dict(row["metadata"]), int(row["characters"]), int(row["chunks"]),
                    frozenset(int(y) for y in row.get("text_years", ())))
 
 

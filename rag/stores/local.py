@@ -1,84 +1,115 @@
-"""The local backend: an index folder of open-format files (FAISS, bm25s arrays, JSONL, numpy), behind `Store`.
+"""The local backend's read side: an index folder of append-only segments, opened as one `Store` snapshot.
 
     indexes/<name>/
-      manifest.json     format version, embedder, chunking, per-document hashes, file checksums
-      dense.faiss       FAISS inner-product index over chunk vectors (cosine: vectors are normalised)
-      chunk_vectors.npy clause_vectors.npy   the vectors (reused by rebuilds for unchanged text)
-      bm25/             bm25s arrays + JSON over jieba tokens
-      documents.jsonl   each document's stored text, clean spans and metadata (citations point into this text)
-      chunks.jsonl      clauses.jsonl      userdict.txt      bridge.json
+      manifest.json            format, pipeline, embedder, chunking, live counts and BM25 totals, the segments
+                               (with their ANN choice), every file's checksum and size
+      userdict-<gen>.txt       the corpus-learnt tokenizer dictionary      bridge-<gen>.json   English -> Chinese
+      tombstones-<gen>.json    removed documents, per segment, with the term counts they take out of BM25
+      segments/seg-NNNNNN/     the documents one write added (rag/stores/segments.py)
 
-Nothing is pickled. Writes are atomic: a new index is built in a sibling temporary directory and
-swapped in by rename, so a crash mid-build leaves the previous index usable (the folder's locking, swap,
-recovery and checksums live in index_folder.py).
+Opening reads the manifest, the small files and each segment's records (one line per document); vectors,
+postings, chunks, clauses and texts stay on disk, memory-mapped, and are read by id. Writes (rag/stores/
+local_write.py) add a segment or a tombstone and replace the manifest in one rename, so a reader sees a whole
+write or none of it; nothing is pickled.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
-import os
-import shutil
-import tempfile
+import math
+import re
+import threading
 import time
-from collections import Counter
+from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Collection, Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 
-from ..bridge import TermBridge, build_bridge
-from ..chunking import Chunk, Clause, chunk_document
-from ..documents import DocumentMetadata, PlanDocument
+from ..bridge import TermBridge
+from ..chunking import Chunk
+from ..documents import PlanDocument
 from ..encoders import LANGCHAIN_PREFIX, EmbedderInfo
-from ..errors import (EmbedderMismatchError, IndexCorruptError, IndexingTimeoutError, IndexNotFoundError,
-                      IndexVersionError, IndexWriteError)
-from ..index_folder import (check_file, checked_files, clear_debris, file_sha, index_lock, manifest_identity, recover,
-                            swap_in, verify_files, write_error)
-from ..store import PIPELINE_VERSION
-from ..tokenize import Tokenizer, learn_indicator_terms
-from .base import ClauseBlock, DocumentRecord, DocumentView, record_of
+from ..errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, IndexVersionError
+from ..index_folder import check_file, manifest_identity, recover
+from ..tokenize import Tokenizer
+from .base import ClauseBlock, DocumentRecord, DocumentView
+from .segments import SEGMENT_FILES, Segment, bm25_values, chunk_of, clause_of, document_of, term_hash
 
-__all__ = ["LocalStore", "build_index", "load_index", "FORMAT_VERSION", "SWAP_WAIT_S"]
+__all__ = ["LocalStore", "load_index", "build_index", "FORMAT_VERSION", "SWAP_WAIT_S", "FULL_CHECK_BYTES",
+           "verify_files"]
 
-log = logging.getLogger(__name__)
-FORMAT_VERSION = 3  # 3: bm25/ files are checksummed too
+FORMAT_VERSION = 4  # 4: append-only segments, memory-mapped, BM25 from term frequencies (3: one folder, bm25s)
 # How long a reader waits for a builder to finish swapping a new index in before it reports what it saw.
 SWAP_WAIT_S = 2.0
+# Files up to this size are checksummed on every load; bigger ones (a large segment's vectors and postings)
+# by their size, so opening an index of a million chunks does not read gigabytes. Writers that copy a
+# segment's rows (vector reuse, compaction) checksum what they read in full.
+FULL_CHECK_BYTES = 16 << 20
+TIE_MARGIN = 16  # extra hits fetched per segment so that ties at the k-th place are ordered by position
+DOC_CACHE = 32  # documents (with their texts) kept after reading
+CHUNK_CACHE = 4096  # chunks kept after reading (a question reads the same few dozen several times)
+
+
+def build_index(*args, **kwargs) -> dict:
+    """rag.stores.local_write.build_index: a full build of the index folder."""
+    from .local_write import build_index as build
+
+    return build(*args, **kwargs)
+
+
+def _previous_vectors(index_dir: Path, info: EmbedderInfo) -> dict:
+    """text sha -> vector of an index folder built by the same embedder (rag.stores.local_write)."""
+    from .local_write import previous_vectors
+
+    return previous_vectors(index_dir, info)
 
 
 class LocalStore:
-    """An index folder loaded as one read-only snapshot (the `Store` interface)."""
+    """One committed state of an index folder (the `Store` interface). Never changes once opened."""
 
     backend = "local"
 
-    def __init__(self, path: Path, manifest: dict, documents: list[PlanDocument], chunks: list[Chunk],
-                 clauses: list[Clause], dense, chunk_vectors: np.ndarray, clause_vectors: np.ndarray, bm25,
-                 tokenizer: Tokenizer, bridge: TermBridge):
+    def __init__(self, path: Path, manifest: dict, segments: list[Segment], tombstones: dict, tokenizer: Tokenizer,
+                 bridge: TermBridge):
         self.path = path
         self.manifest = manifest
         self.tokenizer = tokenizer
         self.bridge = bridge
-        self._docs = {d.doc_id: d for d in documents}
-        self._chunks = chunks
-        self._clauses = clauses
-        self._dense = dense  # faiss.Index over chunk_vectors, row i = chunks[i]
-        self._chunk_vectors = chunk_vectors
-        self._clause_vectors = clause_vectors
-        self._bm25 = bm25
-        self._chunk_row = {c.chunk_id: i for i, c in enumerate(chunks)}
-        # Chunks are written document by document and clauses chunk by chunk: each is a range of rows.
-        self._doc_rows: dict[str, tuple[int, int]] = {}
-        for i, c in enumerate(chunks):
-            lo, _ = self._doc_rows.get(c.doc_id, (i, i))
-            self._doc_rows[c.doc_id] = (lo, i + 1)
-        self._clause_rows: dict[str, list[int]] = {}
-        for i, cl in enumerate(clauses):
-            self._clause_rows.setdefault(cl.chunk_id, []).append(i)
-        self.catalog: dict[str, DocumentRecord] = {
-            d.doc_id: record_of(d, self._doc_rows.get(d.doc_id, (0, 0))[1] - self._doc_rows.get(d.doc_id, (0, 0))[0])
-            for d in documents}
+        self.segments = segments
+        self.tombstones = tombstones  # segment name -> {"docs": [...], "df": {hash: n}, "chunks": n, "tokens": n}
+        self.catalog: dict[str, DocumentRecord] = {}
+        self._where: dict[str, tuple[int, int]] = {}  # doc_id -> (segment number, document row)
+        self._live: list[np.ndarray | None] = []  # per segment: which chunk rows are live (None: all)
+        dead_chunks = 0
+        for si, seg in enumerate(segments):
+            dead = set(tombstones.get(seg.name, {}).get("docs", ()))
+            live = None
+            for row, rec in enumerate(seg.records):
+                if rec.doc_id in dead:
+                    if live is None:
+                        live = np.ones(seg.size, dtype=bool)
+                    lo, hi = int(seg.doc_chunks[row]), int(seg.doc_chunks[row + 1])
+                    live[lo:hi] = False
+                    dead_chunks += hi - lo
+                elif rec.doc_id in self.catalog:
+                    raise ValueError(f"document {rec.doc_id} is live in two segments")
+                else:
+                    self.catalog[rec.doc_id] = rec
+                    self._where[rec.doc_id] = (si, row)
+            self._live.append(live)
+        self._dead_df: dict[int, int] = {}
+        for entry in tombstones.values():
+            for h, n in entry.get("df", {}).items():
+                self._dead_df[int(h)] = self._dead_df.get(int(h), 0) + int(n)
+        lexical = manifest["lexical"]
+        self._n = int(lexical["chunks"])
+        self._avgdl = float(lexical["tokens"]) / self._n if self._n else 1.0
+        if self._n != sum(s.size for s in segments) - dead_chunks or self._n != manifest["counts"]["chunks"]:
+            raise ValueError("the live chunk count does not match the segments and tombstones")
+        self._docs: OrderedDict[str, PlanDocument] = OrderedDict()
+        self._chunks: OrderedDict[str, Chunk] = OrderedDict()
+        self._cache_lock = threading.Lock()  # questions on several threads share one snapshot
         self.documents = DocumentView(self)
 
     @property
@@ -88,236 +119,195 @@ class LocalStore:
     # ------------------------------------------------------------ look-ups by id
 
     def document(self, doc_id: str) -> PlanDocument:
-        return self._docs[doc_id]
+        with self._cache_lock:
+            doc = self._docs.get(doc_id)
+            if doc is not None:
+                self._docs.move_to_end(doc_id)
+                return doc
+        si, row = self._where[doc_id]
+        doc = document_of(self.segments[si].documents.get(row))
+        with self._cache_lock:
+            self._docs[doc_id] = doc
+            if len(self._docs) > DOC_CACHE:
+                self._docs.popitem(last=False)
+        return doc
 
     def chunk_count(self) -> int:
-        return len(self._chunks)
+        return self._n
+
+    def _chunk_place(self, chunk_id: str) -> tuple[int, int]:
+        """(segment number, chunk row) of a chunk id ("<doc_id>#<n>"); KeyError when not in the index."""
+        doc_id, _, number = chunk_id.rpartition("#")
+        if doc_id not in self._where or not number.isdigit() or int(number) >= self.catalog[doc_id].chunks:
+            raise KeyError(chunk_id)
+        si, row = self._where[doc_id]
+        return si, int(self.segments[si].doc_chunks[row]) + int(number)
+
+    def _chunk_id(self, si: int, row: int) -> str:
+        seg = self.segments[si]
+        drow = int(np.searchsorted(seg.doc_chunks, row, side="right")) - 1
+        return f"{seg.records[drow].doc_id}#{row - int(seg.doc_chunks[drow])}"
 
     def chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
-        return [self._chunks[self._chunk_row[c]] for c in chunk_ids]
+        out = []
+        for cid in chunk_ids:
+            chunk = self._chunks.get(cid)
+            if chunk is None:
+                si, row = self._chunk_place(cid)
+                chunk = chunk_of(self.segments[si].chunk_rows.get(row))
+                with self._cache_lock:
+                    self._chunks[cid] = chunk
+                    if len(self._chunks) > CHUNK_CACHE:
+                        self._chunks.popitem(last=False)
+            out.append(chunk)
+        return out
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
-        lo, hi = self._doc_rows.get(doc_id, (0, 0))
-        return self._chunks[lo:hi]
+        if doc_id not in self._where:
+            return []
+        si, row = self._where[doc_id]
+        seg = self.segments[si]
+        return [chunk_of(r) for r in seg.chunk_rows.range(int(seg.doc_chunks[row]), int(seg.doc_chunks[row + 1]))]
 
     def clauses_of(self, chunk_ids: Sequence[str]) -> dict[str, ClauseBlock]:
         out = {}
         for cid in chunk_ids:
-            rows = self._clause_rows.get(cid, [])
-            out[cid] = ([self._clauses[r] for r in rows], self._clause_vectors[rows])
+            si, row = self._chunk_place(cid)
+            seg = self.segments[si]
+            lo, hi = int(seg.chunk_clauses[row]), int(seg.chunk_clauses[row + 1])
+            out[cid] = ([clause_of(r) for r in seg.clause_rows.range(lo, hi)],
+                        np.array(seg.clause_vectors[lo:hi], dtype=np.float32))
         return out
 
     # ------------------------------------------------------------ search
 
-    def _mask(self, doc_ids: Collection[str]) -> np.ndarray:
-        ok = np.zeros(len(self._chunks), dtype=bool)
+    def _allowed_rows(self, doc_ids: Collection[str] | None) -> list[np.ndarray | None]:
+        """Per segment, the live chunk rows among doc_ids' chunks (ascending), or None for every live row."""
+        if doc_ids is None:
+            return [None] * len(self.segments)
+        ranges: list[list[tuple[int, int]]] = [[] for _ in self.segments]
         for d in doc_ids:
-            lo, hi = self._doc_rows.get(d, (0, 0))
-            ok[lo:hi] = True
-        return ok
+            if d in self._where:
+                si, row = self._where[d]
+                doc_chunks = self.segments[si].doc_chunks
+                ranges[si].append((int(doc_chunks[row]), int(doc_chunks[row + 1])))
+        return [np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in sorted(r)]) if r
+                else np.zeros(0, dtype=np.int64) for r in ranges]
+
+    def _top(self, hits: list[tuple[float, int, int]], k: int) -> list[tuple[str, float]]:
+        """Best first; equal scores in index order (segment, then row)."""
+        hits.sort(key=lambda h: (-h[0], h[1], h[2]))
+        return [(self._chunk_id(si, row), score) for score, si, row in hits[:k]]
 
     def dense_search(self, vector: np.ndarray, k: int, doc_ids: Collection[str] | None = None
                      ) -> list[tuple[str, float]]:
-        n = len(self._chunks)
-        if not n or k < 1:
+        import faiss
+
+        if k < 1:
             return []
-        # Exact inner product; with a filter the whole (small) index is ranked, then filtered.
-        ok = None if doc_ids is None else self._mask(doc_ids)
-        sims, rows = self._dense.search(np.asarray(vector, dtype=np.float32).reshape(1, -1),
-                                        n if ok is not None else min(n, k))
-        hits = [(int(i), float(s)) for i, s in zip(rows[0], sims[0]) if i >= 0 and (ok is None or ok[i])]
-        return [(self._chunks[i].chunk_id, s) for i, s in hits[:k]]
+        q = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        want = k + TIE_MARGIN
+        hits: list[tuple[float, int, int]] = []
+        for si, (seg, rows) in enumerate(zip(self.segments, self._allowed_rows(doc_ids))):
+            live = self._live[si]
+            ann = seg.ann() if rows is None or len(rows) > seg.entry["ann"].get("exact_max", 0) else None
+            if ann is not None:  # IVF-PQ candidates, re-ranked exactly below
+                rows = self._ann_candidates(ann, seg, q, rows, live, max(4 * want, 100))
+            elif rows is None and live is None:  # exact over the whole memory-mapped segment
+                if seg.size:
+                    sims, idx = faiss.knn(q, seg.chunk_vectors, min(want, seg.size), metric=faiss.METRIC_INNER_PRODUCT)
+                    hits.extend((float(s), si, int(r)) for s, r in zip(sims[0], idx[0]) if r >= 0)
+                continue
+            elif rows is None:
+                rows = np.nonzero(live)[0]
+            elif live is not None:
+                rows = rows[live[rows]]
+            if len(rows):  # exact inner products of the allowed live rows
+                sims, idx = faiss.knn(q, np.ascontiguousarray(seg.chunk_vectors[rows]), min(want, len(rows)),
+                                      metric=faiss.METRIC_INNER_PRODUCT)
+                hits.extend((float(s), si, int(rows[i])) for s, i in zip(sims[0], idx[0]) if i >= 0)
+        return self._top(hits, k)
+
+    @staticmethod
+    def _ann_candidates(ann, seg: Segment, q: np.ndarray, rows, live, n: int) -> np.ndarray:
+        """Chunk rows the segment's IVF-PQ index finds among the allowed live rows (re-ranked exactly after)."""
+        import faiss
+
+        params = faiss.SearchParametersIVF()
+        params.nprobe = int(seg.entry["ann"]["nprobe"])
+        keep = None
+        if rows is not None or live is not None:
+            mask = np.ones(seg.size, dtype=bool) if rows is None else np.zeros(seg.size, dtype=bool)
+            if rows is not None:
+                mask[rows] = True
+            if live is not None:
+                mask &= live
+            keep = np.packbits(mask, bitorder="little")
+            params.sel = faiss.IDSelectorBitmap(seg.size, faiss.swig_ptr(keep))
+        _, idx = ann.search(q, min(n, seg.size), params=params)
+        del keep  # the selector read it during the search
+        return np.unique(idx[0][idx[0] >= 0])
+
+    def _df(self, h: int) -> int:
+        n = 0
+        for seg in self.segments:
+            r = seg.term_range(h)
+            if r is not None:
+                n += r[1] - r[0]
+        return n - self._dead_df.get(h, 0)
 
     def lexical_search(self, tokens: Sequence[str], k: int, doc_ids: Collection[str] | None = None
                        ) -> list[tuple[str, float]]:
-        if not len(self._chunks) or not tokens:
+        if k < 1 or not self._n:
             return []
-        scores = np.asarray(self._bm25.get_scores(list(tokens)), dtype=np.float64)
-        if doc_ids is not None:
-            scores[~self._mask(doc_ids)] = 0.0
-        top = [i for i in np.argsort(-scores) if scores[i] > 0][:k]
-        return [(self._chunks[i].chunk_id, float(scores[i])) for i in top]
+        terms = []
+        for tok in tokens:
+            h = term_hash(tok)
+            df = self._df(h)
+            if df > 0:  # bm25s's lucene IDF, rounded to float32 as bm25s stores it
+                terms.append((h, np.float32(math.log(1 + (self._n - df + 0.5) / (df + 0.5)))))
+        hits: list[tuple[float, int, int]] = []
+        for si, (seg, rows) in enumerate(zip(self.segments, self._allowed_rows(doc_ids))):
+            if rows is not None and not len(rows):
+                continue
+            scores = None
+            for h, idf32 in terms:
+                r = seg.term_range(h)
+                if r is None:
+                    continue
+                prow = np.asarray(seg.post_rows[r[0]:r[1]])
+                ptf = np.asarray(seg.post_tf[r[0]:r[1]])
+                if rows is not None:  # only the allowed chunks' postings (rows ascend within a term)
+                    keep = np.isin(prow, rows, assume_unique=True)
+                    prow, ptf = prow[keep], ptf[keep]
+                if not len(prow):
+                    continue
+                if scores is None:
+                    scores = np.zeros(seg.size, dtype=np.float32)
+                scores[prow] += bm25_values(ptf, seg.chunk_tokens[prow], idf32, self._avgdl)
+            if scores is None:
+                continue
+            if self._live[si] is not None:
+                scores[~self._live[si]] = 0.0
+            found = np.nonzero(scores > 0)[0]
+            if len(found) > k:  # the k best, and every row tied with the k-th
+                kth = np.partition(scores[found], len(found) - k)[len(found) - k]
+                found = found[scores[found] >= kth]
+            hits.extend((float(scores[r]), si, int(r)) for r in found)
+        return self._top(hits, k)
 
     def doc_freq(self, token: str) -> int:
-        tid = self._bm25.vocab_dict.get(token)
-        if tid is None:
-            return 0
-        indptr = self._bm25.scores["indptr"]
-        return int(indptr[tid + 1] - indptr[tid])
-
-
-# ---------------------------------------------------------------- hashing / io helpers
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-# ---------------------------------------------------------------- build
-
-
-def _previous_vectors(index_dir: Path, embedder: EmbedderInfo) -> dict[str, np.ndarray]:
-    """text-hash -> vector from an existing index built by the same embedder (empty if none/unusable)."""
-    try:
-        manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
-        # Format 2 differs only in not checksumming bm25/: its vectors are as good.
-        if manifest.get("format_version") not in (2, FORMAT_VERSION) or manifest.get("embedder") != embedder.to_dict():
-            return {}
-        cache = {}
-        for rows_file, vec_file, key in (("chunks.jsonl", "chunk_vectors.npy", "embed_sha"),
-                                         ("clauses.jsonl", "clause_vectors.npy", "embed_sha")):
-            for name in (rows_file, vec_file):  # never reuse vectors from files that fail their checksum
-                check_file(index_dir / name, manifest["files"][name], "")
-            rows = _read_jsonl(index_dir / rows_file)
-            vecs = np.load(index_dir / vec_file, allow_pickle=False)
-            if len(rows) != len(vecs):
-                return {}
-            for row, vec in zip(rows, vecs):
-                cache[row[key]] = vec
-        return cache
-    except (OSError, ValueError, KeyError, IndexCorruptError):
-        return {}
-
-
-def _embed_with_cache(texts: list[str], embed: Callable[[list[str]], np.ndarray], cache: dict[str, np.ndarray],
-                      dim: int) -> tuple[np.ndarray, list[str], int]:
-    keys = [_sha(t) for t in texts]
-    todo = [i for i, k in enumerate(keys) if k not in cache]
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    if todo:
-        fresh = embed([texts[i] for i in todo])
-        for j, i in enumerate(todo):
-            out[i] = fresh[j]
-            cache[keys[i]] = fresh[j]
-    done = set(todo)
-    for i, k in enumerate(keys):
-        if i not in done:
-            out[i] = cache[k]
-    return out, keys, len(todo)
-
-
-def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chunk_size: int = 300,
-                progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
-                deadline: float | None = None) -> dict:
-    """Chunk, embed (re-using vectors of unchanged text), index and atomically write `index_dir`.
-
-    `deadline` (a time.monotonic() value) stops the build with IndexingTimeoutError once passed; nothing is
-    written then, so the previous index stays as it was.
-
-    Returns build statistics: counts, how many texts were embedded vs reused, seconds.
-    """
-    import bm25s
-    import faiss
-    from tqdm.auto import tqdm
-
-    t0 = time.perf_counter()
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # its per-build DEBUG line is noise for users
-    index_dir = Path(index_dir)
-    info: EmbedderInfo = embedder.info
-    with index_lock(index_dir):
-        clear_debris(index_dir)
-        cache = {} if rebuild else _previous_vectors(index_dir, info)
-        chunks: list[Chunk] = []
-        clauses: list[Clause] = []
-        for doc in documents:
-            c, cl = chunk_document(doc, chunk_size)
-            chunks.extend(c)
-            clauses.extend(cl)
-        tokenizer = Tokenizer(learn_indicator_terms([d.clean_text for d in documents]))
-
-        chunk_texts = [c.indexed_text for c in chunks]
-        # Clauses are embedded bare (short texts keep the build fast): which document and city a clause
-        # belongs to is settled by chunk retrieval before clauses are compared with the question.
-        clause_texts = [cl.text for cl in clauses]
-        n_todo = sum(1 for t in chunk_texts + clause_texts if _sha(t) not in cache)
-        bar = tqdm(total=n_todo, desc="embedding", unit="text", disable=not progress or n_todo == 0)
-        def tick(n: int) -> None:
-            bar.update(n)
-            if deadline is not None and time.monotonic() > deadline:
-                raise IndexingTimeoutError(f"indexing stopped after its time limit with {bar.n} of {n_todo} texts "
-                                           "embedded; split the file into smaller documents, or raise the limit "
-                                           "with POLICY_RAG_MAX_UPLOAD_SECONDS")
-
-        embed = lambda texts: embedder.embed_passages(texts, progress=tick)  # noqa: E731
-        chunk_vecs, chunk_keys, n1 = _embed_with_cache(chunk_texts, embed, cache, info.dimension)
-        clause_vecs, clause_keys, n2 = _embed_with_cache(clause_texts, embed, cache, info.dimension)
-        bar.close()
-
-        dense = faiss.IndexFlatIP(info.dimension)
-        dense.add(chunk_vecs)
-        bm25 = bm25s.BM25()
-        corpus_tokens = [tokenizer.search_tokens(t) or ["∅"] for t in chunk_texts]
-        bm25.index(corpus_tokens, show_progress=False)
-        # English -> Chinese corpus terms from CC-CEDICT, so English questions can be matched lexically.
-        df = Counter(t for toks in corpus_tokens for t in set(toks))
-        bridge = build_bridge(df.keys(), df, n_docs=len(chunks))
-
-        try:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
-        except OSError as exc:
-            raise write_error(index_dir, exc) from exc
-        try:
-            faiss.write_index(dense, str(tmp / "dense.faiss"))
-            np.save(tmp / "chunk_vectors.npy", chunk_vecs, allow_pickle=False)
-            np.save(tmp / "clause_vectors.npy", clause_vecs, allow_pickle=False)
-            bm25.save(str(tmp / "bm25"))
-            tokenizer.save(tmp / "userdict.txt")
-            (tmp / "bridge.json").write_text(json.dumps(bridge.to_json(), ensure_ascii=False), encoding="utf-8")
-            _write_jsonl(tmp / "documents.jsonl", [
-                {"doc_id": d.doc_id, "source": d.source, "sha256": d.sha256, "sidecar_sha256": d.sidecar_sha256,
-                 "metadata": d.metadata.to_dict(),
-                 "spans": [list(s) for s in d.spans], "page_starts": list(d.page_starts), "text": d.text}
-                for d in documents])
-            _write_jsonl(tmp / "chunks.jsonl", [{**c.to_dict(), "embed_sha": k} for c, k in zip(chunks, chunk_keys)])
-            _write_jsonl(tmp / "clauses.jsonl", [{**c.to_dict(), "embed_sha": k} for c, k in zip(clauses, clause_keys)])
-            manifest = {
-                "format_version": FORMAT_VERSION,
-                "pipeline_version": PIPELINE_VERSION,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "embedder": info.to_dict(),
-                "chunk_size": chunk_size,
-                "documents": {d.doc_id: {"source": d.source, "sha256": d.sha256, "title": d.metadata.title}
-                              for d in documents},
-                "counts": {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)},
-                # files of documents_dir that were not indexed (skipped by the loader) -> sha256 of their bytes
-                "ignored": dict(sorted((ignored or {}).items())),
-                "files": {name: file_sha(tmp / name) for name in checked_files(tmp)},
-            }
-            (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-            # mkdtemp makes a private (0700) folder; an index is as readable as any folder the user makes.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o777 & ~umask)
-            swap_in(tmp, index_dir)
-        except BaseException as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(exc, OSError) and not isinstance(exc, IndexWriteError):
-                raise write_error(index_dir, exc) from exc
-            raise
-    return {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses),
-            "embedded": n1 + n2, "reused": len(chunks) + len(clauses) - n1 - n2,
-            "seconds": round(time.perf_counter() - t0, 2)}
+        return max(0, self._df(term_hash(token)))
 
 
 # ---------------------------------------------------------------- load
 
 
 def load_index(index_dir: Path, *, expected_embedder: EmbedderInfo | None = None) -> LocalStore:
-    """Load and check an index. Raises IndexNotFoundError / IndexCorruptError / EmbedderMismatchError.
+    """Open and check an index. Raises IndexNotFoundError / IndexCorruptError / EmbedderMismatchError.
 
-    A builder may swap a new index in while this reads: when the folder changed under the reader, or a swap
-    is half done, it reads again (for up to SWAP_WAIT_S) instead of reporting a half-read index as corrupt.
+    A writer may commit or swap a new index in while this reads: when the folder changed under the reader, or a
+    swap is half done, it reads again (for up to SWAP_WAIT_S) instead of reporting a half-read index as corrupt.
     """
     index_dir = Path(index_dir)
     deadline = time.monotonic() + SWAP_WAIT_S
@@ -332,22 +322,63 @@ def load_index(index_dir: Path, *, expected_embedder: EmbedderInfo | None = None
             time.sleep(0.02)
 
 
-def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> LocalStore:
-    import faiss
-
-    from ..bm25 import load_bm25
-
-    recover(index_dir)
+def read_manifest(index_dir: Path) -> dict:
+    """The manifest as written (IndexNotFoundError when there is none; IndexCorruptError when unreadable)."""
     rebuild = f"rebuild it with `rag index --rebuild --index-dir {index_dir}`"
-    manifest_path = index_dir / "manifest.json"
-    if not manifest_path.exists():
+    path = index_dir / "manifest.json"
+    if not path.exists():
         raise IndexNotFoundError(f"no index at {index_dir}; build one with `rag index --index-dir {index_dir}`")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        version = manifest["format_version"]
-        built_with = EmbedderInfo(**manifest["embedder"])
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["format_version"], EmbedderInfo(**manifest["embedder"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexCorruptError(f"index manifest {manifest_path} is unreadable ({exc}); {rebuild}") from exc
+        raise IndexCorruptError(f"index manifest {path} is unreadable ({exc}); {rebuild}") from exc
+    return manifest
+
+
+_GLOBAL_FILE = re.compile(r"(?:userdict-\d+\.txt|bridge-\d+\.json|tombstones-\d+\.json)")
+_SEGMENT_NAME = re.compile(r"seg-\d{6}")
+
+
+def expected_files(manifest: dict) -> set[str]:
+    """The files a manifest's index consists of (paths relative to the folder), from its own fields."""
+    names = {manifest["userdict"], manifest["bridge"], manifest["tombstones"]}
+    for entry in manifest["segments"]:
+        leaves = [f for f in SEGMENT_FILES if f != "ann.faiss" or entry["ann"]["type"] != "flat"]
+        names |= {f"segments/{entry['name']}/{leaf}" for leaf in leaves}
+    return names
+
+
+def verify_files(index_dir: Path, manifest: dict, rebuild: str) -> None:
+    """Every file is one the format names, a regular file inside index_dir, of its recorded size and (up to
+    FULL_CHECK_BYTES) checksum. The names come from disk: a name like /dev/zero or ../../etc/shadow must
+    never be opened, so the names are checked before any file is read."""
+    files, sizes = manifest.get("files"), manifest.get("sizes")
+    if not isinstance(files, dict) or not isinstance(sizes, dict):
+        raise IndexCorruptError(f"index manifest at {index_dir} lists no file checksums; {rebuild}")
+    try:
+        segments = manifest["segments"]
+        if not all(_SEGMENT_NAME.fullmatch(str(e["name"])) for e in segments) \
+                or not all(_GLOBAL_FILE.fullmatch(str(manifest[k])) for k in ("userdict", "bridge", "tombstones")):
+            raise KeyError("name")
+        expected = expected_files(manifest)
+    except (KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"index manifest at {index_dir} names unexpected files ({exc}); {rebuild}") from exc
+    if set(files) != expected or set(sizes) != expected:
+        odd = sorted(map(str, set(files) ^ expected)) or sorted(map(str, set(sizes) ^ expected))
+        raise IndexCorruptError(f"index manifest at {index_dir} does not list the index's own files "
+                                f"(unexpected or missing: {', '.join(odd[:5])}); {rebuild}")
+    for name in sorted(expected):
+        check_file(index_dir / name, files[name], rebuild, size=int(sizes[name]),
+                   full=int(sizes[name]) <= FULL_CHECK_BYTES)
+
+
+def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> LocalStore:
+    recover(index_dir)
+    rebuild = f"rebuild it with `rag index --rebuild --index-dir {index_dir}`"
+    manifest = read_manifest(index_dir)
+    version = manifest["format_version"]
+    built_with = EmbedderInfo(**manifest["embedder"])
     if version != FORMAT_VERSION:
         raise IndexVersionError(f"index at {index_dir} has format version {version}, this policy-rag reads "
                                 f"{FORMAT_VERSION}; {rebuild}")
@@ -362,28 +393,12 @@ def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> Local
                                     f"back to {built_with.name!r}")
     verify_files(index_dir, manifest, rebuild)
     try:
-        docs = []
-        for row in _read_jsonl(index_dir / "documents.jsonl"):
-            docs.append(PlanDocument(
-                doc_id=row["doc_id"], source=row["source"], text=row["text"],
-                spans=tuple(tuple(s) for s in row["spans"]), metadata=DocumentMetadata.from_dict(row["metadata"]),
-                sha256=row["sha256"], sidecar_sha256=row.get("sidecar_sha256", ""),
-                page_starts=tuple(int(p) for p in row.get("page_starts", ()))))
-        chunks = [Chunk(**{k: v for k, v in r.items() if k != "embed_sha"}) for r in _read_jsonl(index_dir / "chunks.jsonl")]
-        clauses = [Clause(**{k: v for k, v in r.items() if k != "embed_sha"}) for r in _read_jsonl(index_dir / "clauses.jsonl")]
-        dense = faiss.read_index(str(index_dir / "dense.faiss"))
-        chunk_vectors = np.load(index_dir / "chunk_vectors.npy", allow_pickle=False)
-        clause_vectors = np.load(index_dir / "clause_vectors.npy", allow_pickle=False)
-        bm25 = load_bm25(index_dir / "bm25")  # numpy only: bm25s (and scipy) are for building
-        tokenizer = Tokenizer.from_file(index_dir / "userdict.txt")
-        bridge = TermBridge.from_json(json.loads((index_dir / "bridge.json").read_text(encoding="utf-8")))
-        store = LocalStore(index_dir, manifest, docs, chunks, clauses, dense, chunk_vectors, clause_vectors, bm25,
-                           tokenizer, bridge)
+        segments = [Segment(index_dir / "segments" / e["name"], e, built_with.dimension) for e in manifest["segments"]]
+        tombstones = json.loads((index_dir / manifest["tombstones"]).read_text(encoding="utf-8"))
+        tokenizer = Tokenizer.from_file(index_dir / manifest["userdict"])
+        bridge = TermBridge.from_json(json.loads((index_dir / manifest["bridge"]).read_text(encoding="utf-8")))
+        return LocalStore(index_dir, manifest, segments, tombstones, tokenizer, bridge)
     except IndexCorruptError:
         raise
     except Exception as exc:  # any unreadable piece means the same thing to the user
         raise IndexCorruptError(f"index at {index_dir} is unreadable ({type(exc).__name__}: {exc}); {rebuild}") from exc
-    if dense.ntotal != len(chunks) or len(chunk_vectors) != len(chunks) or len(clause_vectors) != len(clauses) \
-            or dense.d != built_with.dimension:
-        raise IndexCorruptError(f"index at {index_dir} is inconsistent (vector and chunk counts differ); {rebuild}")
-    return store

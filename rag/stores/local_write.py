@@ -1,0 +1,304 @@
+"""Writing the local index: a full build (here), and incremental writes (rag/stores/local_update.py).
+
+- `build_index`: every document into one new segment, in a sibling temporary folder swapped in by rename
+  (rag/index_folder.py), re-using the vectors of unchanged text. The tokenizer's dictionary and the term
+  bridge are learnt from the whole corpus.
+- `add_documents` / `remove_documents`: a new segment with the added documents, and tombstones for removed
+  (or replaced) ones; the manifest is replaced in one rename, so a crash at any point leaves the previous
+  state or the new one, never half of one. Indicator terms learnt from the added documents join the
+  dictionary (earlier chunks keep their tokens) and their new terms join the bridge; a full build relearns both.
+- compaction, in the same write, when it pays: segments whose tombstones hold over 30% of their chunks, or
+  more than MAX_SEGMENTS segments, are merged into one (rows copied, nothing re-embedded or re-tokenised).
+- `sync_index`: brings an index up to date with a folder's documents, incrementally, or by a full build when
+  there is none yet, it is of another pipeline/chunking, or half the documents or more changed.
+- `build_index_from_vectors`: a full build from given vectors (benchmarks; no embedding model).
+
+Writers take the folder's lock; readers never wait for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Collection, Sequence
+
+import numpy as np
+
+from ..bridge import build_bridge
+from ..chunking import Chunk, Clause, chunk_document
+from ..documents import PlanDocument
+from ..encoders import EmbedderInfo
+from ..errors import IndexCorruptError, IndexingTimeoutError, IndexNotFoundError, IndexWriteError
+from ..index_folder import check_file, clear_debris, file_sha, index_lock, swap_in, write_error
+from ..store import PIPELINE_VERSION
+from ..tokenize import Tokenizer, learn_indicator_terms
+from .local import FORMAT_VERSION, read_manifest
+from .segment_write import segment_files, write_segment
+from .segments import EMPTY_TOKEN, Segment
+
+__all__ = ["build_index", "build_index_from_vectors", "previous_vectors", "learn_terms", "CLAUSE_DTYPE", "MAX_SEGMENTS",
+           "COMPACT_DEAD_SHARE"]
+
+log = logging.getLogger(__name__)
+CLAUSE_DTYPE = "float16"  # clause vectors on disk (chunk vectors stay float32 for FAISS); see README "Index format"
+MAX_SEGMENTS = 8  # more than this and the smaller segments are merged
+COMPACT_DEAD_SHARE = 0.30  # a segment whose removed chunks pass this share of its chunks is rewritten
+LEARN_BATCH_CHARS = 500_000  # indicator terms are learnt per batch of this much text (the learning is quadratic)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _write_jsonl(path: Path, lines: Sequence[str]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        f.writelines(lines)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+# ---------------------------------------------------------------- preparing documents
+
+
+def _chunk(documents: Sequence[PlanDocument], chunk_size: int) -> tuple[list[Chunk], list[Clause]]:
+    chunks: list[Chunk] = []
+    clauses: list[Clause] = []
+    for doc in documents:
+        c, cl = chunk_document(doc, chunk_size)
+        chunks.extend(c)
+        clauses.extend(cl)
+    return chunks, clauses
+
+
+def learn_terms(documents: Sequence[PlanDocument]) -> list[str]:
+    """Indicator terms of these documents, learnt together (in batches of LEARN_BATCH_CHARS characters)."""
+    texts = [d.clean_text for d in documents]
+    terms: set[str] = set()
+    batch: list[str] = []
+    size = 0
+    for text in texts + [None]:
+        if text is None or (batch and size + len(text) > LEARN_BATCH_CHARS):
+            terms.update(learn_indicator_terms(batch) if batch else ())
+            batch, size = [], 0
+        if text is not None:
+            batch.append(text)
+            size += len(text)
+    return sorted(terms)
+
+
+def _tokens(tokenizer: Tokenizer, chunks: Sequence[Chunk]) -> list[list[str]]:
+    return [tokenizer.search_tokens(c.indexed_text) or [EMPTY_TOKEN] for c in chunks]
+
+
+class _Embedding:
+    """Texts -> vectors, re-using `cache` (text sha -> vector), with a progress bar and the deadline."""
+
+    def __init__(self, embedder, cache: dict[str, np.ndarray], texts: Sequence[str], *, progress: bool,
+                 deadline: float | None):
+        from tqdm.auto import tqdm
+
+        self.embedder, self.cache, self.deadline = embedder, cache, deadline
+        self.todo = sum(1 for t in texts if _sha(t) not in cache)
+        self.bar = tqdm(total=self.todo, desc="embedding", unit="text", disable=not progress or self.todo == 0)
+        self.embedded = 0
+
+    def _tick(self, n: int) -> None:
+        self.bar.update(n)
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise IndexingTimeoutError(f"indexing stopped after its time limit with {self.bar.n} of {self.todo} texts "
+                                       "embedded; split the file into smaller documents, or raise the limit "
+                                       "with POLICY_RAG_MAX_UPLOAD_SECONDS")
+
+    def __call__(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        keys = [_sha(t) for t in texts]
+        todo = [i for i, k in enumerate(keys) if k not in self.cache]
+        out = np.zeros((len(texts), self.embedder.info.dimension), dtype=np.float32)
+        if todo:
+            fresh = self.embedder.embed_passages([texts[i] for i in todo], progress=self._tick)
+            for j, i in enumerate(todo):
+                out[i] = fresh[j]
+                self.cache[keys[i]] = fresh[j]
+            self.embedded += len(todo)
+        done = set(todo)
+        for i, k in enumerate(keys):
+            if i not in done:
+                out[i] = self.cache[k]
+        return out, keys
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def previous_vectors(index_dir: Path, info: EmbedderInfo, doc_ids: Collection[str] | None = None) -> dict:
+    """text sha -> vector from an index folder built by the same embedder (only `doc_ids`' texts when given);
+    empty when there is none, or it is unusable. Files whose checksum fails are never re-used."""
+    try:
+        manifest = read_manifest(Path(index_dir))
+        if manifest.get("embedder") != info.to_dict():
+            return {}
+        if manifest.get("format_version") in (2, 3):  # one folder of files (before segments)
+            cache = {}
+            for rows_file, vec_file in (("chunks.jsonl", "chunk_vectors.npy"), ("clauses.jsonl", "clause_vectors.npy")):
+                for name in (rows_file, vec_file):
+                    check_file(index_dir / name, manifest["files"][name], "")
+                with (index_dir / rows_file).open(encoding="utf-8") as f:
+                    shas = [json.loads(line)["embed_sha"] for line in f if line.strip()]
+                vecs = np.load(index_dir / vec_file, allow_pickle=False)
+                if len(shas) != len(vecs):
+                    return {}
+                cache.update(zip(shas, vecs))
+            return cache
+        if manifest.get("format_version") != FORMAT_VERSION:
+            return {}
+        cache = {}
+        for entry in manifest["segments"]:
+            folder = Path(index_dir) / "segments" / entry["name"]
+            for leaf in ("chunks.jsonl", "chunks.offsets.npy", "clauses.jsonl", "clauses.offsets.npy",
+                         "chunk_vectors.npy", "clause_vectors.npy", "chunk_clauses.npy", "records.jsonl",
+                         "doc_chunks.npy"):
+                name = f"segments/{entry['name']}/{leaf}"
+                check_file(index_dir / name, manifest["files"][name], "")
+            seg = Segment(folder, entry, info.dimension)
+            cache.update(_segment_vectors(seg, doc_ids))
+        return cache
+    except (OSError, ValueError, KeyError, TypeError, IndexCorruptError, IndexNotFoundError):
+        return {}
+
+
+def _segment_vectors(seg: Segment, doc_ids: Collection[str] | None) -> dict[str, np.ndarray]:
+    out = {}
+    for row, rec in enumerate(seg.records):
+        if doc_ids is not None and rec.doc_id not in doc_ids:
+            continue
+        lo, hi = int(seg.doc_chunks[row]), int(seg.doc_chunks[row + 1])
+        for i, r in enumerate(seg.chunk_rows.range(lo, hi)):
+            out[r["embed_sha"]] = np.array(seg.chunk_vectors[lo + i], dtype=np.float32)
+        clo, chi = int(seg.chunk_clauses[lo]), int(seg.chunk_clauses[hi])
+        for i, r in enumerate(seg.clause_rows.range(clo, chi)):
+            out[r["embed_sha"]] = np.array(seg.clause_vectors[clo + i], dtype=np.float32)
+    return out
+
+
+# ---------------------------------------------------------------- the manifest
+
+
+def _global_files(folder: Path, names: Sequence[str]) -> tuple[dict, dict]:
+    return ({n: file_sha(folder / n) for n in names}, {n: (folder / n).stat().st_size for n in names})
+
+
+def _add_segment_files(manifest: dict, folder: Path, entry: dict) -> None:
+    for leaf, (sha, size) in segment_files(folder, entry).items():
+        manifest["files"][f"segments/{entry['name']}/{leaf}"] = sha
+        manifest["sizes"][f"segments/{entry['name']}/{leaf}"] = size
+
+
+def _public_permissions(folder: Path) -> None:
+    """mkdtemp makes a private (0700) folder; an index is as readable as any folder the user makes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+
+
+# ---------------------------------------------------------------- full build
+
+
+def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chunk_size: int = 300,
+                progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
+                deadline: float | None = None) -> dict:
+    """Chunk, embed (re-using vectors of unchanged text), index and atomically write `index_dir` as one segment.
+
+    `deadline` (a time.monotonic() value) stops the build with IndexingTimeoutError once passed; nothing is
+    written then, so the previous index stays as it was. Returns counts, texts embedded vs reused, seconds.
+    """
+    t0 = time.perf_counter()
+    index_dir = Path(index_dir)
+    info: EmbedderInfo = embedder.info
+    with index_lock(index_dir):
+        clear_debris(index_dir)
+        cache = {} if rebuild else previous_vectors(index_dir, info)
+        chunks, clauses = _chunk(documents, chunk_size)
+        tokenizer = Tokenizer(learn_terms(documents))
+        chunk_texts = [c.indexed_text for c in chunks]
+        # Clauses are embedded bare (short texts keep the build fast): which document and city a clause
+        # belongs to is settled by chunk retrieval before clauses are compared with the question.
+        clause_texts = [cl.text for cl in clauses]
+        embed = _Embedding(embedder, cache, chunk_texts + clause_texts, progress=progress, deadline=deadline)
+        chunk_vecs, chunk_keys = embed(chunk_texts)
+        clause_vecs, clause_keys = embed(clause_texts)
+        embed.close()
+        stats = _write_full(index_dir, documents, chunks, clauses, chunk_vecs, clause_vecs, chunk_keys, clause_keys,
+                            tokenizer, info, chunk_size, ignored)
+    return {**stats, "embedded": embed.embedded, "reused": len(chunks) + len(clauses) - embed.embedded,
+            "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def build_index_from_vectors(documents: list[PlanDocument], vectors_for: Callable[[list[str]], np.ndarray],
+                             info: EmbedderInfo, index_dir: Path, *, chunk_size: int = 300, progress: bool = False
+                             ) -> dict:
+    """A full build whose vectors come from `vectors_for(texts) -> (n, info.dimension) float32` instead of an
+    embedding model: for benchmarks and tests that need a large index fast (say so where figures are shown)."""
+    class Given:
+        def __init__(self):
+            self.info = info
+
+        def embed_passages(self, texts, progress=None):
+            out = np.asarray(vectors_for(list(texts)), dtype=np.float32)
+            if progress:
+                progress(len(texts))
+            return out
+
+    return build_index(documents, Given(), index_dir, chunk_size=chunk_size, progress=progress, rebuild=True)
+
+
+def _write_full(index_dir: Path, documents, chunks, clauses, chunk_vecs, clause_vecs, chunk_keys, clause_keys,
+                tokenizer: Tokenizer, info: EmbedderInfo, chunk_size: int, ignored) -> dict:
+    tokens = _tokens(tokenizer, chunks)
+    # English -> Chinese corpus terms from CC-CEDICT, so English questions can be matched lexically.
+    df = Counter(t for toks in tokens for t in set(toks))
+    bridge = build_bridge(df.keys(), df, n_docs=len(chunks))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
+    except OSError as exc:
+        raise write_error(index_dir, exc) from exc
+    try:
+        name = "seg-000001"
+        folder = tmp / "segments" / name
+        folder.mkdir(parents=True)
+        entry = {"name": name, **write_segment(folder, documents, chunks, clauses, chunk_vecs, clause_vecs, tokens,
+                                               chunk_keys, clause_keys, clause_dtype=CLAUSE_DTYPE,
+                                               write_jsonl=_write_jsonl)}
+        tokenizer.save(tmp / "userdict-1.txt")
+        (tmp / "bridge-1.json").write_text(json.dumps(bridge.to_json(), ensure_ascii=False), encoding="utf-8")
+        (tmp / "tombstones-1.json").write_text("{}", encoding="utf-8")
+        files, sizes = _global_files(tmp, ["userdict-1.txt", "bridge-1.json", "tombstones-1.json"])
+        manifest = {
+            "format_version": FORMAT_VERSION, "pipeline_version": PIPELINE_VERSION, "created_at": _now(),
+            "updated_at": _now(), "generation": 1, "embedder": info.to_dict(), "chunk_size": chunk_size,
+            "counts": {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)},
+            "lexical": {"method": "lucene", "k1": 1.5, "b": 0.75, "chunks": len(chunks), "tokens": entry["tokens"]},
+            "vectors": {"chunks": "float32", "clauses": CLAUSE_DTYPE},
+            "userdict": "userdict-1.txt", "bridge": "bridge-1.json", "tombstones": "tombstones-1.json",
+            "segments": [entry], "next_segment": 2,
+            # files of documents_dir that were not indexed (skipped by the loader) -> sha256 of their bytes
+            "ignored": dict(sorted((ignored or {}).items())),
+            "files": files, "sizes": sizes,
+        }
+        _add_segment_files(manifest, folder, entry)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        _public_permissions(tmp)
+        swap_in(tmp, index_dir)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, IndexWriteError):
+            raise write_error(index_dir, exc) from exc
+        raise
+    return {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)}

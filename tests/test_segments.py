@@ -1,0 +1,212 @@
+"""The local index's segments (rag/stores/segments.py, segment_write.py, local_update.py): adding or removing a
+document touches only it, compaction keeps every answer, a crash mid-write loses nothing, BM25 scores are
+bm25s's, and a large segment's IVF-PQ search finds what exact search finds."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import Assistant
+from rag.documents import load_document, load_documents
+from rag.embeddings import load_embedder
+from rag.index_folder import file_sha
+from rag.stores.local import load_index
+from rag.stores.local_update import add_documents, compact, remove_documents, sync_index
+
+NINGBO = "2025年宁波市科技工作要点\n一、主要目标\n全市技术合同成交额突破333亿元,新认定高新技术企业800家。\n二、重点任务\n新建省级孵化器12家。\n"
+QUESTIONS = ["绍兴2025年技术交易额目标是多少?", "鹰潭2025年技术合同成交额要达到多少?", "赣州十四五期间高新技术企业数量目标?",
+             "What is Nanchang's 2015 patent application target?", "宁波2025年技术合同成交额目标是多少?"]
+
+
+def _ningbo(workspace, name="ningbo_2025_st_work_points.txt", text=NINGBO):
+    path = workspace.documents_dir / name
+    path.write_text(text, encoding="utf-8")
+    return load_document(path, root=workspace.documents_dir.parent)
+
+
+def _files(index_dir: Path) -> dict[str, tuple[int, str]]:
+    return {p.relative_to(index_dir).as_posix(): (p.stat().st_ino, file_sha(p))
+            for p in index_dir.rglob("*") if p.is_file()}
+
+
+def _answers(settings) -> list[tuple[str, list]]:
+    a = Assistant.from_settings(settings, build=False)
+    return [(x.answer, [(c.doc_id, c.start, c.end) for c in x.citations]) for x in map(a.ask, QUESTIONS)]
+
+
+def _all_hits(store, vector, tokens) -> set[str]:
+    return {c for c, _ in store.dense_search(vector, 10_000)} | {c for c, _ in store.lexical_search(tokens, 10_000)}
+
+
+def test_bm25_scores_are_bm25s_scores(built):
+    """One segment scores every token set exactly as bm25s (method "lucene") indexed over the same tokens."""
+    import bm25s
+
+    store = load_index(built.index_dir)
+    chunks = [c for d in store.catalog for c in store.chunks_of(d)]
+    tokens = [store.tokenizer.search_tokens(c.indexed_text) or ["∅"] for c in chunks]
+    theirs = bm25s.BM25()
+    theirs.index(tokens, show_progress=False)
+    vocab = sorted({t for toks in tokens for t in toks})
+    rng = random.Random(6)
+    for _ in range(200):
+        query = list(dict.fromkeys(rng.sample(vocab, rng.randint(1, 8)) + rng.choice([[], ["没有这个词"]])))
+        expected = np.asarray(theirs.get_scores(query))
+        ours = dict(store.lexical_search(query, len(chunks)))
+        assert {c.chunk_id: float(s) for c, s in zip(chunks, expected) if s > 0} == ours, query
+    assert store.doc_freq("没有这个词") == 0 and store.doc_freq(vocab[0]) == sum(vocab[0] in t for t in tokens)
+
+
+def test_adding_a_document_writes_only_its_segment(workspace):
+    before = _files(workspace.index_dir)
+    store = load_index(workspace.index_dir)
+    n, df = store.chunk_count(), store.doc_freq("宁波")
+    store, stats = add_documents(store, [_ningbo(workspace)], load_embedder())
+    after = _files(workspace.index_dir)
+    seg_before = {k for k in before if k.startswith("segments/")}
+    assert {k: after[k] for k in seg_before} == {k: before[k] for k in seg_before}  # same inodes, same bytes
+    added = {k.split("/")[1] for k in set(after) - set(before) if k.startswith("segments/")}
+    assert len(added) == 1 and stats["added"] == 1 and stats["segments"] == 2
+    new = store.chunks_of("ningbo_2025_st_work_points")
+    assert store.chunk_count() == n + len(new) and store.doc_freq("宁波") == df + sum("宁波" in c.indexed_text for c in new)
+    hits = [c for c, _ in store.lexical_search(["宁波", "孵化器"], 3)]
+    assert hits[0].startswith("ningbo_2025_st_work_points#")
+    answer = Assistant.from_settings(workspace.settings, build=False).ask("宁波2025年技术合同成交额目标是多少?")
+    assert "333亿元" in answer.answer
+
+
+def test_a_removed_document_is_never_returned(workspace):
+    store = load_index(workspace.index_dir)
+    gone = "shaoxing_2025_st_innovation_work_points"
+    vector = load_embedder().embed_queries(["绍兴2025年技术交易额目标是多少?"])[0]
+    tokens = store.tokenizer.search_tokens("绍兴 技术交易额 科技")
+    assert any(c.startswith(gone) for c in _all_hits(store, vector, tokens))
+    store, stats = remove_documents(store, [gone])
+    assert stats["removed"] == 1 and gone not in store.catalog and store.chunks_of(gone) == []
+    for s in (store, load_index(workspace.index_dir)):  # this snapshot, and the index reopened
+        assert not any(c.startswith(gone) for c in _all_hits(s, vector, tokens))
+        assert not any(c.startswith(gone) for c, _ in s.dense_search(vector, 50, doc_ids={gone, "nanchang_2015_st_work_points"}))
+        assert s.lexical_search(tokens, 10, doc_ids={gone}) == [] and s.dense_search(vector, 10, doc_ids={gone}) == []
+        with pytest.raises(KeyError):
+            s.chunks([f"{gone}#0"])
+    assert Assistant.from_settings(workspace.settings.with_overrides(documents_dir=workspace.documents_dir),
+                                   build=False).ask("绍兴2025年技术交易额目标是多少?").refused
+
+
+def test_compaction_keeps_every_answer(workspace):
+    store = load_index(workspace.index_dir)
+    store, _ = add_documents(store, [_ningbo(workspace)], load_embedder())
+    store, _ = remove_documents(store, ["nanchang_2015_st_work_points"])
+    (workspace.documents_dir / "nanchang_2015_st_work_points.txt").unlink()
+    vector = load_embedder().embed_queries(["技术合同成交额目标"])[0]
+    tokens = store.tokenizer.search_tokens("技术合同成交额 孵化器 宁波")
+    searches = lambda s: (s.dense_search(vector, 20), s.lexical_search(tokens, 20),  # noqa: E731
+                          s.dense_search(vector, 5, doc_ids={"ningbo_2025_st_work_points", "yingtan_2025_st_work_opinions"}))
+    before, answers = searches(store), _answers(workspace.settings)
+    store, stats = compact(store)
+    assert stats["compacted"] and stats["segments"] == 1 and store.tombstones == {}
+    assert len(list((workspace.index_dir / "segments").iterdir())) == 1  # the merged segments are deleted
+    assert searches(store) == before and _answers(workspace.settings) == answers
+    assert "333亿元" in answers[-1][0]
+
+
+def test_tombstones_past_their_share_compact_the_segment(workspace):
+    store = load_index(workspace.index_dir)
+    ids = sorted(store.catalog, key=lambda d: store.catalog[d].chunks)  # smallest first
+    assert store.catalog[ids[0]].chunks < 0.3 * store.chunk_count() < sum(store.catalog[d].chunks for d in ids[:3])
+    store, stats = remove_documents(store, ids[:1])
+    assert not stats["compacted"] and store.tombstones
+    store, stats = remove_documents(store, ids[1:3])  # now over 30% of the segment's chunks are removed
+    assert stats["compacted"] and store.tombstones == {} and sorted(store.catalog) == sorted(ids[3:])
+
+
+KILL_ADD = r"""
+import os, signal, sys
+from pathlib import Path
+import numpy as np
+import rag.stores.local_update as update
+from rag.documents import load_document
+from rag.embeddings import load_embedder
+from rag.stores.local import load_index
+
+stage, doc, index_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+die = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+embedder = load_embedder()
+if stage == "embedding":
+    embedder.embed_passages = die
+elif stage == "writing-segment":
+    np.save = die
+elif stage == "before-commit":
+    real = os.replace
+    update.os.replace = lambda a, b: die() if str(b).endswith("manifest.json") else real(a, b)
+elif stage == "after-commit":
+    real = os.replace
+    update.os.replace = lambda a, b: (real(a, b), die() if str(b).endswith("manifest.json") else None)
+update.add_documents(load_index(index_dir), [load_document(doc, root=doc.parent.parent)], embedder)
+"""
+
+
+@pytest.mark.parametrize("stage", ["embedding", "writing-segment", "before-commit", "after-commit"])
+def test_a_crash_mid_add_loses_nothing(workspace, stage):
+    doc = _ningbo(workspace)
+    before = load_index(workspace.index_dir)
+    proc = subprocess.run([sys.executable, "-c", KILL_ADD, stage, str(workspace.documents_dir / f"{doc.doc_id}.txt"),
+                           str(workspace.index_dir)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    store = load_index(workspace.index_dir)  # old or new, whole
+    committed = stage == "after-commit"
+    assert set(store.catalog) == set(before.catalog) | ({doc.doc_id} if committed else set())
+    assert store.chunk_count() == before.chunk_count() + (len(store.chunks_of(doc.doc_id)) if committed else 0)
+    assistant = Assistant.from_settings(workspace.settings, build=False)
+    assert "450亿元" in assistant.ask("绍兴2025年技术交易额目标是多少?").answer
+    # The next write clears what the crash left and does the job.
+    store, _ = add_documents(store, [doc], load_embedder())
+    manifest = json.loads((workspace.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert {p.name for p in (workspace.index_dir / "segments").iterdir()} == {e["name"] for e in manifest["segments"]}
+    on_disk = {p.relative_to(workspace.index_dir).as_posix() for p in workspace.index_dir.rglob("*") if p.is_file()}
+    assert on_disk - {"manifest.json"} == set(manifest["files"])
+    assert "333亿元" in Assistant.from_settings(workspace.settings, build=False).ask(QUESTIONS[-1]).answer
+
+
+def test_sync_writes_only_what_changed_and_rebuilds_when_most_did(workspace):
+    embedder = load_embedder()
+    _ningbo(workspace)
+    docs, _ = load_documents(workspace.documents_dir, root=workspace.documents_dir.parent)
+    stats = sync_index(docs, embedder, workspace.index_dir, progress=False)
+    assert stats["added"] == 1 and stats["segments"] == 2 and 0 < stats["embedded"] < 40
+    assert sync_index(docs, embedder, workspace.index_dir, progress=False)["embedded"] == 0  # nothing changed
+    stats = sync_index(docs[:2], embedder, workspace.index_dir, progress=False)  # 4 of 6 removed: a full build
+    assert "segments" not in stats and stats["documents"] == 2 and stats["embedded"] == 0
+    assert len(load_index(workspace.index_dir).segments) == 1
+
+
+def test_a_large_segment_is_searched_through_ivf_pq_like_exact_search(workspace, monkeypatch):
+    """A segment from ANN_MIN chunks on gets an IVF-PQ index (here ANN_MIN is lowered to this corpus's size)."""
+    import rag.stores.segment_write as segment_write
+
+    monkeypatch.setattr(segment_write, "ANN_MIN", 100)
+    monkeypatch.setattr(segment_write, "ann_params", lambda n, dim: {
+        "type": "IVF-PQ", "nlist": 8, "pq_m": 48, "pq_bits": 4, "nprobe": 4, "train_size": n, "rerank": "exact",
+        "exact_max": 40})
+    exact = load_index(workspace.index_dir)
+    store, _ = compact(exact)
+    assert store.segments[0].entry["ann"]["type"] == "IVF-PQ" and store.segments[0].ann() is not None
+    embedder = load_embedder()
+    found = 0
+    for q in QUESTIONS[:4]:
+        v = embedder.embed_queries([q])[0]
+        want = exact.dense_search(v, 10)
+        got = store.dense_search(v, 10)
+        assert all(abs(dict(want).get(c, s) - s) < 1e-6 for c, s in got)  # re-ranked by exact inner product
+        found += len({c for c, _ in want} & {c for c, _ in got})
+        small = {"yingtan_2025_st_work_opinions"}  # fewer allowed chunks than exact_max: searched exactly
+        assert store.dense_search(v, 5, doc_ids=small) == exact.dense_search(v, 5, doc_ids=small)
+    assert found >= 0.7 * 40
