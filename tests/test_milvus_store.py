@@ -16,13 +16,15 @@ import pytest
 
 pytest.importorskip("pymilvus")
 
+from rag.chunking import chunk_document  # noqa: E402
 from rag.documents import load_documents  # noqa: E402
 from rag.encoders import EmbedderInfo, load_encoder  # noqa: E402
 from rag.errors import (EmbedderMismatchError, IndexNotFoundError, VectorStoreUnavailableError)  # noqa: E402
-from rag.stores import milvus_write  # noqa: E402
+from rag.stores import milvus_update  # noqa: E402
 from rag.stores.milvus import open_milvus_store  # noqa: E402
 from rag.stores.milvus_collections import collection_prefix, connect, default_uri  # noqa: E402
-from rag.stores.milvus_write import add_documents, build_milvus_index, remove_documents  # noqa: E402
+from rag.stores.milvus_update import add_documents, remove_documents  # noqa: E402
+from rag.stores.milvus_write import build_milvus_index  # noqa: E402
 from rag.stores.sparse_bm25 import chunk_tokens  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,12 +103,13 @@ def test_dense_search_with_filters(small, embedder):
     assert np.allclose([s for _, s in hits], vecs @ vector, atol=1e-4)
 
 
-def _assert_bm25s_scores(store, questions) -> list:
-    """The store's lexical search gives bm25s's own scores over its chunks, to the bit; returns the chunks' tokens."""
+def _assert_bm25s_scores(store, questions, tokenizers=None) -> list:
+    """The store's lexical search gives bm25s's own scores over its chunks, to the bit; returns the chunks' tokens.
+    `tokenizers`: doc_id -> the tokenizer its chunks were indexed with (default: the store's)."""
     import bm25s
 
     chunks = [c for d in store.catalog for c in store.chunks_of(d)]
-    corpus = [chunk_tokens(store.tokenizer, c.indexed_text) for c in chunks]
+    corpus = [chunk_tokens((tokenizers or {}).get(c.doc_id, store.tokenizer), c.indexed_text) for c in chunks]
     bm25 = bm25s.BM25()
     bm25.index(corpus, show_progress=False)
     for question in questions:
@@ -131,30 +134,37 @@ def test_lexical_scores_are_bm25s_scores(small):
 
 
 def test_add_and_remove_a_document(small, embedder, tmp_path):
+    from rag.stores.local_write import learn_terms
+    from rag.tokenize import Tokenizer
+
     store, uri, index_dir, _ = small
     counts = dict(store.manifest["counts"])
+    old_tokenizer = store.tokenizer
     zhoushan = _documents(tmp_path / "documents", [ZHOUSHAN + ".txt"])
-    from rag.chunking import chunk_document
-
+    # As in the local index, the document's own indicator terms join the dictionary; earlier chunks keep theirs.
+    tokenizer = Tokenizer(sorted(set(old_tokenizer.user_terms) | set(learn_terms(zhoushan))))
     added = Counter(t for c in chunk_document(zhoushan[0], store.manifest["chunk_size"])[0]
-                    for t in set(chunk_tokens(store.tokenizer, c.indexed_text)))
+                    for t in set(chunk_tokens(tokenizer, c.indexed_text)))
     before = {t: store.doc_freq(t) for t in added}
     assert 0 in before.values() and any(before.values())  # new terms and known ones
     store, stats = add_documents(store, zhoushan, embedder, progress=False)
+    tokenizers = {d: old_tokenizer for d in (GANZHOU, YINGTAN)}
     try:
-        assert stats["documents"] == 1 and stats["replaced"] == 0 and list(store.catalog)[-1] == ZHOUSHAN
+        assert stats["added"] == 1 and stats["replaced"] == 0 and list(store.catalog)[-1] == ZHOUSHAN
+        assert store.tokenizer.user_terms == tokenizer.user_terms
         hits = store.lexical_search(store.tokenizer.search_tokens("舟山 技术交易额"), 3)
         assert hits and hits[0][0].startswith(ZHOUSHAN + "#")
         assert {t: store.doc_freq(t) for t in added} == {t: before[t] + n for t, n in added.items()}
         # N, df and the average chunk length have changed: the scores are still bm25s's over the new corpus
-        _assert_bm25s_scores(store, ("舟山 技术交易额", "技术合同成交额", "高新技术企业"))
+        _assert_bm25s_scores(store, ("舟山 技术交易额", "技术合同成交额", "高新技术企业"), tokenizers)
         reopened = open_milvus_store(uri, index_dir)
         assert ZHOUSHAN in reopened.catalog and reopened.manifest["counts"]["documents"] == counts["documents"] + 1
-        assert "85亿元" in reopened.document(ZHOUSHAN).text
+        assert "85亿元" in reopened.document(ZHOUSHAN).text and reopened.tokenizer.user_terms == tokenizer.user_terms
+        assert add_documents(store, zhoushan, embedder, progress=False)[1]["added"] == 0  # unchanged: left as it is
 
         # the same doc_id again with new text replaces it, re-embedding only what changed
-        changed = _documents(tmp_path / "changed", [ZHOUSHAN + ".txt"])
         path = tmp_path / "changed" / (ZHOUSHAN + ".txt")
+        _documents(tmp_path / "changed", [ZHOUSHAN + ".txt"])
         path.write_text(path.read_text("utf-8").replace("85亿元", "86亿元"), encoding="utf-8")
         changed, _ = load_documents(tmp_path / "changed", root=tmp_path)
         store, stats = add_documents(store, changed, embedder, progress=False)
@@ -166,28 +176,31 @@ def test_add_and_remove_a_document(small, embedder, tmp_path):
     assert stats["documents"] == 1 and ZHOUSHAN not in store.catalog
     assert {t: store.doc_freq(t) for t in before} == before
     assert store.manifest["counts"] == counts
-    _assert_bm25s_scores(store, ("技术合同成交额", "高新技术企业"))
+    _assert_bm25s_scores(store, ("技术合同成交额", "高新技术企业"), tokenizers)
     assert not any(cid.startswith(ZHOUSHAN) for cid, _ in store.lexical_search(list(added), 50))
     assert ZHOUSHAN not in open_milvus_store(uri, index_dir).catalog
 
 
 def test_interrupted_add_is_rolled_back(small, embedder, tmp_path, monkeypatch):
-    store, uri, index_dir, _ = small
+    store, uri, index_dir, _ = small  # an old snapshot: a write starts from the index as it is now
     zhoushan = _documents(tmp_path / "documents", [ZHOUSHAN + ".txt"])
     before = {t: store.doc_freq(t) for t in store.tokenizer.search_tokens(zhoushan[0].text)}
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # killed after the rows and the terms' df were written, before the catalog row
 
-    monkeypatch.setattr(milvus_write, "_catalog_rows", crash)
+    monkeypatch.setattr(milvus_update, "_catalog_rows", crash)
     with pytest.raises(KeyboardInterrupt):
         add_documents(store, zhoushan, embedder, progress=False)
     monkeypatch.undo()
     interrupted = open_milvus_store(uri, index_dir)
     assert interrupted.manifest["pending"]["op"] == "add" and ZHOUSHAN not in interrupted.catalog
     assert interrupted.doc_freq("舟山") > before["舟山"]  # its terms were counted before the crash
-    recovered = milvus_write.recover(interrupted)
+    recovered = milvus_update.recover(interrupted)
     assert recovered.manifest["pending"] is None and {t: recovered.doc_freq(t) for t in before} == before
+    assert recovered.tokenizer.user_terms == open_milvus_store(uri, index_dir).tokenizer.user_terms
+    assert not recovered.index.where("texts", 'name like "userdict@%"', ["key"]) or \
+        recovered.manifest.get("userdict", "userdict").startswith("userdict@")
     assert not recovered.index.where("chunks", f'doc_id == "{ZHOUSHAN}"', ["chunk_id"])
     assert open_milvus_store(uri, index_dir).manifest["pending"] is None
 
@@ -296,3 +309,19 @@ def test_lexical_mode_is_a_build_time_choice(small):
     assert load_store(settings).lexical == "sparse"
     with pytest.raises(IndexVersionError, match="'sparse', the settings ask for 'milvus-bm25'; rebuild"):
         load_store(settings.with_overrides(milvus_lexical="milvus-bm25"))
+
+
+def test_sync_writes_only_what_changed(small, embedder, tmp_path):
+    """`rag index` / a changed documents folder: the local index's rule (local_update.sync_index)."""
+    from rag.stores.milvus_update import sync_milvus_index
+
+    _, uri, index_dir, docs = small
+    kwargs = {"uri": uri, "index_dir": index_dir, "progress": False}
+    generation = open_milvus_store(uri, index_dir).manifest["generation"]
+    assert sync_milvus_index(docs, embedder, **kwargs)["embedded"] == 0  # nothing changed: nothing written
+    zhoushan = _documents(tmp_path / "documents", [ZHOUSHAN + ".txt"])
+    stats = sync_milvus_index(docs + zhoushan, embedder, **kwargs)  # 1 of 3 changed: an incremental add
+    assert stats["added"] == 1 and open_milvus_store(uri, index_dir).manifest["generation"] == generation
+    stats = sync_milvus_index(docs, embedder, **kwargs)  # removed again: 1 of 2, a full build pays
+    after = open_milvus_store(uri, index_dir)
+    assert stats["embedded"] == 0 and ZHOUSHAN not in after.catalog and after.manifest["generation"] == generation + 1

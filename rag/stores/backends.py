@@ -49,14 +49,13 @@ def build_store(documents, embedder, settings: Settings, *, progress: bool = Tru
                 ignored: dict[str, str] | None = None, deadline: float | None = None) -> dict:
     """Build (or rebuild, re-using vectors of unchanged text) the whole index from `documents`; build stats."""
     if settings.vector_store == "milvus":
-        from .milvus_write import build_milvus_index
+        from .milvus_update import sync_milvus_index  # the local rule: only changed documents, unless a build pays
 
-        _, stats = build_milvus_index(
+        return sync_milvus_index(
             documents, embedder, uri=milvus_uri_of(settings), index_dir=settings.index_dir,
             chunk_size=settings.chunk_size, progress=progress, rebuild=rebuild, ignored=ignored, deadline=deadline,
             lexical=settings.milvus_lexical, token=settings.milvus_token,
             vectors=None if rebuild else _local_vectors(settings.index_dir, embedder.info))
-        return stats
     from .local_update import sync_index  # only the changed documents are written, unless a full build pays
 
     return sync_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress,
@@ -67,14 +66,9 @@ def update_store(store: Store, embedder, *, add=(), remove=(), progress: bool = 
                  deadline: float | None = None) -> tuple[Store, dict]:
     """Add (or replace, by doc_id) and remove documents, writing only them. Returns the new snapshot and stats."""
     if store.backend == "milvus":
-        from .milvus_write import add_documents, remove_documents
+        from .milvus_update import add_documents
 
-        stats: dict = {}
-        if remove:
-            store, stats = remove_documents(store, list(remove))
-        if add:
-            store, stats = add_documents(store, list(add), embedder, progress=progress, deadline=deadline)
-        return store, stats
+        return add_documents(store, list(add), embedder, remove=list(remove), progress=progress, deadline=deadline)
     from .local_update import update_index
 
     return update_index(store, embedder, add=add, remove=remove, progress=progress, deadline=deadline)
@@ -83,13 +77,12 @@ def update_store(store: Store, embedder, *, add=(), remove=(), progress: bool = 
 def _local_vectors(index_dir: Path, info) -> dict:
     """The vectors of a local index in the same folder (same embedder), so moving an index to Milvus, or
     building an eval slice's Milvus index beside its local one, embeds nothing it already has."""
-    from . import local
+    from .local_write import previous_vectors
 
-    previous = getattr(local, "_previous_vectors", None)
-    if previous is None or not (Path(index_dir) / "manifest.json").exists():
+    if not (Path(index_dir) / "manifest.json").exists():
         return {}
     try:
-        return previous(Path(index_dir), info)
+        return previous_vectors(Path(index_dir), info)
     except Exception as exc:  # noqa: BLE001 - vectors to re-use are an optimisation, never a failure
         log.info("vectors of the local index at %s not re-used: %s", index_dir, exc)
         return {}

@@ -9,8 +9,9 @@ BM25 (sparse vectors of our own tokenizer's BM25 weights, scored by inner produc
 index's; or Milvus's own BM25 function with its jieba analyzer), filters (`doc_id in [...]`, and place/level/
 province/city/kind/year scalars on every chunk row for a cluster's own filters), and chunks, clauses, texts
 and term frequencies looked up by id. What is held in memory is small: the catalog (one record per document),
-the tokenizer's user dictionary and the term bridge. Writes are in rag/stores/milvus_write.py; collections
-and connecting in rag/stores/milvus_collections.py. Nothing is pickled: rows are Milvus fields, JSON text.
+the tokenizer's user dictionary and the term bridge. Builds are in rag/stores/milvus_write.py, per-document
+writes in milvus_update.py, collections and connecting in milvus_collections.py. Nothing is pickled: rows are
+Milvus fields and JSON text.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from .base import ClauseBlock, DocumentRecord, DocumentView
 from .milvus_collections import MilvusIndex, collection_prefix, connect, quote_list
 from .sparse_bm25 import exact_score, idf, term_frequency
 
-__all__ = ["MilvusStore", "open_milvus_store", "MILVUS_FORMAT_VERSION", "LEXICAL_MODES", "check_embedder"]
+__all__ = ["MilvusStore", "open_milvus_store", "open_prefix", "latest", "MILVUS_FORMAT_VERSION", "LEXICAL_MODES",
+           "check_embedder"]
 
 MILVUS_FORMAT_VERSION = 2  # 2: chunks carry n_tokens (exact BM25 re-scoring)
 # "sparse": BM25 weights of our tokenizer stored as sparse vectors (the local index's scores; the default).
@@ -308,17 +310,27 @@ def open_milvus_store(uri: str, index_dir: Path, *, expected_embedder: EmbedderI
                       token: str | None = None) -> MilvusStore:
     """Open the index of `index_dir`'s name in Milvus at `uri`. Raises IndexNotFoundError (none there yet),
     IndexVersionError / IndexCorruptError (rebuild it), EmbedderMismatchError, VectorStoreUnavailableError."""
-    client = connect(uri, token=token)
-    prefix = collection_prefix(index_dir)
+    return open_prefix(connect(uri, token=token), uri, collection_prefix(index_dir), expected_embedder,
+                       f"--milvus-uri {uri} --index-dir {index_dir}")
+
+
+def latest(store: MilvusStore) -> MilvusStore:
+    """The index as it is now: `store` when nothing was written since it was opened, else a fresh snapshot
+    (writes start from this, so an old snapshot never writes over a newer manifest)."""
+    if MilvusIndex.read_manifest(store.index.client, store.index.prefix) == store.manifest:
+        return store
+    return open_prefix(store.index.client, store.uri, store.index.prefix, None, f"--milvus-uri {store.uri}")
+
+
+def open_prefix(client, uri: str, prefix: str, expected_embedder: EmbedderInfo | None, flags: str) -> MilvusStore:
     where = f"{prefix} in Milvus at {uri}"
-    rebuild = f"rebuild it with `rag index --rebuild --vector-store milvus --milvus-uri {uri} --index-dir {index_dir}`"
+    rebuild = f"rebuild it with `rag index --rebuild --vector-store milvus {flags}`"
     try:
         manifest = MilvusIndex.read_manifest(client, prefix)
     except ValueError as exc:
         raise IndexCorruptError(f"index {where} has an unreadable manifest ({exc}); {rebuild}") from exc
     if manifest is None or manifest.get("generation") is None:
-        raise IndexNotFoundError(f"no index {where}; build one with `rag index --vector-store milvus "
-                                 f"--milvus-uri {uri} --index-dir {index_dir}`")
+        raise IndexNotFoundError(f"no index {where}; build one with `rag index --vector-store milvus {flags}`")
     if manifest.get("format_version") != MILVUS_FORMAT_VERSION:
         raise IndexVersionError(f"index {where} has Milvus format version {manifest.get('format_version')}, this "
                                 f"policy-rag reads {MILVUS_FORMAT_VERSION}; {rebuild}")
@@ -328,8 +340,8 @@ def open_milvus_store(uri: str, index_dir: Path, *, expected_embedder: EmbedderI
         raise IndexCorruptError(f"index {where} is missing collections of generation {index.generation}; {rebuild}")
     index.load()
     try:
-        tokenizer = Tokenizer(json.loads(index.read_text("userdict") or "[]"))
-        bridge = TermBridge.from_json(json.loads(index.read_text("bridge") or "{}"))
+        tokenizer = Tokenizer(json.loads(index.read_text(manifest.get("userdict", "userdict")) or "[]"))
+        bridge = TermBridge.from_json(json.loads(index.read_text(manifest.get("bridge", "bridge")) or "{}"))
         rows = index.in_seq_windows("documents", int(manifest["next_doc_seq"]), ["doc_id", "seq", "record"])
         # Documents of an interrupted add or remove are not part of the index (the next write settles them).
         pending = set((manifest.get("pending") or {}).get("doc_ids", ()))

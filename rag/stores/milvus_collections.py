@@ -305,12 +305,12 @@ class MilvusIndex:
         self.delete_where("texts", f"name == {json.dumps(name, ensure_ascii=False)} and part >= {len(parts)}")
 
     def write_texts(self, items: dict[str, str]) -> None:
-        """Several new blobs at once (names not written before in this generation)."""
+        """Several new blobs at once (upserted: what an interrupted write left under these names is replaced)."""
         rows = []
         for name, value in items.items():
             rows.extend({"key": f"{name}/{i:06d}", "name": name, "part": i, "data": p, "placeholder": PLACEHOLDER}
                         for i, p in enumerate(_split_utf8(value, PART_BYTES)))
-        self.insert("texts", rows)
+        self.upsert("texts", rows)
 
     def read_text(self, name: str) -> str | None:
         rows = self.where("texts", f"name == {json.dumps(name, ensure_ascii=False)}", ["part", "data"])

@@ -1,11 +1,9 @@
-"""Writing an index into Milvus: a full build (a new generation, switched in at once) and per-document adds
-and removes (only the document's own rows and its terms' document frequencies change).
+"""Building an index in Milvus: a new generation of collections, filled and then switched in at once (one
+manifest row), and the row writing that builds and per-document adds (rag/stores/milvus_update.py) share.
 
-A build re-uses the vectors of unchanged text from the generation it replaces, so a rebuild after a pipeline
-change embeds nothing. An add or remove records what it is doing in the manifest first ("pending"); if it is
-interrupted, the next write finishes a remove or rolls an add back, so a crash leaves the index as before or
-after the change. One writer at a time: Milvus Lite allows one process per file; on a server, run one
-`rag index` (or one UI) that writes.
+A build re-uses the vectors of unchanged text from the generation it replaces (and vectors it is given, e.g. a
+local index's), so a rebuild after a pipeline change embeds nothing. One writer at a time: Milvus Lite allows
+one process per file; on a server, run one `rag index` (or one UI) that writes.
 """
 
 from __future__ import annotations
@@ -24,13 +22,13 @@ from ..chunking import Chunk, Clause, chunk_document
 from ..documents import PlanDocument
 from ..encoders import EmbedderInfo
 from ..errors import IndexingTimeoutError, SettingsError
-from ..tokenize import Tokenizer, learn_indicator_terms
+from ..tokenize import Tokenizer
 from .base import DocumentRecord, record_of
-from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore, check_embedder
+from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore
 from .milvus_collections import PLACEHOLDER, MilvusIndex, collection_prefix, connect, filter_values, quote_list
 from .sparse_bm25 import chunk_tokens, term_chunk_counts, tf_weights
 
-__all__ = ["build_milvus_index", "add_documents", "remove_documents", "recover", "dense_index_for", "FLAT_MAX_CHUNKS"]
+__all__ = ["build_milvus_index", "dense_index_for", "FLAT_MAX_CHUNKS"]
 
 log = logging.getLogger(__name__)
 # Exact search below this many chunks; HNSW above (an exact scan of a million 384-d vectors is ~1.5 GB a query).
@@ -200,7 +198,9 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
             log.info("previous Milvus index not re-used: %s", exc)
     generation = int((old_manifest or {}).get("generation") or 0) + 1
 
-    tokenizer = Tokenizer(learn_indicator_terms([d.clean_text for d in documents]))
+    from .local_write import CLAUSE_DTYPE, learn_terms
+
+    tokenizer = Tokenizer(learn_terms(documents))  # as the local index learns them (in batches of text)
     chunks, clauses, tokens = _prepare(documents, chunk_size, tokenizer)
     cache = {} if rebuild else dict(vectors or {})
     cache.update(_old_vectors(old_store, [d.doc_id for d in documents]))
@@ -209,6 +209,7 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
                                         deadline=deadline)
     clause_vecs, clause_keys, n2 = _embed([cl.text for cl in clauses], embedder, cache, progress=progress,
                                           deadline=deadline)
+    clause_vecs = _stored(clause_vecs, {"vectors": {"clauses": CLAUSE_DTYPE}})
     df = term_chunk_counts(tokens)
     dims = {t: i for i, t in enumerate(dict.fromkeys(t for toks in tokens for t in toks))}
     avgdl = float(np.array([len(t) for t in tokens]).mean()) if tokens else 1.0
@@ -233,7 +234,8 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
             "counts": {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)},
             "lexical": {"mode": lexical, "k1": 1.5, "b": 0.75, "avgdl": avgdl,
                         "tokens": int(sum(len(t) for t in tokens)), "next_tid": len(dims)},
-            "dense_index": dense_index, "next_seq": next_seq, "next_doc_seq": len(documents),
+            "dense_index": dense_index, "vectors": {"chunks": "float32", "clauses": CLAUSE_DTYPE},
+            "userdict": "userdict", "bridge": "bridge", "revision": 0, "next_seq": next_seq, "next_doc_seq": len(documents),
             "ignored": dict(sorted((ignored or {}).items())), "pending": None,
         }
         index.write_manifest(manifest)  # the switch: readers opening now get this generation
@@ -251,149 +253,7 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
                    "seconds": round(time.perf_counter() - t0, 2)}
 
 
-# ---------------------------------------------------------------- incremental writes
-
-
-def _stats_of(index: MilvusIndex, doc_id: str) -> dict:
-    raw = index.read_text(f"stats/{doc_id}")
-    return json.loads(raw) if raw else {"chunks": 0, "clauses": 0, "tokens": 0, "df": {}}
-
-
-def _apply_df(index: MilvusIndex, delta: Counter) -> None:
-    """Add `delta` to the df of these terms (their rows exist: a build or an add wrote them first)."""
-    tokens = [t for t, d in delta.items() if d]
-    rows = index.get("terms", tokens, ["token", "tid", "df"])
-    index.upsert("terms", [{"token": r["token"], "tid": int(r["tid"]), "df": max(0, int(r["df"]) + delta[r["token"]]),
-                            "placeholder": PLACEHOLDER} for r in rows])
-
-
-def _delete_rows(index: MilvusIndex, doc_ids: Sequence[str]) -> None:
-    expr = f"doc_id in {quote_list(doc_ids)}"
-    for kind in ("documents", "chunks", "clauses"):
-        index.delete_where(kind, expr)
-    index.delete_texts([f"{p}/{d}" for d in doc_ids for p in ("text", "stats")])
-
-
-def recover(store: MilvusStore) -> MilvusStore:
-    """Finish an interrupted remove, or roll back an interrupted add (see the module docstring)."""
-    manifest = store.manifest
-    pending = manifest.get("pending")
-    if not pending:
-        return store
-    index, doc_ids = store.index, pending["doc_ids"]
-    log.warning("Milvus index %s: completing an interrupted %s of %d document(s)", index.prefix, pending["op"],
-                len(doc_ids))
-    manifest = json.loads(json.dumps(manifest))
-    if pending["op"] == "add":
-        if pending["terms_applied"]:
-            delta = Counter()
-            for d in doc_ids:
-                delta.subtract(_stats_of(index, d)["df"])
-            _apply_df(index, delta)
-        _delete_rows(index, doc_ids)
-    else:
-        if not pending["terms_applied"]:
-            delta = Counter()
-            for d in doc_ids:
-                delta.subtract(_stats_of(index, d)["df"])
-            _apply_df(index, delta)
-        _delete_rows(index, doc_ids)
-        _count(manifest, pending["delta"], -1)
-    manifest["pending"] = None
-    index.write_manifest(manifest)
-    catalog = {k: v for k, v in store.catalog.items() if k not in set(doc_ids)}
-    return MilvusStore(index, store.uri, manifest, store.tokenizer, store.bridge, catalog)
-
-
-def _count(manifest: dict, delta: dict, sign: int) -> None:
-    for key in ("documents", "chunks", "clauses"):
-        manifest["counts"][key] += sign * delta[key]
-    manifest["lexical"]["tokens"] += sign * delta["tokens"]
-
-
-def remove_documents(store: MilvusStore, doc_ids: Sequence[str]) -> tuple[MilvusStore, dict]:
-    """Delete these documents' rows and take their terms out of the document frequencies."""
-    t0 = time.perf_counter()
-    store = recover(store)
-    doc_ids = [d for d in dict.fromkeys(doc_ids) if d in store.catalog]
-    if not doc_ids:
-        return store, {"documents": 0, "chunks": 0, "clauses": 0, "seconds": 0.0}
-    index = store.index
-    stats = {d: _stats_of(index, d) for d in doc_ids}
-    delta = {"documents": len(doc_ids), "chunks": sum(s["chunks"] for s in stats.values()),
-             "clauses": sum(s["clauses"] for s in stats.values()), "tokens": sum(s["tokens"] for s in stats.values())}
-    manifest = json.loads(json.dumps(store.manifest))
-    manifest["pending"] = {"op": "remove", "doc_ids": doc_ids, "terms_applied": False, "delta": delta}
-    index.write_manifest(manifest)
-    df = Counter()
-    for s in stats.values():
-        df.subtract(s["df"])
-    _apply_df(index, df)
-    manifest["pending"]["terms_applied"] = True
-    index.write_manifest(manifest)
-    _delete_rows(index, doc_ids)
-    _count(manifest, delta, -1)
-    manifest["pending"], manifest["updated_at"] = None, _now()
-    index.write_manifest(manifest)
-    catalog = {k: v for k, v in store.catalog.items() if k not in set(doc_ids)}
-    return (MilvusStore(index, store.uri, manifest, store.tokenizer, store.bridge, catalog),
-            {**{k: delta[k] for k in ("documents", "chunks", "clauses")}, "seconds": round(time.perf_counter() - t0, 2)})
-
-
-def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedder, *, progress: bool = True,
-                  deadline: float | None = None) -> tuple[MilvusStore, dict]:
-    """Add (or replace) documents: their rows are written and their terms' df raised; nothing else changes.
-
-    They are tokenised with the index's dictionary and length-normalised with its recorded average chunk
-    length; the term bridge is the one learnt at build time (a rebuild relearns both)."""
-    t0 = time.perf_counter()
-    check_embedder(store.embedder, embedder.info, store.path, "rebuild it with `rag index --rebuild --vector-store milvus`")
-    store = recover(store)
-    documents = list({d.doc_id: d for d in documents}.values())
-    cache = _old_vectors(store, [d.doc_id for d in documents])
-    replaced = [d.doc_id for d in documents if d.doc_id in store.catalog]
-    chunks, clauses, tokens = _prepare(documents, int(store.manifest["chunk_size"]), store.tokenizer)
-    chunk_vecs, chunk_keys, n1 = _embed([c.indexed_text for c in chunks], embedder, cache, progress=progress,
-                                        deadline=deadline)
-    clause_vecs, clause_keys, n2 = _embed([cl.text for cl in clauses], embedder, cache, progress=progress,
-                                          deadline=deadline)
-    if replaced:  # only now that the new text is embedded: a failed embedding leaves the old version in place
-        store, _ = remove_documents(store, replaced)
-    index = store.index
-    manifest = json.loads(json.dumps(store.manifest))
-    lex = manifest["lexical"]
-    doc_ids = [d.doc_id for d in documents]
-    manifest["pending"] = {"op": "add", "doc_ids": doc_ids, "terms_applied": False}
-    index.write_manifest(manifest)
-    df = term_chunk_counts(tokens)
-    known = {r["token"]: int(r["tid"]) for r in index.get("terms", list(df), ["token", "tid"])}
-    new = [t for t in df if t not in known]
-    # New terms' dimensions are fixed (and recorded) before any row refers to them.
-    dims = {**known, **{t: lex["next_tid"] + i for i, t in enumerate(new)}}
-    lex["next_tid"] += len(new)
-    index.write_manifest(manifest)
-    next_seq = _write_rows(index, documents, chunks, clauses, tokens, chunk_vecs, chunk_keys, clause_vecs, clause_keys,
-                           dims, lex["avgdl"], lex["mode"], int(manifest["next_seq"]))
-    index.upsert("terms", [{"token": t, "tid": dims[t], "df": 0, "placeholder": PLACEHOLDER} for t in new])
-    _apply_df(index, df)
-    manifest["pending"]["terms_applied"] = True
-    index.write_manifest(manifest)
-    per_doc_chunks = Counter(c.doc_id for c in chunks)
-    records = [record_of(d, per_doc_chunks[d.doc_id]) for d in documents]
-    index.insert("documents", _catalog_rows(records, documents, int(manifest["next_doc_seq"])))
-    delta = {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses),
-             "tokens": int(sum(len(t) for t in tokens))}
-    _count(manifest, delta, +1)
-    if manifest["dense_index"]["type"] == "FLAT" and manifest["counts"]["chunks"] >= FLAT_MAX_CHUNKS:
-        manifest["dense_index"] = dense_index_for(manifest["counts"]["chunks"])
-        index.reindex_vector("chunks", manifest["dense_index"])
-    manifest.update(next_seq=next_seq, next_doc_seq=int(manifest["next_doc_seq"]) + len(documents), pending=None,
-                    updated_at=_now())
-    index.write_manifest(manifest)
-    catalog = {**store.catalog, **{r.doc_id: r for r in records}}
-    embedded = n1 + n2
-    return (MilvusStore(index, store.uri, manifest, store.tokenizer, store.bridge, catalog),
-            {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses), "embedded": embedded,
-             "reused": len(chunks) + len(clauses) - embedded, "replaced": len(replaced),
-             "seconds": round(time.perf_counter() - t0, 2)})
-
+def _stored(clause_vectors: np.ndarray, manifest: dict) -> np.ndarray:
+    """Clause vectors at the precision the index keeps them (the local index's float16, as float32 values)."""
+    dtype = manifest.get("vectors", {}).get("clauses", "float32")
+    return clause_vectors if dtype == "float32" else clause_vectors.astype(dtype).astype(np.float32)
