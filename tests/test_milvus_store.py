@@ -325,3 +325,26 @@ def test_sync_writes_only_what_changed(small, embedder, tmp_path):
     stats = sync_milvus_index(docs, embedder, **kwargs)  # removed again: 1 of 2, a full build pays
     after = open_milvus_store(uri, index_dir)
     assert stats["embedded"] == 0 and ZHOUSHAN not in after.catalog and after.manifest["generation"] == generation + 1
+
+
+def test_same_answers_after_an_upload_and_a_removal(workspace, tmp_path):
+    """Uploading and removing a plan writes only it on both backends, and both still answer alike."""
+    from rag import Assistant
+
+    local = Assistant.from_settings(workspace.settings)
+    milvus = Assistant.from_settings(workspace.settings.with_overrides(
+        vector_store="milvus", milvus_uri=str(tmp_path / "upload.milvus.db")))
+    data = (FIXTURES / (ZHOUSHAN + ".txt")).read_bytes()
+    questions = ["舟山市2024年技术交易额目标是多少?", "舟山2024年和绍兴2025年的技术交易额目标分别是多少?",
+                 "鹰潭市2025年技术合同成交额要达到多少?", "What is Ganzhou's 2025 target for high-tech enterprises?"]
+    local.add_document(ZHOUSHAN + ".txt", data)
+    milvus.add_document(ZHOUSHAN + ".txt", data)
+    assert milvus.index.tokenizer.user_terms == local.index.tokenizer.user_terms
+    assert milvus.index.bridge == local.index.bridge
+    for q in questions:
+        assert _comparable(milvus.ask(q)) == _comparable(local.ask(q)), q
+    assert "85亿元" in milvus.ask(questions[0]).answer
+    local.remove_document(ZHOUSHAN)
+    milvus.remove_document(ZHOUSHAN)
+    for q in questions:
+        assert _comparable(milvus.ask(q)) == _comparable(local.ask(q)), q
