@@ -128,6 +128,22 @@ def test_tombstones_past_their_share_compact_the_segment(workspace):
     assert stats["compacted"] and store.tombstones == {} and sorted(store.catalog) == sorted(ids[3:])
 
 
+def test_many_small_segments_are_merged_in_order(workspace, monkeypatch):
+    import rag.stores.local_update as local_update
+
+    monkeypatch.setattr(local_update, "MAX_SEGMENTS", 2)
+    store, embedder = load_index(workspace.index_dir), load_embedder()
+    compacted = []
+    for i, city in enumerate(["宁波", "舟山", "台州"]):
+        doc = _ningbo(workspace, f"{city}_{i}.txt", NINGBO.replace("宁波", city).replace("333", f"33{i}"))
+        store, stats = add_documents(store, [doc], embedder)
+        compacted.append(stats["compacted"])
+    assert compacted == [False, True, False]  # the second add made 3 segments: merged into 1, then 1 more
+    assert len(store.segments) == 2 and len(store.catalog) == 8
+    assert list(store.catalog)[-3:] == ["宁波_0", "舟山_1", "台州_2"]  # documents keep the order they were added in
+    assert "332亿元" in Assistant.from_settings(workspace.settings, build=False).ask("台州2025年技术合同成交额目标是多少?").answer
+
+
 KILL_ADD = r"""
 import os, signal, sys
 from pathlib import Path
@@ -184,7 +200,7 @@ def test_sync_writes_only_what_changed_and_rebuilds_when_most_did(workspace):
     assert stats["added"] == 1 and stats["segments"] == 2 and 0 < stats["embedded"] < 40
     assert sync_index(docs, embedder, workspace.index_dir, progress=False)["embedded"] == 0  # nothing changed
     stats = sync_index(docs[:2], embedder, workspace.index_dir, progress=False)  # 4 of 6 removed: a full build
-    assert "segments" not in stats and stats["documents"] == 2 and stats["embedded"] == 0
+    assert "added" not in stats and stats["documents"] == 2 and stats["embedded"] == 0
     assert len(load_index(workspace.index_dir).segments) == 1
 
 

@@ -7,8 +7,8 @@ One write, under the folder's lock:
 3. added documents are chunked, embedded (re-using the vectors of a replaced version) and written as a new
    segment (segments/.tmp-… renamed to segments/seg-NNNNNN); indicator terms learnt from them join the
    tokenizer's dictionary, and their terms new to the index join the term bridge;
-4. compaction: from the first segment whose tombstones pass COMPACT_DEAD_SHARE of its chunks (or, with more
-   than MAX_SEGMENTS segments, from the one after the largest) every later segment is merged into one;
+4. compaction: a segment whose tombstones pass COMPACT_DEAD_SHARE of its chunks is rewritten without them, and
+   more than MAX_SEGMENTS small segments at the end (what adds wrote) are merged into one, each in its place;
 5. the new manifest replaces the old in one rename: the commit. Files it no longer names are deleted.
 A crash before step 5 leaves the previous state, whole; after it, the new one.
 """
@@ -38,6 +38,7 @@ from .segment_write import merge_segments, write_segment
 __all__ = ["add_documents", "remove_documents", "update_index", "compact", "sync_index", "REBUILD_SHARE"]
 
 REBUILD_SHARE = 0.5  # sync_index rebuilds in full when this share of the documents (or more) changed
+SMALL_SEGMENT = 50_000  # segments below this many chunks (what adds write) are merged once there are many
 
 
 def add_documents(store: LocalStore, documents: Sequence[PlanDocument], embedder, *, progress: bool = False,
@@ -228,28 +229,35 @@ def _merged_bridge(old: TermBridge, extra: TermBridge) -> TermBridge:
 
 
 def _compact(index_dir: Path, manifest: dict, current: LocalStore, tombstones: dict, compact_all: bool) -> bool:
-    """Merge the tail of segments that needs it into one (see the module docstring). True when it did."""
+    """Rewrite what pays (see the module docstring), each run of segments merged into one in its place, so
+    documents keep their order. True when anything was rewritten."""
     entries = manifest["segments"]
-    dead = [tombstones.get(e["name"], {}).get("chunks", 0) / max(1, int(e["chunks"])) for e in entries]
-    starts = [i for i, share in enumerate(dead) if share > COMPACT_DEAD_SHARE]
-    if len(entries) > MAX_SEGMENTS:
-        largest = max(range(len(entries)), key=lambda i: int(entries[i]["chunks"]))
-        starts.append(largest + 1 if largest + 1 < len(entries) - 1 else 0)
+    runs = [(i, i + 1) for i, e in enumerate(entries)
+            if tombstones.get(e["name"], {}).get("chunks", 0) > COMPACT_DEAD_SHARE * max(1, int(e["chunks"]))]
+    tail = len(entries)
+    while tail and int(entries[tail - 1]["chunks"]) < SMALL_SEGMENT:
+        tail -= 1
+    if len(entries) - tail > MAX_SEGMENTS:  # many small segments from adds: merged into one
+        runs = [r for r in runs if r[0] < tail] + [(tail, len(entries))]
     if compact_all:
-        starts.append(0)
-    if not starts or (not compact_all and len(entries) - min(starts) < 2
-                      and not tombstones.get(entries[min(starts)]["name"])):
-        return False
-    start = min(starts)
+        runs = [(0, len(entries))]
+    for start, end in reversed(runs):
+        entries[start:end] = _merged(index_dir, manifest, current, tombstones, entries[start:end])
+    return bool(runs)
+
+
+def _merged(index_dir: Path, manifest: dict, current: LocalStore, tombstones: dict, run: list[dict]) -> list[dict]:
+    """One segment holding the live documents of `run` (none when they were all removed); the run's segments,
+    files and tombstones leave the manifest."""
+    from .segments import Segment
+
     opened = {s.name: s for s in current.segments}
     parts = []
-    for e in entries[start:]:
+    for e in run:
         folder = index_dir / "segments" / e["name"]
         for leaf in folder.iterdir():  # what is copied is checked in full
             name = f"segments/{e['name']}/{leaf.name}"
             check_file(leaf, manifest["files"][name], f"rebuild it with `rag index --rebuild --index-dir {index_dir}`")
-        from .segments import Segment
-
         seg = opened.get(e["name"]) or Segment(folder, e, int(manifest["embedder"]["dimension"]))
         parts.append((seg, set(tombstones.get(e["name"], {}).get("docs", ()))))
     name = f"seg-{int(manifest['next_segment']):06d}"
@@ -257,19 +265,17 @@ def _compact(index_dir: Path, manifest: dict, current: LocalStore, tombstones: d
     tmp = index_dir / "segments" / f".tmp-{name}"
     tmp.mkdir(parents=True)
     entry = {"name": name, **merge_segments(tmp, parts, write_jsonl=_write_jsonl)}
-    for e in entries[start:]:
+    for e in run:
         tombstones.pop(e["name"], None)
         for table in ("files", "sizes"):
             for key in [k for k in manifest[table] if k.startswith(f"segments/{e['name']}/")]:
                 del manifest[table][key]
-    del entries[start:]
-    if entry["documents"]:
-        os.replace(tmp, index_dir / "segments" / name)
-        entries.append(entry)
-        _add_segment_files(manifest, index_dir / "segments" / name, entry)
-    else:
+    if not entry["documents"]:
         shutil.rmtree(tmp, ignore_errors=True)
-    return True
+        return []
+    os.replace(tmp, index_dir / "segments" / name)
+    _add_segment_files(manifest, index_dir / "segments" / name, entry)
+    return [entry]
 
 
 def _delete_unnamed(index_dir: Path, manifest: dict) -> None:

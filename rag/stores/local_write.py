@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 CLAUSE_DTYPE = "float16"  # clause vectors on disk (chunk vectors stay float32 for FAISS); see README "Index format"
 MAX_SEGMENTS = 8  # more than this and the smaller segments are merged
 COMPACT_DEAD_SHARE = 0.30  # a segment whose removed chunks pass this share of its chunks is rewritten
+BUILD_SEGMENT_CHUNKS = 100_000  # a full build writes a segment per this many chunks
 LEARN_BATCH_CHARS = 500_000  # indicator terms are learnt per batch of this much text (the learning is quadratic)
 
 
@@ -214,7 +215,8 @@ def _public_permissions(folder: Path) -> None:
 def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chunk_size: int = 300,
                 progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
                 deadline: float | None = None) -> dict:
-    """Chunk, embed (re-using vectors of unchanged text), index and atomically write `index_dir` as one segment.
+    """Chunk, embed (re-using vectors of unchanged text), index and atomically write `index_dir`: one segment
+    per BUILD_SEGMENT_CHUNKS chunks (so a build holds one such batch in memory, not the corpus).
 
     `deadline` (a time.monotonic() value) stops the build with IndexingTimeoutError once passed; nothing is
     written then, so the previous index stays as it was. Returns counts, texts embedded vs reused, seconds.
@@ -225,20 +227,21 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
     with index_lock(index_dir):
         clear_debris(index_dir)
         cache = {} if rebuild else previous_vectors(index_dir, info)
-        chunks, clauses = _chunk(documents, chunk_size)
         tokenizer = Tokenizer(learn_terms(documents))
-        chunk_texts = [c.indexed_text for c in chunks]
-        # Clauses are embedded bare (short texts keep the build fast): which document and city a clause
-        # belongs to is settled by chunk retrieval before clauses are compared with the question.
-        clause_texts = [cl.text for cl in clauses]
-        embed = _Embedding(embedder, cache, chunk_texts + clause_texts, progress=progress, deadline=deadline)
-        chunk_vecs, chunk_keys = embed(chunk_texts)
-        clause_vecs, clause_keys = embed(clause_texts)
-        embed.close()
-        stats = _write_full(index_dir, documents, chunks, clauses, chunk_vecs, clause_vecs, chunk_keys, clause_keys,
-                            tokenizer, info, chunk_size, ignored)
-    return {**stats, "embedded": embed.embedded, "reused": len(chunks) + len(clauses) - embed.embedded,
-            "seconds": round(time.perf_counter() - t0, 2)}
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
+        except OSError as exc:
+            raise write_error(index_dir, exc) from exc
+        try:
+            stats = _write_full(tmp, documents, embedder, cache, tokenizer, chunk_size, ignored, progress, deadline)
+            _public_permissions(tmp)
+            swap_in(tmp, index_dir)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError) and not isinstance(exc, IndexWriteError):
+                raise write_error(index_dir, exc) from exc
+            raise
+    return {**stats, "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def build_index_from_vectors(documents: list[PlanDocument], vectors_for: Callable[[list[str]], np.ndarray],
@@ -259,46 +262,69 @@ def build_index_from_vectors(documents: list[PlanDocument], vectors_for: Callabl
     return build_index(documents, Given(), index_dir, chunk_size=chunk_size, progress=progress, rebuild=True)
 
 
-def _write_full(index_dir: Path, documents, chunks, clauses, chunk_vecs, clause_vecs, chunk_keys, clause_keys,
-                tokenizer: Tokenizer, info: EmbedderInfo, chunk_size: int, ignored) -> dict:
-    tokens = _tokens(tokenizer, chunks)
-    # English -> Chinese corpus terms from CC-CEDICT, so English questions can be matched lexically.
-    df = Counter(t for toks in tokens for t in set(toks))
-    bridge = build_bridge(df.keys(), df, n_docs=len(chunks))
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
-    except OSError as exc:
-        raise write_error(index_dir, exc) from exc
-    try:
-        name = "seg-000001"
-        folder = tmp / "segments" / name
+def _batches(documents: Sequence[PlanDocument], chunk_size: int):
+    """(documents, their chunks, their clauses) in runs of at most BUILD_SEGMENT_CHUNKS chunks (or one document)."""
+    docs: list[PlanDocument] = []
+    chunks: list[Chunk] = []
+    clauses: list[Clause] = []
+    for doc in documents:
+        c, cl = chunk_document(doc, chunk_size)
+        if docs and len(chunks) + len(c) > BUILD_SEGMENT_CHUNKS:
+            yield docs, chunks, clauses
+            docs, chunks, clauses = [], [], []
+        docs.append(doc)
+        chunks.extend(c)
+        clauses.extend(cl)
+    if docs or not documents:
+        yield docs, chunks, clauses
+
+
+def _write_full(tmp: Path, documents, embedder, cache, tokenizer: Tokenizer, chunk_size: int, ignored, progress: bool,
+                deadline: float | None) -> dict:
+    info: EmbedderInfo = embedder.info
+    df: Counter = Counter()
+    entries, files, sizes = [], {}, {}
+    embedded = reused = 0
+    for number, (docs, chunks, clauses) in enumerate(_batches(documents, chunk_size), start=1):
+        chunk_texts = [c.indexed_text for c in chunks]
+        # Clauses are embedded bare (short texts keep the build fast): which document and city a clause
+        # belongs to is settled by chunk retrieval before clauses are compared with the question.
+        clause_texts = [cl.text for cl in clauses]
+        embed = _Embedding(embedder, cache, chunk_texts + clause_texts, progress=progress, deadline=deadline)
+        chunk_vecs, chunk_keys = embed(chunk_texts)
+        clause_vecs, clause_keys = embed(clause_texts)
+        embed.close()
+        embedded += embed.embedded
+        reused += len(chunks) + len(clauses) - embed.embedded
+        tokens = _tokens(tokenizer, chunks)
+        df.update(t for toks in tokens for t in set(toks))
+        folder = tmp / "segments" / f"seg-{number:06d}"
         folder.mkdir(parents=True)
-        entry = {"name": name, **write_segment(folder, documents, chunks, clauses, chunk_vecs, clause_vecs, tokens,
-                                               chunk_keys, clause_keys, clause_dtype=CLAUSE_DTYPE,
-                                               write_jsonl=_write_jsonl)}
-        tokenizer.save(tmp / "userdict-1.txt")
-        (tmp / "bridge-1.json").write_text(json.dumps(bridge.to_json(), ensure_ascii=False), encoding="utf-8")
-        (tmp / "tombstones-1.json").write_text("{}", encoding="utf-8")
-        files, sizes = _global_files(tmp, ["userdict-1.txt", "bridge-1.json", "tombstones-1.json"])
-        manifest = {
-            "format_version": FORMAT_VERSION, "pipeline_version": PIPELINE_VERSION, "created_at": _now(),
-            "updated_at": _now(), "generation": 1, "embedder": info.to_dict(), "chunk_size": chunk_size,
-            "counts": {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)},
-            "lexical": {"method": "lucene", "k1": 1.5, "b": 0.75, "chunks": len(chunks), "tokens": entry["tokens"]},
-            "vectors": {"chunks": "float32", "clauses": CLAUSE_DTYPE},
-            "userdict": "userdict-1.txt", "bridge": "bridge-1.json", "tombstones": "tombstones-1.json",
-            "segments": [entry], "next_segment": 2,
-            # files of documents_dir that were not indexed (skipped by the loader) -> sha256 of their bytes
-            "ignored": dict(sorted((ignored or {}).items())),
-            "files": files, "sizes": sizes,
-        }
-        _add_segment_files(manifest, folder, entry)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        _public_permissions(tmp)
-        swap_in(tmp, index_dir)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError) and not isinstance(exc, IndexWriteError):
-            raise write_error(index_dir, exc) from exc
-        raise
-    return {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)}
+        entry = {"name": folder.name, **write_segment(folder, docs, chunks, clauses, chunk_vecs, clause_vecs, tokens,
+                                                      chunk_keys, clause_keys, clause_dtype=CLAUSE_DTYPE,
+                                                      write_jsonl=_write_jsonl)}
+        entries.append(entry)
+        for leaf, (sha, size) in segment_files(folder, entry).items():
+            files[f"segments/{folder.name}/{leaf}"], sizes[f"segments/{folder.name}/{leaf}"] = sha, size
+    n = {k: sum(int(e[k]) for e in entries) for k in ("documents", "chunks", "clauses", "tokens")}
+    # English -> Chinese corpus terms from CC-CEDICT, so English questions can be matched lexically.
+    bridge = build_bridge(df.keys(), df, n_docs=n["chunks"])
+    tokenizer.save(tmp / "userdict-1.txt")
+    (tmp / "bridge-1.json").write_text(json.dumps(bridge.to_json(), ensure_ascii=False), encoding="utf-8")
+    (tmp / "tombstones-1.json").write_text("{}", encoding="utf-8")
+    more_files, more_sizes = _global_files(tmp, ["userdict-1.txt", "bridge-1.json", "tombstones-1.json"])
+    manifest = {
+        "format_version": FORMAT_VERSION, "pipeline_version": PIPELINE_VERSION, "created_at": _now(),
+        "updated_at": _now(), "generation": 1, "embedder": info.to_dict(), "chunk_size": chunk_size,
+        "counts": {"documents": n["documents"], "chunks": n["chunks"], "clauses": n["clauses"]},
+        "lexical": {"method": "lucene", "k1": 1.5, "b": 0.75, "chunks": n["chunks"], "tokens": n["tokens"]},
+        "vectors": {"chunks": "float32", "clauses": CLAUSE_DTYPE},
+        "userdict": "userdict-1.txt", "bridge": "bridge-1.json", "tombstones": "tombstones-1.json",
+        "segments": entries, "next_segment": len(entries) + 1,
+        # files of documents_dir that were not indexed (skipped by the loader) -> sha256 of their bytes
+        "ignored": dict(sorted((ignored or {}).items())),
+        "files": {**files, **more_files}, "sizes": {**sizes, **more_sizes},
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    return {"documents": n["documents"], "chunks": n["chunks"], "clauses": n["clauses"], "embedded": embedded,
+            "reused": reused, "segments": len(entries)}
