@@ -85,7 +85,11 @@ def connect(uri: str, *, token: str | None = None, timeout: float = 30.0):
         raise VectorStoreUnavailableError(
             f"the Milvus vector store needs pymilvus and milvus-lite: pip install 'policy-rag[milvus]' ({exc})") from exc
     shown = _redacted(uri)
+    options = {}
     if is_local_uri(uri):
+        # Milvus Lite's in-process server answers pymilvus's idle keepalive pings (every 10 s, meant for a remote
+        # server) with GOAWAY "too_many_pings", logged on stderr during a long embedding: no pings while idle.
+        options["grpc_options"] = {"grpc.keepalive_permit_without_calls": False}
         path = Path(uri).expanduser()
         if path.suffix != ".db":
             raise VectorStoreUnavailableError(
@@ -98,7 +102,7 @@ def connect(uri: str, *, token: str | None = None, timeout: float = 30.0):
                                   f"place with POLICY_RAG_MILVUS_URI or --milvus-uri") from exc
         uri = str(path)
     try:
-        return MilvusClient(uri=uri, token=token or "", timeout=timeout)
+        return MilvusClient(uri=uri, token=token or "", timeout=timeout, **options)
     except MilvusException as exc:
         if is_local_uri(uri):
             raise VectorStoreUnavailableError(
