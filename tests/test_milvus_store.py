@@ -348,3 +348,21 @@ def test_same_answers_after_an_upload_and_a_removal(workspace, tmp_path):
     milvus.remove_document(ZHOUSHAN)
     for q in questions:
         assert _comparable(milvus.ask(q)) == _comparable(local.ask(q)), q
+
+
+def test_a_milvus_lite_file_in_use_by_another_process_is_explained(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "busy.milvus.db"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pymilvus import MilvusClient\n"
+                               f"MilvusClient({str(db)!r})\nprint('open', flush=True)\ntime.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(VectorStoreUnavailableError, match="another process holds the lock.*one process use a "
+                                                              "file at a time"):
+            connect(str(db))
+    finally:
+        holder.kill()
+        holder.wait()

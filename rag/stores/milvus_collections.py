@@ -101,18 +101,38 @@ def connect(uri: str, *, token: str | None = None, timeout: float = 30.0):
             raise IndexWriteError(f"cannot create the folder of Milvus Lite file {path} ({exc}); choose a writable "
                                   f"place with POLICY_RAG_MILVUS_URI or --milvus-uri") from exc
         uri = str(path)
+    lite_errors = _Captured()
+    lite_log = logging.getLogger("milvus_lite.server_manager")
+    lite_log.addHandler(lite_errors)
+    lite_log.propagate = False  # its traceback would precede our one-line error; its message goes into ours
     try:
         return MilvusClient(uri=uri, token=token or "", timeout=timeout, **options)
     except MilvusException as exc:
         if is_local_uri(uri):
+            reason = lite_errors.reason or getattr(exc, "message", exc)
             raise VectorStoreUnavailableError(
-                f"cannot open Milvus Lite file {shown} ({getattr(exc, 'message', exc)}); Milvus Lite lets one "
+                f"cannot open Milvus Lite file {shown} ({reason}); Milvus Lite lets one "
                 f"process use a file at a time: stop the other `rag` process using it, or give this one its own "
                 f"file with POLICY_RAG_MILVUS_URI / --milvus-uri") from exc
         raise VectorStoreUnavailableError(
             f"cannot reach Milvus at {shown} ({getattr(exc, 'message', exc)}); start the server (README, "
             f"section Milvus: docker compose up -d), check POLICY_RAG_MILVUS_URI / --milvus-uri, or use a local "
             f"Milvus Lite file instead (POLICY_RAG_MILVUS_URI=./indexes/default.milvus.db)") from exc
+    finally:
+        lite_log.removeHandler(lite_errors)
+        lite_log.propagate = True
+
+
+class _Captured(logging.Handler):
+    """Keeps the reason Milvus Lite logs when it cannot start (e.g. another process holds the file's lock)."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.reason = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.reason = str(record.exc_info[1])
 
 
 class MilvusIndex:
