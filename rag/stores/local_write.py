@@ -101,13 +101,15 @@ def _tokens(tokenizer: Tokenizer, chunks: Sequence[Chunk]) -> list[list[str]]:
 
 
 class _Embedding:
-    """Texts -> vectors, re-using `cache` (text sha -> vector), with a progress bar and the deadline."""
+    """Texts -> vectors, re-using `cache` (text sha -> vector of an earlier index) and what it embedded itself
+    (one per segment, so a build does not hold the whole corpus's vectors), with a progress bar and the deadline."""
 
     def __init__(self, embedder, cache: dict[str, np.ndarray], texts: Sequence[str], *, progress: bool,
                  deadline: float | None):
         from tqdm.auto import tqdm
 
         self.embedder, self.cache, self.deadline = embedder, cache, deadline
+        self.fresh: dict[str, np.ndarray] = {}
         self.todo = sum(1 for t in texts if _sha(t) not in cache)
         self.bar = tqdm(total=self.todo, desc="embedding", unit="text", disable=not progress or self.todo == 0)
         self.embedded = 0
@@ -121,18 +123,18 @@ class _Embedding:
 
     def __call__(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
         keys = [_sha(t) for t in texts]
-        todo = [i for i, k in enumerate(keys) if k not in self.cache]
+        todo = [i for i, k in enumerate(keys) if k not in self.cache and k not in self.fresh]
         out = np.zeros((len(texts), self.embedder.info.dimension), dtype=np.float32)
         if todo:
             fresh = self.embedder.embed_passages([texts[i] for i in todo], progress=self._tick)
             for j, i in enumerate(todo):
                 out[i] = fresh[j]
-                self.cache[keys[i]] = fresh[j]
+                self.fresh[keys[i]] = out[i]
             self.embedded += len(todo)
         done = set(todo)
         for i, k in enumerate(keys):
             if i not in done:
-                out[i] = self.cache[k]
+                out[i] = self.fresh[k] if k in self.fresh else self.cache[k]
         return out, keys
 
     def close(self) -> None:
