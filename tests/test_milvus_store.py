@@ -366,3 +366,22 @@ def test_a_milvus_lite_file_in_use_by_another_process_is_explained(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_build_in_batches_with_hnsw_answers_the_same(small, embedder, tmp_path, monkeypatch):
+    """Big builds go a batch of documents at a time (bounded memory) and get HNSW; the scores do not change."""
+    from rag.stores import milvus_write
+
+    store, _, _, docs = small
+    monkeypatch.setattr(milvus_write, "BUILD_BATCH_CHUNKS", 5)  # one batch per document
+    monkeypatch.setattr(milvus_write, "FLAT_MAX_CHUNKS", 20)
+    index_dir = tmp_path / "indexes" / "batched"
+    vectors = milvus_write._old_vectors(store, list(store.catalog))
+    batched, stats = build_milvus_index(docs, embedder, uri=default_uri(index_dir), index_dir=index_dir,
+                                        progress=False, vectors=vectors)
+    assert stats["embedded"] == 0 and batched.manifest["dense_index"]["type"] == "HNSW"
+    assert batched.manifest["counts"] == store.manifest["counts"] and list(batched.catalog) == list(store.catalog)
+    _assert_bm25s_scores(batched, ("技术合同成交额", "高新技术企业 科技型中小企业", "R&D经费投入"))
+    for q in ("鹰潭2025年技术合同成交额目标", "赣州 高新技术企业"):
+        v = embedder.embed_queries([q])[0]
+        assert [c for c, _ in batched.dense_search(v, 10)] == [c for c, _ in store.dense_search(v, 10)]

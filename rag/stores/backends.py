@@ -74,15 +74,20 @@ def update_store(store: Store, embedder, *, add=(), remove=(), progress: bool = 
     return update_index(store, embedder, add=add, remove=remove, progress=progress, deadline=deadline)
 
 
-def _local_vectors(index_dir: Path, info) -> dict:
-    """The vectors of a local index in the same folder (same embedder), so moving an index to Milvus, or
-    building an eval slice's Milvus index beside its local one, embeds nothing it already has."""
+def _local_vectors(index_dir: Path, info):
+    """The vectors of a local index in the same folder (same embedder), read for a batch of documents at a time,
+    so moving an index to Milvus, or building an eval slice's Milvus index beside its local one, embeds nothing
+    it already has."""
     from .local_write import previous_vectors
 
     if not (Path(index_dir) / "manifest.json").exists():
-        return {}
-    try:
-        return previous_vectors(Path(index_dir), info)
-    except Exception as exc:  # noqa: BLE001 - vectors to re-use are an optimisation, never a failure
-        log.info("vectors of the local index at %s not re-used: %s", index_dir, exc)
-        return {}
+        return None
+
+    def vectors(doc_ids) -> dict:
+        try:
+            return previous_vectors(Path(index_dir), info, doc_ids=set(doc_ids))
+        except Exception as exc:  # noqa: BLE001 - vectors to re-use are an optimisation, never a failure
+            log.info("vectors of the local index at %s not re-used: %s", index_dir, exc)
+            return {}
+
+    return vectors

@@ -37,7 +37,7 @@ from .sparse_bm25 import exact_score, idf, term_frequency
 __all__ = ["MilvusStore", "open_milvus_store", "open_prefix", "latest", "MILVUS_FORMAT_VERSION", "LEXICAL_MODES",
            "check_embedder"]
 
-MILVUS_FORMAT_VERSION = 2  # 2: chunks carry n_tokens (exact BM25 re-scoring)
+MILVUS_FORMAT_VERSION = 3  # 3: chunks carry n_tokens and bm25_norm (exact BM25 re-scoring); builds in batches
 # "sparse": BM25 weights of our tokenizer stored as sparse vectors (the local index's scores; the default).
 # "milvus-bm25": Milvus's BM25 function with its jieba analyzer (server-side statistics, Milvus's tokens).
 LEXICAL_MODES = ("sparse", "milvus-bm25")
@@ -259,16 +259,17 @@ class MilvusStore:
             query[tid] = query.get(tid, 0.0) + float(idf32)
         if not query:
             return []
-        # Milvus ranks with the build's avgdl; the best hits are scored again exactly (sparse_bm25.exact_score).
+        # Milvus ranks with each row's own normalisation; the best hits are scored again exactly with the live
+        # average length (sparse_bm25.exact_score).
         hits = self.index.search("chunks", query, "lexical", max(2 * k, k + TIE_MARGIN), expr,
-                                 ["seq", "doc_id", "n_tokens", "lexical"], {"metric_type": "IP"})
+                                 ["seq", "doc_id", "n_tokens", "bm25_norm", "lexical"], {"metric_type": "IP"})
         live_avgdl = float(lex["tokens"]) / n if n else 1.0
         idfs = [i for _, i in terms]
         rescored = []
         for h in hits:
             entity = h["entity"]
-            length, weights = int(entity["n_tokens"]), entity["lexical"]
-            tfs = [term_frequency(weights[tid], length, lex["avgdl"]) if tid in weights else 0 for tid, _ in terms]
+            length, weights, norm = int(entity["n_tokens"]), entity["lexical"], float(entity["bm25_norm"])
+            tfs = [term_frequency(weights[tid], norm) if tid in weights else 0 for tid, _ in terms]
             rescored.append({"chunk_id": h["chunk_id"], "entity": entity,
                              "distance": exact_score(tfs, idfs, length, live_avgdl)})
         return self._ranked(rescored, k, float)

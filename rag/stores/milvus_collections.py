@@ -198,6 +198,7 @@ class MilvusIndex:
         s.add_field("end", DataType.INT64)
         s.add_field("header_chars", DataType.INT64)  # text = indexed_text[header_chars + 1:]
         s.add_field("n_tokens", DataType.INT64)  # BM25's document length
+        s.add_field("bm25_norm", DataType.DOUBLE)  # the length normalisation of the row's tf-parts (sparse_bm25.py)
         jieba = {"enable_analyzer": True, "analyzer_params": {"tokenizer": "jieba"}} if lexical == "milvus-bm25" else {}
         s.add_field("indexed_text", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES, **jieba)
         s.add_field("embed_sha", DataType.VARCHAR, max_length=64)

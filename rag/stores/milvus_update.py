@@ -14,16 +14,14 @@ import time
 from collections import Counter
 from typing import Sequence
 
-import numpy as np
-
 from ..bridge import build_bridge
 from ..documents import PlanDocument
 from ..tokenize import Tokenizer
 from .base import record_of
 from .milvus import MilvusStore, check_embedder, latest
 from .milvus_collections import PLACEHOLDER, MilvusIndex, quote_list
-from .milvus_write import (FLAT_MAX_CHUNKS, _catalog_rows, _embed, _now, _old_vectors, _prepare, _stored, _write_rows,
-                           build_milvus_index, dense_index_for)
+from .milvus_write import (FLAT_MAX_CHUNKS, _catalog_rows, _embed, _now, _old_vectors, _prepare, _Progress, _stored,
+                           _write_rows, build_milvus_index, dense_index_for)
 from .sparse_bm25 import term_chunk_counts
 
 __all__ = ["add_documents", "remove_documents", "recover", "sync_milvus_index"]
@@ -147,10 +145,12 @@ def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedde
             tokenizer = Tokenizer(sorted(set(tokenizer.user_terms) | learned))
         cache = _old_vectors(current, replaced)
         chunks, clauses, tokens = _prepare(documents, int(current.manifest["chunk_size"]), tokenizer)
-        chunk_vecs, chunk_keys, n1 = _embed([c.indexed_text for c in chunks], embedder, cache, progress=progress,
-                                            deadline=deadline)
-        clause_vecs, clause_keys, n2 = _embed([cl.text for cl in clauses], embedder, cache, progress=progress,
-                                              deadline=deadline)
+        bar = _Progress(progress, deadline)
+        try:
+            chunk_vecs, chunk_keys, n1 = _embed([c.indexed_text for c in chunks], embedder, cache, bar)
+            clause_vecs, clause_keys, n2 = _embed([cl.text for cl in clauses], embedder, cache, bar)
+        finally:
+            bar.close()
         clause_vecs = _stored(clause_vecs, current.manifest)
         df = term_chunk_counts(tokens)
         fresh = [t for t in df if current.doc_freq(t) == 0]
@@ -189,8 +189,10 @@ def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedde
     dims = {**known, **{t: lex["next_tid"] + i for i, t in enumerate(new)}}
     lex["next_tid"] += len(new)
     index.write_manifest(manifest)
+    added_tokens = int(sum(len(t) for t in tokens))
+    avgdl = (lex["tokens"] + added_tokens) / (manifest["counts"]["chunks"] + len(chunks))  # tf-parts: as in a build
     next_seq = _write_rows(index, documents, chunks, clauses, tokens, chunk_vecs, chunk_keys, clause_vecs, clause_keys,
-                           dims, lex["avgdl"], lex["mode"], int(manifest["next_seq"]))
+                           dims, avgdl, lex["mode"], int(manifest["next_seq"]))
     index.upsert("terms", [{"token": t, "tid": dims[t], "df": 0, "placeholder": PLACEHOLDER} for t in new])
     _apply_df(index, df)
     manifest["pending"]["terms_applied"] = True
@@ -198,8 +200,7 @@ def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedde
     per_doc_chunks = Counter(c.doc_id for c in chunks)
     records = [record_of(d, per_doc_chunks[d.doc_id]) for d in documents]
     index.insert("documents", _catalog_rows(records, documents, int(manifest["next_doc_seq"])))
-    delta = {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses),
-             "tokens": int(sum(len(t) for t in tokens))}
+    delta = {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses), "tokens": added_tokens}
     _count(manifest, delta, +1)
     if manifest["dense_index"]["type"] == "FLAT" and manifest["counts"]["chunks"] >= FLAT_MAX_CHUNKS:
         manifest["dense_index"] = dense_index_for(manifest["counts"]["chunks"])
@@ -225,7 +226,7 @@ def _counts(manifest: dict) -> dict:
 def sync_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str, index_dir, chunk_size: int = 300,
                       progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
                       deadline: float | None = None, lexical: str = "sparse", token: str | None = None,
-                      vectors: dict[str, np.ndarray] | None = None) -> dict:
+                      vectors=None) -> dict:
     """Make the Milvus index hold exactly `documents`, with the local index's rule (rag/stores/local_update.py
     sync_index): only changed documents are written, unless a full build is due (no index, `rebuild`, another
     pipeline version, chunk size or lexical mode, or REBUILD_SHARE of the documents changed)."""

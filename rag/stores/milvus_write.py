@@ -12,8 +12,8 @@ import hashlib
 import json
 import logging
 import time
-from collections import Counter
-from typing import Sequence
+from collections import ChainMap, Counter
+from typing import Callable, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from ..errors import IndexingTimeoutError, SettingsError
 from ..tokenize import Tokenizer
 from .base import DocumentRecord, record_of
 from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore
-from .milvus_collections import PLACEHOLDER, MilvusIndex, collection_prefix, connect, filter_values, quote_list
+from .milvus_collections import MAX_TOPK, PLACEHOLDER, MilvusIndex, collection_prefix, connect, filter_values, quote_list
 from .sparse_bm25 import chunk_tokens, term_chunk_counts, tf_weights
 
 __all__ = ["build_milvus_index", "dense_index_for", "FLAT_MAX_CHUNKS"]
@@ -33,6 +33,9 @@ __all__ = ["build_milvus_index", "dense_index_for", "FLAT_MAX_CHUNKS"]
 log = logging.getLogger(__name__)
 # Exact search below this many chunks; HNSW above (an exact scan of a million 384-d vectors is ~1.5 GB a query).
 FLAT_MAX_CHUNKS = 50_000
+# text sha256 -> vector, or a function giving that for some doc_ids
+VectorSource = Union[Mapping[str, np.ndarray], Callable[[Sequence[str]], Mapping[str, np.ndarray]]]
+BUILD_BATCH_CHUNKS = 20_000  # a build chunks, embeds and writes this many chunks at a time: memory stays bounded
 HNSW = {"type": "HNSW", "params": {"M": 16, "efConstruction": 200}, "search_params": {"ef": 128}}
 
 
@@ -52,54 +55,80 @@ def _now() -> str:
 
 
 def _old_vectors(store: MilvusStore | None, doc_ids: Sequence[str]) -> dict[str, np.ndarray]:
-    """text sha256 -> vector, from these documents' rows in `store` (empty without one)."""
+    """text sha256 -> vector, from these documents' rows in `store` (empty without one), read a few documents
+    per request (their chunks within one query window)."""
     cache: dict[str, np.ndarray] = {}
     if store is None:
         return cache
     index = store.index
-    for doc_id in doc_ids:
-        record = store.catalog.get(doc_id)
-        if record is None:
-            continue
-        rows = index.where("chunks", f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}",
-                           ["chunk_id", "embed_sha", "vector"], limit=record.chunks + 1)
-        for r in rows:
-            cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
-        chunk_ids = [r["chunk_id"] for r in rows]
-        for i in range(0, len(chunk_ids), 256):
-            for r in index.where("clauses", f"chunk_id in {quote_list(chunk_ids[i:i + 256])}", ["embed_sha", "vector"]):
+    known = [d for d in doc_ids if d in store.catalog]
+    group: list[str] = []
+    size = 0
+    for doc_id in known + [None]:
+        n = store.catalog[doc_id].chunks + 1 if doc_id is not None else 0
+        if group and (doc_id is None or size + n > MAX_TOPK):
+            rows = index.where("chunks", f"doc_id in {quote_list(group)}", ["chunk_id", "embed_sha", "vector"],
+                               limit=size)
+            for r in rows:
                 cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
+            chunk_ids = [r["chunk_id"] for r in rows]
+            for i in range(0, len(chunk_ids), 256):
+                for r in index.where("clauses", f"chunk_id in {quote_list(chunk_ids[i:i + 256])}",
+                                     ["embed_sha", "vector"]):
+                    cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
+            group, size = [], 0
+        if doc_id is not None:
+            group.append(doc_id)
+            size += n
     return cache
 
 
-def _embed(texts: list[str], embedder, cache: dict[str, np.ndarray], *, progress: bool,
-           deadline: float | None) -> tuple[np.ndarray, list[str], int]:
-    """Vectors for `texts` (cached ones re-used), their sha256 keys, and how many were embedded.
+class _Progress:
+    """One progress bar over every text a write embeds (a build's batches add to its total as they come)."""
+
+    def __init__(self, enabled: bool, deadline: float | None):
+        self.enabled, self.deadline, self.bar = enabled, deadline, None
+
+    def expect(self, n: int) -> None:
+        if not self.enabled or not n:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=0, desc="embedding", unit="text")
+        self.bar.total += n
+        self.bar.refresh()
+
+    def tick(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            done = f"{self.bar.n} of {self.bar.total}" if self.bar is not None else "some"
+            raise IndexingTimeoutError(f"indexing stopped after its time limit with {done} texts embedded; split "
+                                       "the file into smaller documents, or raise the limit with "
+                                       "POLICY_RAG_MAX_UPLOAD_SECONDS")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _embed(texts: list[str], embedder, cache: Mapping[str, np.ndarray], progress: _Progress
+           ) -> tuple[np.ndarray, list[str], int]:
+    """Vectors for `texts` (cached ones re-used; new ones are added to `cache`), their sha256 keys, and how many
+    were embedded.
 
     The texts not in the cache go to the embedder in one call, in order, as the local index builder sends
     them: the same batches give the same vectors to the last bit, so both backends rank alike."""
-    from tqdm.auto import tqdm
-
     keys = [_sha(t) for t in texts]
     todo = [i for i, k in enumerate(keys) if k not in cache]
-    bar = tqdm(total=len(todo), desc="embedding", unit="text", disable=not progress or not todo)
-
-    def tick(n: int) -> None:
-        bar.update(n)
-        if deadline is not None and time.monotonic() > deadline:
-            raise IndexingTimeoutError(f"indexing stopped after its time limit with {bar.n} of {len(todo)} texts "
-                                       "embedded; split the file into smaller documents, or raise the limit with "
-                                       "POLICY_RAG_MAX_UPLOAD_SECONDS")
-
+    progress.expect(len(todo))
     out = np.zeros((len(texts), embedder.info.dimension), dtype=np.float32)
-    try:
-        if todo:
-            fresh = np.asarray(embedder.embed_passages([texts[i] for i in todo], progress=tick), dtype=np.float32)
-            for j, i in enumerate(todo):
-                out[i] = fresh[j]
-                cache[keys[i]] = fresh[j]
-    finally:
-        bar.close()
+    if todo:
+        fresh = np.asarray(embedder.embed_passages([texts[i] for i in todo], progress=progress.tick), dtype=np.float32)
+        for j, i in enumerate(todo):
+            out[i] = fresh[j]
+            cache[keys[i]] = fresh[j]
     done = set(todo)
     for i, k in enumerate(keys):
         if i not in done:
@@ -125,6 +154,7 @@ def _write_rows(index: MilvusIndex, documents: Sequence[PlanDocument], chunks: l
                 clause_keys: list[str], dims: dict[str, int], avgdl: float, lexical: str, seq: int) -> int:
     """Insert the documents' texts, chunks and clauses (not their catalog rows); returns the next seq."""
     filters = {d.doc_id: filter_values(d.metadata) for d in documents}
+    clause_counts = Counter(cl.doc_id for cl in clauses)
     texts = {}
     by_doc_tokens: dict[str, list[list[str]]] = {d.doc_id: [] for d in documents}
     for c, toks in zip(chunks, tokens):
@@ -134,16 +164,17 @@ def _write_rows(index: MilvusIndex, documents: Sequence[PlanDocument], chunks: l
                                                 "page_starts": list(d.page_starts)}, ensure_ascii=False)
         toks = by_doc_tokens[d.doc_id]
         texts[f"stats/{d.doc_id}"] = json.dumps({
-            "chunks": len(toks), "clauses": sum(1 for cl in clauses if cl.doc_id == d.doc_id),
-            "tokens": sum(len(t) for t in toks), "df": dict(term_chunk_counts(toks))}, ensure_ascii=False)
+            "chunks": len(toks), "clauses": clause_counts[d.doc_id], "tokens": sum(len(t) for t in toks),
+            "df": dict(term_chunk_counts(toks))}, ensure_ascii=False)
     index.write_texts(texts)
     rows = []
     for c, toks, vec, key in zip(chunks, tokens, chunk_vecs, chunk_keys):
         row = {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "seq": seq, "section": c.section, "start": c.start,
                "end": c.end, "header_chars": len(c.header), "n_tokens": len(toks), "indexed_text": c.indexed_text, "embed_sha": key,
                "vector": vec.tolist(), **filters[c.doc_id]}
-        if lexical == "sparse":
-            row["lexical"] = tf_weights(toks, dims, avgdl)
+        row["lexical"], row["bm25_norm"] = tf_weights(toks, dims, avgdl) if lexical == "sparse" else (None, 0.0)
+        if row["lexical"] is None:
+            del row["lexical"]  # Milvus's BM25 function fills it
         rows.append(row)
         seq += 1
     index.insert("chunks", rows)
@@ -171,13 +202,13 @@ def _catalog_rows(records: Sequence[DocumentRecord], documents: Sequence[PlanDoc
 def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str, index_dir, chunk_size: int = 300,
                        progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
                        deadline: float | None = None, lexical: str = "sparse", token: str | None = None,
-                       pipeline_version: str | None = None, vectors: dict[str, np.ndarray] | None = None
+                       pipeline_version: str | None = None, vectors: VectorSource | None = None
                        ) -> tuple[MilvusStore, dict]:
     """Build the whole index as a new generation and switch to it (the one before it is dropped by the next build).
 
     Vectors of unchanged text are taken from the previous generation (same embedder, unless `rebuild`) and
-    from `vectors` (text sha256 -> vector by this same embedder, e.g. a local index's when moving it to
-    Milvus). Returns the new store and build statistics (counts, embedded vs reused texts, seconds)."""
+    from `vectors`: text sha256 -> vector by this same embedder, or a function giving that mapping for some
+    doc_ids (e.g. a local index's, read a batch of documents at a time, when moving it to Milvus). Returns the new store and build statistics (counts, embedded vs reused texts, seconds)."""
     from ..store import PIPELINE_VERSION
 
     if lexical not in LEXICAL_MODES:
@@ -201,45 +232,65 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
     from .local_write import CLAUSE_DTYPE, learn_terms
 
     tokenizer = Tokenizer(learn_terms(documents))  # as the local index learns them (in batches of text)
-    chunks, clauses, tokens = _prepare(documents, chunk_size, tokenizer)
-    cache = {} if rebuild else dict(vectors or {})
-    cache.update(_old_vectors(old_store, [d.doc_id for d in documents]))
-    reusable = len(cache)
-    chunk_vecs, chunk_keys, n1 = _embed([c.indexed_text for c in chunks], embedder, cache, progress=progress,
-                                        deadline=deadline)
-    clause_vecs, clause_keys, n2 = _embed([cl.text for cl in clauses], embedder, cache, progress=progress,
-                                          deadline=deadline)
-    clause_vecs = _stored(clause_vecs, {"vectors": {"clauses": CLAUSE_DTYPE}})
-    df = term_chunk_counts(tokens)
-    dims = {t: i for i, t in enumerate(dict.fromkeys(t for toks in tokens for t in toks))}
-    avgdl = float(np.array([len(t) for t in tokens]).mean()) if tokens else 1.0
-    bridge = build_bridge(df.keys(), df, n_docs=len(chunks))
-    dense_index = dense_index_for(len(chunks))
-
+    given = (lambda doc_ids: {}) if rebuild or vectors is None else \
+        vectors if callable(vectors) else (lambda doc_ids, v=vectors: v)
+    dense_index = dense_index_for(_estimated_chunks(documents, chunk_size))
     index = MilvusIndex(client, prefix, generation)
+    dims: dict[str, int] = {}  # token -> sparse dimension, in order of first use
+    df: Counter = Counter()
+    counts = {"chunks": 0, "clauses": 0, "tokens": 0, "embedded": 0, "reusable": 0}
+    records: list[DocumentRecord] = []
+    seq = 0
+    bar = _Progress(progress, deadline)
     try:
         index.create(info.dimension, lexical, dense_index)
+        for docs, chunks, clauses in _batches(documents, chunk_size):
+            # Vectors to re-use: given ones, and this batch's documents' in the generation being replaced.
+            batch_ids = [d.doc_id for d in docs]
+            cache = ChainMap(_old_vectors(old_store, batch_ids), given(batch_ids))
+            counts["reusable"] += len(cache.maps[0]) + len(cache.maps[1])
+            chunk_vecs, chunk_keys, n1 = _embed([c.indexed_text for c in chunks], embedder, cache, bar)
+            clause_vecs, clause_keys, n2 = _embed([cl.text for cl in clauses], embedder, cache, bar)
+            clause_vecs = _stored(clause_vecs, {"vectors": {"clauses": CLAUSE_DTYPE}})
+            tokens = [chunk_tokens(tokenizer, c.indexed_text) for c in chunks]
+            for toks in tokens:
+                for t in toks:
+                    dims.setdefault(t, len(dims))
+            df.update(term_chunk_counts(tokens))
+            counts["chunks"] += len(chunks)
+            counts["clauses"] += len(clauses)
+            counts["tokens"] += sum(len(t) for t in tokens)
+            counts["embedded"] += n1 + n2
+            # tf-parts use the average length so far; exact BM25 re-scoring makes the final scores exact anyway
+            seq = _write_rows(index, docs, chunks, clauses, tokens, chunk_vecs, chunk_keys, clause_vecs, clause_keys,
+                              dims, counts["tokens"] / max(1, counts["chunks"]), lexical, seq)
+            per_doc_chunks = Counter(c.doc_id for c in chunks)
+            batch_records = [record_of(d, per_doc_chunks[d.doc_id]) for d in docs]
+            index.insert("documents", _catalog_rows(batch_records, docs, len(records)))
+            records.extend(batch_records)
+        bar.close()
+        bridge = build_bridge(df.keys(), df, n_docs=counts["chunks"])
         index.write_texts({"userdict": json.dumps(tokenizer.user_terms, ensure_ascii=False),
                            "bridge": json.dumps(bridge.to_json(), ensure_ascii=False)})
-        next_seq = _write_rows(index, documents, chunks, clauses, tokens, chunk_vecs, chunk_keys, clause_vecs,
-                               clause_keys, dims, avgdl, lexical, 0)
-        index.insert("terms", [{"token": t, "tid": dims[t], "df": df[t], "placeholder": PLACEHOLDER} for t in dims])
-        per_doc_chunks = Counter(c.doc_id for c in chunks)
-        records = [record_of(d, per_doc_chunks[d.doc_id]) for d in documents]
-        index.insert("documents", _catalog_rows(records, documents, 0))
+        index.insert("terms", [{"token": t, "tid": i, "df": df[t], "placeholder": PLACEHOLDER} for t, i in dims.items()])
+        if dense_index != dense_index_for(counts["chunks"]):  # the estimate was on the wrong side of the limit
+            dense_index = dense_index_for(counts["chunks"])
+            index.reindex_vector("chunks", dense_index)
+        avgdl = counts["tokens"] / counts["chunks"] if counts["chunks"] else 1.0
         manifest = {
             "format_version": MILVUS_FORMAT_VERSION, "backend": "milvus",
             "pipeline_version": pipeline_version or PIPELINE_VERSION, "created_at": _now(), "updated_at": _now(),
             "embedder": info.to_dict(), "chunk_size": chunk_size, "generation": generation, "prefix": prefix,
-            "counts": {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses)},
-            "lexical": {"mode": lexical, "k1": 1.5, "b": 0.75, "avgdl": avgdl,
-                        "tokens": int(sum(len(t) for t in tokens)), "next_tid": len(dims)},
+            "counts": {"documents": len(documents), "chunks": counts["chunks"], "clauses": counts["clauses"]},
+            "lexical": {"mode": lexical, "k1": 1.5, "b": 0.75, "avgdl": avgdl, "tokens": counts["tokens"],
+                        "next_tid": len(dims)},
             "dense_index": dense_index, "vectors": {"chunks": "float32", "clauses": CLAUSE_DTYPE},
-            "userdict": "userdict", "bridge": "bridge", "revision": 0, "next_seq": next_seq, "next_doc_seq": len(documents),
-            "ignored": dict(sorted((ignored or {}).items())), "pending": None,
+            "userdict": "userdict", "bridge": "bridge", "revision": 0, "next_seq": seq,
+            "next_doc_seq": len(documents), "ignored": dict(sorted((ignored or {}).items())), "pending": None,
         }
         index.write_manifest(manifest)  # the switch: readers opening now get this generation
     except BaseException:
+        bar.close()
         index.drop()
         raise
     # The generation just replaced stays until the next build, for snapshots still reading it; older ones go.
@@ -247,10 +298,32 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
         if old < generation - 1:
             MilvusIndex(client, prefix, old).drop()
     store = MilvusStore(index, uri, manifest, tokenizer, bridge, {r.doc_id: r for r in records})
-    embedded = n1 + n2
-    return store, {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses), "embedded": embedded,
-                   "reused": len(chunks) + len(clauses) - embedded, "reusable_vectors": reusable,
-                   "seconds": round(time.perf_counter() - t0, 2)}
+    return store, {"documents": len(documents), "chunks": counts["chunks"], "clauses": counts["clauses"],
+                   "embedded": counts["embedded"],
+                   "reused": counts["chunks"] + counts["clauses"] - counts["embedded"],
+                   "reusable_vectors": counts["reusable"], "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _batches(documents: Sequence[PlanDocument], chunk_size: int):
+    """(documents, their chunks, their clauses), about BUILD_BATCH_CHUNKS chunks at a time, in order."""
+    docs: list[PlanDocument] = []
+    chunks: list[Chunk] = []
+    clauses: list[Clause] = []
+    for doc in documents:
+        c, cl = chunk_document(doc, chunk_size)
+        docs.append(doc)
+        chunks.extend(c)
+        clauses.extend(cl)
+        if len(chunks) >= BUILD_BATCH_CHUNKS:
+            yield docs, chunks, clauses
+            docs, chunks, clauses = [], [], []
+    if docs:
+        yield docs, chunks, clauses
+
+
+def _estimated_chunks(documents: Sequence[PlanDocument], chunk_size: int) -> int:
+    """About how many chunks the documents make (their clean text over the chunk size): picks the dense index."""
+    return sum(max(1, sum(e - s for s, e in d.spans) // chunk_size) for d in documents)
 
 
 def _stored(clause_vectors: np.ndarray, manifest: dict) -> np.ndarray:

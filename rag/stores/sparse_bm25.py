@@ -8,8 +8,8 @@ bm25s (method "lucene", k1 = 1.5, b = 0.75) scores a chunk d for query tokens q 
 Split into a chunk vector {dim(t): tf-part} and a query vector {dim(t): idf(t) * count of t in q}, their
 inner product is that score. The chunk side depends only on the chunk and avgdl, the query side on the
 live document frequencies, so adding or removing a document rewrites only its own rows and the df of its
-terms: IDF stays exact. avgdl is the one number frozen at build time (recorded in the manifest with the
-live token total). So Milvus ranks with the build's avgdl, and the best hits are then scored again exactly
+terms: IDF stays exact. avgdl is the one number fixed when a row is written (the average so far; each row
+keeps the normalisation it used). So Milvus ranks with those, and the best hits are then scored again exactly
 (`exact_score`: the live avgdl, bm25s's float32 arithmetic, term by term in the query's order): a chunk's term
 frequency is read back from its stored tf-part and length, so the scores are the local index's to the bit,
 after adds and removes too.
@@ -34,10 +34,11 @@ def chunk_tokens(tokenizer, indexed_text: str) -> list[str]:
     return tokenizer.search_tokens(indexed_text) or [EMPTY_TOKEN]
 
 
-def tf_weights(tokens: Sequence[str], dims: Mapping[str, int], avgdl: float) -> dict[int, float]:
-    """The chunk side: sparse dimension -> tf-part, computed in float64 like bm25s (stored as float32)."""
+def tf_weights(tokens: Sequence[str], dims: Mapping[str, int], avgdl: float) -> tuple[dict[int, float], float]:
+    """The chunk side: sparse dimension -> tf-part, computed in float64 like bm25s (stored as float32), and the
+    length normalisation it used (stored beside it, so the term frequencies can be read back exactly)."""
     norm = _norm(len(tokens), avgdl)
-    return {dims[t]: float(tf / (tf + norm)) for t, tf in Counter(tokens).items()}
+    return {dims[t]: float(tf / (tf + norm)) for t, tf in Counter(tokens).items()}, float(norm)
 
 
 def idf(df: int, n: int) -> float:
@@ -54,9 +55,9 @@ def _norm(length: int, avgdl: float) -> np.float64:
     return K1 * ((1 - B) + B * np.float64(length) / np.float64(avgdl))
 
 
-def term_frequency(weight: float, length: int, avgdl: float) -> int:
+def term_frequency(weight: float, norm: float) -> int:
     """The term frequency a stored tf-part (float32) was computed from: weight = tf / (tf + norm)."""
-    return int(round(float(weight) * float(_norm(length, avgdl)) / (1.0 - float(weight))))
+    return int(round(float(weight) * float(norm) / (1.0 - float(weight))))
 
 
 def exact_score(tfs: Sequence[int], idfs: Sequence[np.float32], length: int, avgdl: float) -> np.float32:
