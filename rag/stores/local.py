@@ -181,8 +181,8 @@ class LocalStore:
 
     # ------------------------------------------------------------ search
 
-    def _allowed_rows(self, doc_ids: Collection[str] | None) -> list[np.ndarray | None]:
-        """Per segment, the live chunk rows among doc_ids' chunks (ascending), or None for every live row."""
+    def _allowed_ranges(self, doc_ids: Collection[str] | None) -> list[list[tuple[int, int]] | None]:
+        """Per segment, the chunk row ranges of doc_ids' documents (ascending), or None for every row."""
         if doc_ids is None:
             return [None] * len(self.segments)
         ranges: list[list[tuple[int, int]]] = [[] for _ in self.segments]
@@ -191,8 +191,12 @@ class LocalStore:
                 si, row = self._where[d]
                 doc_chunks = self.segments[si].doc_chunks
                 ranges[si].append((int(doc_chunks[row]), int(doc_chunks[row + 1])))
-        return [np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in sorted(r)]) if r
-                else np.zeros(0, dtype=np.int64) for r in ranges]
+        return [sorted(r) for r in ranges]
+
+    def _allowed_rows(self, doc_ids: Collection[str] | None) -> list[np.ndarray | None]:
+        """Per segment, the chunk rows of doc_ids' documents (ascending), or None for every row."""
+        return [None if r is None else np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in r]) if r
+                else np.zeros(0, dtype=np.int64) for r in self._allowed_ranges(doc_ids)]
 
     def _top(self, hits: list[tuple[float, int, int]], k: int) -> list[tuple[str, float]]:
         """Best first; equal scores in index order (segment, then row)."""
@@ -267,8 +271,8 @@ class LocalStore:
             if df > 0:  # bm25s's lucene IDF, rounded to float32 as bm25s stores it
                 terms.append((h, np.float32(math.log(1 + (self._n - df + 0.5) / (df + 0.5)))))
         hits: list[tuple[float, int, int]] = []
-        for si, (seg, rows) in enumerate(zip(self.segments, self._allowed_rows(doc_ids))):
-            if rows is not None and not len(rows):
+        for si, (seg, ranges) in enumerate(zip(self.segments, self._allowed_ranges(doc_ids))):
+            if ranges is not None and not ranges:
                 continue
             scores = None
             for h, idf32 in terms:
@@ -277,8 +281,10 @@ class LocalStore:
                     continue
                 prow = np.asarray(seg.post_rows[r[0]:r[1]])
                 ptf = np.asarray(seg.post_tf[r[0]:r[1]])
-                if rows is not None:  # only the allowed chunks' postings (rows ascend within a term)
-                    keep = np.isin(prow, rows, assume_unique=True)
+                if ranges is not None:  # only the allowed chunks' postings (rows ascend within a term)
+                    cuts = np.searchsorted(prow, np.asarray(ranges, dtype=np.int64).ravel())
+                    keep = np.concatenate([np.arange(a, b) for a, b in cuts.reshape(-1, 2) if b > a] or
+                                          [np.zeros(0, dtype=np.int64)])
                     prow, ptf = prow[keep], ptf[keep]
                 if not len(prow):
                     continue
