@@ -356,7 +356,7 @@ class Gazetteer:
 
         name = "".join(lazy_pinyin(place.short)).capitalize()
         if place.level == "province" and not place.municipality:
-            return name + " Province"
+            return name + (" Autonomous Region" if place.name.endswith("自治区") else " Province")
         if place.level == "county":
             kind = {"区": "District", "县": "County", "市": "City", "旗": "Banner"}.get(place.name[-1], "")
             return (name + " " + kind).strip()

@@ -281,3 +281,11 @@ def test_issued_by_in_passing_is_no_question_about_the_issuer(tools, levels):
                       "recognised high-tech enterprise receive?", levels, tk)
     assert q.asks_for is None
     assert analyse_query("Which body issued Dongtou's 2025 work points?", levels, tk).asks_for == "issuer"
+
+
+def test_a_standard_indicator_asked_in_plain_english_reaches_its_chinese_words(tools, levels):
+    tk, _ = tools
+    q = analyse_query("By 2025, how many full-time-equivalent research staff should Hainan have for every 10,000 "
+                      "people in jobs?", levels, tk)
+    terms = {t for g in q.term_groups for t in g}
+    assert {"研发人员", "就业人员", "每万", "人年"} <= terms
