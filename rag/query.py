@@ -28,8 +28,8 @@ CityCatalog = PlaceCatalog  # the name before places had levels
 # Asking for a figure ("多少", "how many"), not merely naming an indicator ("比重", "target").
 FIGURE_HINTS = re.compile(
     r"多少|几[个家项所名人件场次座]|百分之|几成|"
-    r"how (?:many|much)|what (?:percentage|share|proportion|amount|number|figure)|\bfigures?\b|\bamount\b|"
-    r"\b(?:the|a) number of\b",
+    r"how (?:many|much)|what (?:(?:total|overall|combined) )?(?:percentage|share|proportion|amount|number|figure)|"
+    r"\bfigures?\b|\bamount\b|\b(?:the|a) (?:total )?number of\b|\bhow large\b|\bhow big\b",
     re.I)
 # Naming a target or a ratio: a clause with a figure is more likely the answer (a scoring hint, never a refusal rule).
 PREFERS_FIGURE = re.compile(r"目标|指标|比重|比例|占比|增长|达到|\btargets?\b|\bgoals?\b|\bshare\b|\brate\b|\bgrowth\b|"

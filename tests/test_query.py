@@ -289,3 +289,11 @@ def test_a_standard_indicator_asked_in_plain_english_reaches_its_chinese_words(t
                       "people in jobs?", levels, tk)
     terms = {t for g in q.term_groups for t in g}
     assert {"研发人员", "就业人员", "每万", "人年"} <= terms
+
+
+@pytest.mark.parametrize("question", ["What total number of high-tech enterprises does Dongtou aim for in 2025?",
+                                      "How large is the fund Dongtou District will set up?",
+                                      "How big is the fund cluster Dongtou plans?"])
+def test_a_size_or_total_asked_in_english_is_a_figure_question(tools, levels, question):
+    tk, _ = tools
+    assert analyse_query(question, levels, tk).wants_figure
