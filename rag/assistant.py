@@ -284,6 +284,13 @@ class Assistant(DocumentLibrary):
             named = {i for i, g in enumerate(query.term_groups) if all(any(t in n for n in names) for t in g)}
             scored = [s for s in scored if any(n in simplify(s.clause.text) for n in names)
                       and s.own_groups - named]
+        # (only when the head is what the question asks the name of: "计划叫什么名称", not "科技项目攻关模式叫什么")
+        quoted_names = {i for i, g in enumerate(query.term_groups) if all("”" in t for t in g)
+                        and re.search(re.escape(g[0].strip("”")) + r"的?(?:叫什么|名称|名字|是什么)", query.simplified)}
+        if query.wants_names and quoted_names:
+            # "人才引进计划叫什么名称": a clause holding a quoted name with that head (10.实施“科技城英才计划”) answers
+            # before one that only shares the question's other words.
+            scored = sorted(scored, key=lambda s: not s.own_groups & quoted_names)
         if query.figure_kind == "date":
             # "本报讯 2月27日,…大会在恩施市召开": the date and the event are clauses of one sentence.
             scored = [widen_to_sentence(index, s, query=query) for s in scored]

@@ -352,7 +352,9 @@ UNSEEN_RECORDS = {
     "enshi_2024_st_conference_news.txt": (
         "恩施州召开2024年全州科技创新大会\n发布时间:2024-02-28 08:45    来源:恩施日报    作者:记者 向晓岚\n\n"
         "本报讯 2月27日,恩施土家族苗族自治州2024年全州科技创新大会在恩施市召开。会议部署了2024年重点任务。\n"
-        "2024年全州选派科技特派员1500名。\n"),
+        "2024年全州选派科技特派员1500名。\n"
+        "10.实施“清江英才计划”。全年引进高层次科技人才120名、创新团队15个，新建院士（专家）工作站5个。"
+        "（责任单位：州委人才办、州科技局）\n"),
     "jilin_14th_fyp_st_plan.txt": (
         "吉林省“十四五”科技创新发展规划\n\n一、主要目标\n到2025年，创新型省份建设取得重要进展。\n"
         "表1\u3000“十四五”科技创新主要指标\n序号\u3000指标\u30002020年\u30002025年\u3000属性\n"
@@ -444,6 +446,12 @@ def test_a_table_row_is_read_by_its_header_which_is_cited_too(unseen_md):
 def test_a_township_is_refused_by_name_not_answered_with_its_county(unseen_md):
     a = unseen_md.ask("桓台县果里镇2026年高新技术产业产值占比目标是多少?")
     assert a.refused and "果里镇" in a.answer and "62%" not in a.answer, a.answer
+
+
+def test_a_name_question_prefers_the_clause_holding_the_name_over_one_sharing_more_words(unseen_md):
+    a = unseen_md.ask("恩施州2024年全州科技创新大会中的人才引进计划叫什么名称？")
+    assert "清江英才计划" in a.answer, a.answer
+    _valid(unseen_md, a)
 
 
 def test_a_name_question_gets_the_quoted_name(unseen_md):
