@@ -7,7 +7,7 @@ bonus for holding a figure when the question names a target or ratio.
 Refusal is explainable; each rule below stops a near-miss figure from being shown:
 1. the question names a place no document covers (杭州, Hangzhou) and no corpus city   (assistant.py)
 2. no plan of the named city covers, or mentions, the year asked                     (retrieval.py)
-3. a sentence naming only other years ("2024年度 … 2.4%") never answers              (year_consistent)
+3. a sentence naming only other years ("2024年度 … 2.4%") never answers   (rag/clause_years.py year_consistent)
 4. the best clause's *support* is below `min_support`: support is the IDF-weighted share of the
    question's key terms found in the clause's sentence and section (English questions reach Chinese
    forms through the glossary and the CC-CEDICT bridge); a question with no key terms at all uses
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -35,7 +34,7 @@ from .retrieval import ScoredChunk
 from .stores.base import Store
 
 __all__ = ["ScoredClause", "metadata_clause", "score_clauses", "select_clauses", "span_clause", "term_weights",
-           "widen_to_sentence", "year_consistent"]
+           "widen_to_sentence"]
 
 # Dense similarity of e5-small between an unrelated and a matching clause spans roughly 0.78..0.90
 # (used as support only for a question with no key terms at all).
@@ -240,119 +239,6 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
 
 def _unit(sim: float) -> float:
     return min(1.0, max(0.0, (sim - DENSE_FLOOR) / (DENSE_CEIL - DENSE_FLOOR)))
-
-
-def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, ...]) -> list[ScoredClause]:
-    """Drop clauses that would answer for the wrong year.
-
-    A clause is about the years it names itself, else the year last named before it in its paragraph
-    ("2023年全市…，技术合同成交额达到268亿元"), else the years of its section heading ("一、2023年工作总结").
-    - a clause about other years only ("2024年度 … 2.4%") does not answer a 2025 question;
-    - a plan that does not cover the year asked may answer only where the year is named
-      (a 2015 plan mentioning "2016-2020年"); a multi-year plan's figures are for its target year.
-    """
-    if not years:
-        return scored
-    out = []
-    for s in scored:
-        c = s.clause
-        doc = index.document(c.doc_id)
-        # Years read the same in Traditional and Simplified (年, digits): no conversion needed here.
-        named, inner = _clause_years(c.text)
-        para_start = doc.text.rfind("\n", 0, c.start) + 1
-        before = doc.text[para_start:c.start]
-        if not named and (earlier := _governing_year(before) or _list_heading_year(doc.text, para_start)
-                          or _relative_year(doc.text[c.sentence_start:c.end], doc.metadata)):
-            named = {earlier}
-        if not named and c.chunk_id:
-            named = {int(y) for y in SENTENCE_YEAR.findall(index.chunks([c.chunk_id])[0].section)}
-        # Years inside the clause add to the year it is about; alone they only let it answer for them.
-        named = named | inner if named else (inner if inner & set(years) else set())
-        sentence = doc.text[c.sentence_start:c.sentence_end]
-        plan_years = doc.metadata.years
-        covers = any(y in plan_years and (len(plan_years) == 1 or y == plan_years[-1]) for y in years)
-        if named and not named & set(years) and not _range_covers(before + sentence, years):
-            continue
-        if covers or named & set(years):
-            out.append(s)
-    return out
-
-
-BASE_BEFORE = re.compile(r"(?:较|比|相比|同比|与)\s*$")  # "较2023年底的3050家": a comparison base
-CHANGE_AFTER = re.compile(r"\s*(?:底|末)?\s*(?:增长|提高|上升|下降|减少|增加|翻番|翻一番|多|少)")
-BASE_AFTER = re.compile(r"^\s*(?:底|末)?\s*(?:为|的)")  # "2023年底为486家", "（2023年为2.41%）"
-
-
-def _governing_year(before: str) -> int | None:
-    """The year last named before a clause in its paragraph that sets what the clause is about: "到2026年，…；
-    技术合同成交额达到80亿元" is about 2026 even after "较2023年底的3050家" and "（2023年为2.41%）",
-    which name a comparison base, not the year of what follows."""
-    text = re.sub(r"（[^（）]*）|\([^()]*\)", lambda m: " " * len(m.group(0)), unicodedata.normalize("NFKC", before))
-    for m in reversed(list(SENTENCE_YEAR.finditer(text))):
-        if BASE_BEFORE.search(text[max(0, m.start() - 3):m.start()]) or BASE_AFTER.match(text[m.end():m.end() + 4]):
-            continue
-        return int(m.group(1))
-    return None
-
-
-# "去年全市财政科技支出达到18.7亿元" in a page published in 2024 is about 2023; "较上年" is a comparison base.
-RELATIVE_YEARS = {"去年": -1, "上年": -1, "上一年": -1, "前年": -2, "今年": 0, "本年": 0, "明年": 1}
-RELATIVE_YEAR = re.compile(r"(?<![比较同与])(%s)(?!度?[比同])" % "|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
-
-
-def _relative_year(text: str, meta) -> int | None:
-    """The year "去年/今年/明年" in `text` means, counted from the date the document was published or signed."""
-    dated = meta.published or meta.issue_date or meta.printed
-    m = RELATIVE_YEAR.search(unicodedata.normalize("NFKC", text))
-    if not dated or not m:
-        return None
-    return int(dated[:4]) + RELATIVE_YEARS[m.group(1)]
-
-
-BULLET = re.compile(r"^[ \t　]*(?:[·•▪●○◆\-*]|\d{1,2}[.、)）]|[（(]\d{1,2}[)）])")
-LIST_HEADING_MAX = 40
-
-
-def _list_heading_year(text: str, line_start: int) -> int | None:
-    """The year of the short line heading a bulleted list the clause's line belongs to: "2023年江阴科技创新“成绩单”"
-    above "·技术合同登记额（输出）…达到103亿元"."""
-    line_end = text.find("\n", line_start)
-    if not BULLET.match(text[line_start:line_end if line_end >= 0 else len(text)]):
-        return None
-    pos = line_start
-    while pos > 0:
-        start = text.rfind("\n", 0, pos - 1) + 1
-        line = text[start:pos].strip()
-        if not line:
-            return None  # a blank line ends the list before any heading
-        if not BULLET.match(line):
-            m = SENTENCE_YEAR.search(line) if len(line) <= LIST_HEADING_MAX else None
-            return int(m.group(1)) if m else None
-        pos = start
-    return None
-
-
-def _clause_years(text: str) -> tuple[set[int], set[int]]:
-    """(years named before the clause's first figure, years named before a later figure).
-
-    "2024年度…2.4%" is about 2024; "总数达到3 600家，其中2024年新认定420家" is about whatever year its
-    paragraph is about (the first figure comes before any year) *and* about 2024."""
-    body = LIST_NUMBER.sub(lambda m: " " * len(m.group(0)), text)
-    # "较2022年增长21.6%": the change is the year the paragraph is about; 2022 is only what it is measured from.
-    years = [y for y in SENTENCE_YEAR.finditer(body)
-             if not (BASE_BEFORE.search(body[max(0, y.start() - 3):y.start()]) and CHANGE_AFTER.match(body, y.end()))]
-    figures = [m.start() for m in re.finditer(r"\d", body) if not any(y.start() <= m.start() < y.end() for y in years)]
-    first = figures[0] if figures else len(body)
-    lead = {int(y.group(1)) for y in years if y.start() < first}
-    inner = {int(y.group(1)) for y in years if y.start() >= first and any(f > y.end() for f in figures)}
-    return lead, inner
-
-
-def _range_covers(sentence: str, years: tuple[int, ...]) -> bool:
-    for a, b in re.findall(r"((?:19|20)\d{2})\s*[-—–~至到]\s*((?:19|20)\d{2})", sentence):
-        if any(int(a) <= y <= int(b) for y in years):
-            return True
-    return False
 
 
 def span_clause(index: Store, doc_id: str, start: int, end: int, tag: str) -> Clause:

@@ -18,7 +18,8 @@ import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .answer import metadata_clause, score_clauses, select_clauses, widen_to_sentence, year_consistent
+from .answer import metadata_clause, score_clauses, select_clauses, widen_to_sentence
+from .clause_years import year_consistent
 from .citations import Answer
 from .compose import compose_answer, place_label, plan_label, refusal
 from .conversation import resolve_follow_up

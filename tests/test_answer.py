@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import _clause_years, has_figure
+from rag.answer import has_figure
+from rag.clause_years import _clause_years
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -27,7 +28,7 @@ def test_which_years_a_clause_is_about(clause, lead, inner):
 
 
 def test_a_comparison_base_year_does_not_set_what_a_clause_is_about():
-    from rag.answer import _governing_year
+    from rag.clause_years import _governing_year
 
     before = ("到２０２６年，全区科技型企业达到６０００家，较2023年底的3050家实现翻番；高新技术企业达到900家，"
               "2023年底为486家；全社会研发投入强度达到3.0%（2023年为2.41%），")
@@ -49,7 +50,7 @@ def test_a_term_matched_only_by_a_part_of_its_head_is_weaker_evidence():
 
 
 def test_a_bulleted_list_is_about_the_year_of_its_short_heading():
-    from rag.answer import _list_heading_year
+    from rag.clause_years import _list_heading_year
 
     text = "正文。\n\n【链接】\n2023年江阴科技创新“成绩单”\n·新增专精特新中小企业87家\n·技术合同登记额达到103亿元\n"
     line = text.index("·技术合同")
@@ -63,7 +64,7 @@ def test_a_bulleted_list_is_about_the_year_of_its_short_heading():
 def test_last_year_and_this_year_count_from_the_documents_date():
     from types import SimpleNamespace
 
-    from rag.answer import _relative_year
+    from rag.clause_years import _relative_year
 
     page = SimpleNamespace(published="2024-02-21", issue_date=None, printed=None)
     assert _relative_year("據了解，去年全市財政科技支出達到18.7億元", page) == 2023
@@ -79,7 +80,7 @@ def test_a_traditional_amount_is_money():
 
 
 def test_a_comparison_base_year_is_not_the_year_a_change_is_about():
-    from rag.answer import _clause_years
+    from rag.clause_years import _clause_years
 
     assert _clause_years("较2022年增长21.6%") == (set(), set())  # the paragraph's year (2023) decides
     assert _clause_years("2024年度研发投入强度2.4%")[0] == {2024}
