@@ -36,8 +36,10 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -102,6 +104,18 @@ def build(args) -> dict:
     corpus_s = time.perf_counter() - t0
     embedder = SyntheticEmbedder()
     t0 = time.perf_counter()
+    log = (args.work / "build-progress.log").open("a", encoding="utf-8")
+    done = 0
+
+    def vectors(texts: list[str]):
+        """The synthetic vectors, with a line of progress per batch the builder asks for (to extrapolate)."""
+        nonlocal done
+        done += len(texts)
+        log.write(f"{time.perf_counter() - t0:.1f} s: {done} texts given vectors (~{args.chunks * 8.4:.0f} expected)\n")
+        log.flush()
+        return SyntheticEmbedder.vectors(embedder, texts)
+
+    embedder.vectors = vectors
     if args.backend == "local":
         from rag.stores.local_write import build_index_from_vectors
 
@@ -241,15 +255,64 @@ def _ann(store) -> object:
 # ---------------------------------------------------------------- driver
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Current RSS of a process and its descendants."""
+    parents: dict[int, int] = {}
+    rss: dict[int, float] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                fields = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines() if ":" in line)
+            except OSError:
+                continue
+            parents[int(proc.name)] = int(fields.get("PPid", "0").strip() or 0)
+            rss[int(proc.name)] = int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
+    tree, grew = {pid}, True
+    while grew:
+        more = {p for p, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(rss.get(p, 0.0) for p in tree)
+
+
 def _step(step: str, args) -> dict:
+    """Run one step in a fresh process; stop it if it grows past --max-rss-mb (the machine is shared)."""
     cmd = [sys.executable, __file__, "--chunks", str(args.chunks), "--backend", args.backend, "--work", str(args.work),
            "--questions", str(args.questions), "--query-vectors", args.query_vectors, "--seed", str(args.seed),
            "--step", step]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"scale.py: the {step} step failed (exit {proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss_mb(proc.pid))
+            if peak > args.max_rss_mb:
+                for pid in sorted(_descendants(proc.pid), reverse=True) + [proc.pid]:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                proc.wait()
+                raise SystemExit(f"scale.py: the {step} step passed --max-rss-mb {args.max_rss_mb} and was stopped")
+            time.sleep(1.0)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            sys.stderr.write(err.read()[-5000:])
+            raise SystemExit(f"scale.py: the {step} step failed (exit {proc.returncode})")
+        return json.loads(out.read().strip().splitlines()[-1])
+
+
+def _descendants(pid: int) -> list[int]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                out += [int(proc.name)] + _descendants(int(proc.name))
+    return out
 
 
 def _code_version() -> str:
@@ -277,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query-vectors", choices=("e5", "synthetic"), default="e5",
                         help="embed questions with the local e5 model (default) or use synthetic vectors")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-rss-mb", type=int, default=8000,
+                        help="stop a step whose processes hold more memory than this (default 8000; shared machine)")
     parser.add_argument("--step", choices=("build", "measure"), help=argparse.SUPPRESS)  # a child's job
     args = parser.parse_args(argv)
     if args.step:

@@ -245,15 +245,18 @@ class SyntheticEmbedder:
         self.noise = noise
         self.kind = "perturbed e5 vectors of indexes/default" if self.pool is not None else "random unit vectors"
 
-    def vectors(self, texts: list[str]) -> np.ndarray:
+    def vectors(self, texts: list[str], block: int = 32_768) -> np.ndarray:
         keys = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in texts), dtype=np.int64, count=len(texts))
         rng = np.random.default_rng(int(keys[0]) * 1_000_003 + len(texts) if len(texts) else 0)
-        noise = rng.standard_normal((len(texts), INFO.dimension), dtype=np.float32)
-        if self.pool is None:
-            v = noise
-        else:
-            v = self.pool[keys % len(self.pool)] + noise * (self.noise / np.sqrt(INFO.dimension))
-        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+        out = np.empty((len(texts), INFO.dimension), dtype=np.float32)
+        for lo in range(0, len(texts), block):  # in blocks: a whole batch's temporaries would be GBs at 100k chunks
+            v = out[lo:lo + block]
+            rng.standard_normal(v.shape, dtype=np.float32, out=v)
+            if self.pool is not None:
+                v *= self.noise / np.sqrt(INFO.dimension)
+                v += self.pool[keys[lo:lo + block] % len(self.pool)]
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+        return out
 
     def embed_passages(self, texts, progress=None):
         texts = list(texts)
