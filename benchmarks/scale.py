@@ -25,7 +25,10 @@ Steps, each in its own process so memory and load time are those of a fresh proc
 Written as one JSON object: chunks, build_s, disk_mb, rss_mb, load_s, retrieve_p50_ms, retrieve_p95_ms,
 ask_p50_ms, ask_p95_ms, add_document_s, remove_document_s, backend, plus the extra keys documented in the
 README's "Scale" section (documents, clauses, build_rss_mb, retrieve_all_*, first_answer_s, machine, ...).
-Timings are of a shared machine: the JSON records the load average before and after.
+Timings are of a shared machine: the JSON records the load average (1, 5, 15 min) before and after the
+measure step (load_average) and before and after the build (build_load_average). With --keep the build's
+figures are saved in the work folder (build.json), and --reuse-build measures that index again without
+rebuilding it (the measure step's add and remove leave the same documents).
 """
 
 from __future__ import annotations
@@ -336,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="where the index is built (default: a folder under /tmp, "
                         "deleted afterwards unless --keep)")
     parser.add_argument("--keep", action="store_true", help="keep the built index in --work")
+    parser.add_argument("--reuse-build", action="store_true",
+                        help="measure again the index a run with --keep built in --work (its build figures are read "
+                        "from --work/build.json), e.g. when the machine was busy during the first measurement")
     parser.add_argument("--questions", type=int, default=100, help="questions timed (default 100)")
     parser.add_argument("--query-vectors", choices=("e5", "synthetic"), default="e5",
                         help="embed questions with the local e5 model (default) or use synthetic vectors")
@@ -348,22 +354,41 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(build(args) if args.step == "build" else measure(args), ensure_ascii=False))
         return 0
 
+    if args.reuse_build:
+        record = args.work / "build.json" if args.work else None
+        if record is None or not record.is_file():
+            parser.error("--reuse-build needs --work, a folder where a run with --keep built an index (build.json)")
+        built = json.loads(record.read_text(encoding="utf-8"))
+        if (built.get("target_chunks"), built.get("backend"), built.get("seed")) != (args.chunks, args.backend, args.seed):
+            parser.error(f"{record} is a build of --chunks {built.get('target_chunks')} --backend "
+                         f"{built.get('backend')} --seed {built.get('seed')}: give the same options")
+        args.keep = True  # what is re-used is kept
     temporary = args.work is None
     args.work = args.work or Path(f"/tmp/policy-rag-scale-{os.getpid()}") / f"{args.backend}-{args.chunks}"
-    if args.work.exists():
-        shutil.rmtree(args.work)
-    args.work.mkdir(parents=True)
+    if not args.reuse_build:
+        if args.work.exists():
+            shutil.rmtree(args.work)
+        args.work.mkdir(parents=True)
     load_before = os.getloadavg()
     try:
-        built = _step("build", args)
-        index_dir, uri = _where(args.work)
-        disk = size_mb(index_dir, Path(uri))
+        if not args.reuse_build:
+            built = _step("build", args)
+            index_dir, uri = _where(args.work)
+            # the measure step's add and remove leave the same documents, so the index can be measured again
+            built.update(disk_mb=round(size_mb(index_dir, Path(uri)), 1), target_chunks=args.chunks,
+                         backend=args.backend, seed=args.seed,
+                         build_load_average=[round(x, 2) for x in load_before + os.getloadavg()],
+                         build_date=time.strftime("%Y-%m-%d %H:%M"), build_code=_code_version())
+            if args.keep:
+                (args.work / "build.json").write_text(json.dumps(built, ensure_ascii=False, indent=1) + "\n",
+                                                      encoding="utf-8")
+            load_before = os.getloadavg()
         measured = _step("measure", args)
     finally:
         if not args.keep:
             shutil.rmtree(args.work.parent if temporary else args.work, ignore_errors=True)
     out = {
-        "chunks": built["chunks"], "build_s": built["build_s"], "disk_mb": round(disk, 1),
+        "chunks": built["chunks"], "build_s": built["build_s"], "disk_mb": built["disk_mb"],
         "rss_mb": measured["rss_mb"], "load_s": measured["load_s"],
         "retrieve_p50_ms": measured["retrieve_p50_ms"], "retrieve_p95_ms": measured["retrieve_p95_ms"],
         "ask_p50_ms": measured["ask_p50_ms"], "ask_p95_ms": measured["ask_p95_ms"],
@@ -375,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         "vectors": built["vectors"] + " (not embedded: embedding this corpus at ~35 texts/s would take days)",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average": [round(x, 2) for x in load_before] + [round(x, 2) for x in os.getloadavg()],
+        "build_load_average": built["build_load_average"], "build_date": built["build_date"],
+        "build_code": built["build_code"],
         "date": time.strftime("%Y-%m-%d %H:%M"), "code": _code_version(),
     }
     text = json.dumps(out, ensure_ascii=False, indent=1)
