@@ -308,6 +308,10 @@ def _write_full(tmp: Path, documents, embedder, cache, tokenizer: Tokenizer, chu
         entries.append(entry)
         for leaf, (sha, size) in segment_files(folder, entry).items():
             files[f"segments/{folder.name}/{leaf}"], sizes[f"segments/{folder.name}/{leaf}"] = sha, size
+        # Let this segment's rows, vectors and tokens go before the next batch is chunked and embedded, or two
+        # segments' worth (~2.5 GB at 100k chunks) would be held at once.
+        del docs, chunks, clauses, chunk_texts, clause_texts, embed, chunk_vecs, chunk_keys, clause_vecs, clause_keys
+        del tokens
     n = {k: sum(int(e[k]) for e in entries) for k in ("documents", "chunks", "clauses", "tokens")}
     # English -> Chinese corpus terms from CC-CEDICT, so English questions can be matched lexically.
     bridge = build_bridge(df.keys(), df, n_docs=n["chunks"])
