@@ -9,11 +9,12 @@ A `Clause` is a comma/sentence-level piece of a chunk: the unit an answer quotes
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 from .documents import PlanDocument
 
-__all__ = ["Chunk", "Clause", "chunk_document", "heading_level", "split_clauses"]
+__all__ = ["Chunk", "Clause", "chunk_document", "chunk_in_batches", "heading_level", "split_clauses"]
 
 HEADING_PATTERNS = (
     re.compile(r"^[一二三四五六七八九十]{1,3}\s*[、.．]"),  # 一、
@@ -185,6 +186,26 @@ def chunk_document(doc: PlanDocument, chunk_size: int = 300) -> tuple[list[Chunk
                     clauses.append(Clause(f"{chunk_id}/{len(clauses)}", chunk_id, doc.doc_id,
                                           cs, ce, doc.text[cs:ce], ss, se))
     return chunks, clauses
+
+
+def chunk_in_batches(documents: Iterable[PlanDocument], chunk_size: int, max_chunks: int
+                     ) -> Iterator[tuple[list[PlanDocument], list[Chunk], list[Clause]]]:
+    """(documents, their chunks, their clauses) in document order, in runs of at most `max_chunks` chunks (a
+    document with more is a run of its own), so a full build holds one run in memory, not the corpus. Nothing
+    for no documents."""
+    docs: list[PlanDocument] = []
+    chunks: list[Chunk] = []
+    clauses: list[Clause] = []
+    for doc in documents:
+        c, cl = chunk_document(doc, chunk_size)
+        if docs and len(chunks) + len(c) > max_chunks:
+            yield docs, chunks, clauses
+            docs, chunks, clauses = [], [], []
+        docs.append(doc)
+        chunks.extend(c)
+        clauses.extend(cl)
+    if docs:
+        yield docs, chunks, clauses
 
 
 def _pack(text: str, spans: list[tuple[int, int]], size: int) -> list[list[tuple[int, int]]]:

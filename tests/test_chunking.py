@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.chunking import chunk_document, heading_level, split_clauses
+from rag.chunking import chunk_document, chunk_in_batches, heading_level, split_clauses
 from rag.documents import load_documents
 
 from .conftest import DOCUMENTS, REPO
@@ -73,3 +73,24 @@ def test_markdown_sections_reach_the_clauses_and_emphasis_stays_out_of_quotes():
     assert section[by_text["有效高新技术企业总数达到3105家"].chunk_id].startswith("一、2023年工作总结")
     assert any(t.startswith("1. 创新主体培育") for t in by_text)  # no leading "**"
     assert not any(t.startswith(("*", "_")) or t.endswith(("*", "_")) for t in by_text)
+
+
+@pytest.mark.parametrize("max_chunks", [1, 40, 70, 10_000])
+def test_batches_hold_at_most_their_chunks_in_document_order(chunked, max_chunks):
+    """Full builds chunk a run of documents at a time (both backends): the runs are the documents' own chunks
+    and clauses, in order, each within the limit unless one document alone passes it."""
+    docs = [d for d, _, _ in chunked.values()]
+    batches = list(chunk_in_batches(docs, 300, max_chunks))
+    assert [d for b, _, _ in batches for d in b] == docs
+    assert [c for _, cs, _ in batches for c in cs] == [c for _, cs, _ in chunked.values() for c in cs]
+    assert [cl for _, _, cls in batches for cl in cls] == [cl for _, _, cls in chunked.values() for cl in cls]
+    for b, cs, _ in batches:
+        assert b and (len(cs) <= max_chunks or len(b) == 1)
+    for (_, first, _), (b, _, _) in zip(batches, batches[1:]):  # a run ends only when the next document would not fit
+        assert len(first) + len(chunked[b[0].doc_id][1]) > max_chunks
+    if max_chunks == 1:
+        assert len(batches) == len(docs)
+    else:
+        assert (len(batches) == 1) == (max_chunks == 10_000)
+    assert list(chunk_in_batches([], 300, max_chunks)) == []
+

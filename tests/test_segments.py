@@ -226,3 +226,30 @@ def test_a_large_segment_is_searched_through_ivf_pq_like_exact_search(workspace,
         small = {"yingtan_2025_st_work_opinions"}  # fewer allowed chunks than exact_max: searched exactly
         assert store.dense_search(v, 5, doc_ids=small) == exact.dense_search(v, 5, doc_ids=small)
     assert found >= 0.7 * 40
+
+
+def test_a_full_build_of_several_segments_searches_as_one(workspace, monkeypatch):
+    """A full build writes a segment per BUILD_SEGMENT_CHUNKS chunks (lowered here): documents keep their order
+    and both searches give the one-segment index's hits and scores (BM25 statistics are the whole index's)."""
+    import rag.stores.local_write as local_write
+
+    one = load_index(workspace.index_dir)
+    vectors = local_write.previous_vectors(workspace.index_dir, one.embedder)
+    docs, _ = load_documents(workspace.documents_dir, root=workspace.documents_dir.parent)
+    monkeypatch.setattr(local_write, "BUILD_SEGMENT_CHUNKS", 40)
+    index_dir = workspace.index_dir.parent / "several"
+    local_write.build_index_from_vectors(
+        docs, lambda texts: np.stack([vectors[local_write._sha(t)] for t in texts]), one.embedder, index_dir)
+    several = load_index(index_dir)
+    assert len(one.segments) == 1 and len(several.segments) >= 3
+    assert all(s.size <= 40 or len(s.records) == 1 for s in several.segments)
+    assert list(several.catalog) == list(one.catalog) and several.manifest["counts"] == one.manifest["counts"]
+    assert several.tokenizer.user_terms == one.tokenizer.user_terms and several.bridge.entries == one.bridge.entries
+    embedder = load_embedder()
+    for q in QUESTIONS:
+        v, tokens = embedder.embed_queries([q])[0], one.tokenizer.search_tokens(q)
+        for want, got in ((one.dense_search(v, 20), several.dense_search(v, 20)),
+                          (one.lexical_search(tokens, 20), several.lexical_search(tokens, 20))):
+            assert [c for c, _ in got] == [c for c, _ in want], q
+            assert np.allclose([x for _, x in got], [x for _, x in want], rtol=1e-6, atol=1e-6), q
+

@@ -32,7 +32,7 @@ from typing import Callable, Collection, Sequence
 import numpy as np
 
 from ..bridge import build_bridge
-from ..chunking import Chunk, Clause, chunk_document
+from ..chunking import Chunk, Clause, chunk_document, chunk_in_batches
 from ..documents import PlanDocument
 from ..encoders import EmbedderInfo
 from ..errors import IndexCorruptError, IndexingTimeoutError, IndexNotFoundError, IndexWriteError
@@ -264,30 +264,15 @@ def build_index_from_vectors(documents: list[PlanDocument], vectors_for: Callabl
     return build_index(documents, Given(), index_dir, chunk_size=chunk_size, progress=progress, rebuild=True)
 
 
-def _batches(documents: Sequence[PlanDocument], chunk_size: int):
-    """(documents, their chunks, their clauses) in runs of at most BUILD_SEGMENT_CHUNKS chunks (or one document)."""
-    docs: list[PlanDocument] = []
-    chunks: list[Chunk] = []
-    clauses: list[Clause] = []
-    for doc in documents:
-        c, cl = chunk_document(doc, chunk_size)
-        if docs and len(chunks) + len(c) > BUILD_SEGMENT_CHUNKS:
-            yield docs, chunks, clauses
-            docs, chunks, clauses = [], [], []
-        docs.append(doc)
-        chunks.extend(c)
-        clauses.extend(cl)
-    if docs or not documents:
-        yield docs, chunks, clauses
-
-
 def _write_full(tmp: Path, documents, embedder, cache, tokenizer: Tokenizer, chunk_size: int, ignored, progress: bool,
                 deadline: float | None) -> dict:
     info: EmbedderInfo = embedder.info
     df: Counter = Counter()
     entries, files, sizes = [], {}, {}
     embedded = reused = 0
-    for number, (docs, chunks, clauses) in enumerate(_batches(documents, chunk_size), start=1):
+    # a segment per BUILD_SEGMENT_CHUNKS chunks; an index of no documents still has its (empty) segment
+    batches = chunk_in_batches(documents, chunk_size, BUILD_SEGMENT_CHUNKS) if documents else [([], [], [])]
+    for number, (docs, chunks, clauses) in enumerate(batches, start=1):
         chunk_texts = [c.indexed_text for c in chunks]
         # Clauses are embedded bare (short texts keep the build fast): which document and city a clause
         # belongs to is settled by chunk retrieval before clauses are compared with the question.

@@ -18,7 +18,7 @@ from typing import Callable, Mapping, Sequence, Union
 import numpy as np
 
 from ..bridge import build_bridge
-from ..chunking import Chunk, Clause, chunk_document
+from ..chunking import Chunk, Clause, chunk_document, chunk_in_batches
 from ..documents import PlanDocument
 from ..encoders import EmbedderInfo
 from ..errors import IndexingTimeoutError, SettingsError
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 FLAT_MAX_CHUNKS = 50_000
 # text sha256 -> vector, or a function giving that for some doc_ids
 VectorSource = Union[Mapping[str, np.ndarray], Callable[[Sequence[str]], Mapping[str, np.ndarray]]]
-BUILD_BATCH_CHUNKS = 20_000  # a build chunks, embeds and writes this many chunks at a time: memory stays bounded
+BUILD_BATCH_CHUNKS = 20_000  # a build chunks, embeds and writes at most this many chunks at a time: memory stays bounded
 HNSW = {"type": "HNSW", "params": {"M": 16, "efConstruction": 200}, "search_params": {"ef": 128}}
 
 
@@ -244,7 +244,7 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
     bar = _Progress(progress, deadline)
     try:
         index.create(info.dimension, lexical, dense_index)
-        for docs, chunks, clauses in _batches(documents, chunk_size):
+        for docs, chunks, clauses in chunk_in_batches(documents, chunk_size, BUILD_BATCH_CHUNKS):
             # Vectors to re-use: given ones, and this batch's documents' in the generation being replaced.
             batch_ids = [d.doc_id for d in docs]
             cache = ChainMap(_old_vectors(old_store, batch_ids), given(batch_ids))
@@ -302,23 +302,6 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
                    "embedded": counts["embedded"],
                    "reused": counts["chunks"] + counts["clauses"] - counts["embedded"],
                    "reusable_vectors": counts["reusable"], "seconds": round(time.perf_counter() - t0, 2)}
-
-
-def _batches(documents: Sequence[PlanDocument], chunk_size: int):
-    """(documents, their chunks, their clauses), about BUILD_BATCH_CHUNKS chunks at a time, in order."""
-    docs: list[PlanDocument] = []
-    chunks: list[Chunk] = []
-    clauses: list[Clause] = []
-    for doc in documents:
-        c, cl = chunk_document(doc, chunk_size)
-        docs.append(doc)
-        chunks.extend(c)
-        clauses.extend(cl)
-        if len(chunks) >= BUILD_BATCH_CHUNKS:
-            yield docs, chunks, clauses
-            docs, chunks, clauses = [], [], []
-    if docs:
-        yield docs, chunks, clauses
 
 
 def _estimated_chunks(documents: Sequence[PlanDocument], chunk_size: int) -> int:
