@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["TermBridge", "build_bridge", "english_content_words", "lemma", "load_cedict"]
+__all__ = ["TermBridge", "build_bridge", "merged_bridge", "english_content_words", "lemma", "load_cedict"]
 
 FORMAT_VERSION = 1
 CJK_WORD = re.compile(r"^[\u4e00-\u9fff]+$")
@@ -375,4 +375,18 @@ def build_bridge(corpus_terms: Iterable[str], doc_freq: Mapping[str, int] | None
                 kept += [c for c in sorted(heads, key=lambda c: (-doc_freq.get(c, 0), c))
                          if not _redundant(c, kept, doc_freq, n)]
         entries[key] = tuple(kept[:MAX_TERMS_PER_KEY])
+    return TermBridge(entries)
+
+
+def merged_bridge(old: TermBridge, extra: TermBridge) -> TermBridge:
+    """`old` with the entries of `extra` (a bridge built over the terms documents added to the index brought):
+    new keys added, new terms appended to a key's own (up to MAX_TERMS_PER_KEY); a key mapped to nothing (an
+    idea common to the whole corpus) stays so. Both index backends grow their bridge this way on an add."""
+    entries = dict(old.entries)
+    for key, terms in extra.entries.items():
+        have = entries.get(key)
+        if have is None:
+            entries[key] = terms
+        elif have:
+            entries[key] = tuple(dict.fromkeys(have + terms))[:MAX_TERMS_PER_KEY]
     return TermBridge(entries)

