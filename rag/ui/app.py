@@ -230,6 +230,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--index-dir", type=Path, help="index directory (default ./indexes/default beside ./documents, else the user cache folder)")
     p.add_argument("--documents-dir", type=Path, help="documents directory (default ./documents if there is one, else the bundled sample plans)")
     p.add_argument("--embedder", help="embedding model id or path (default: the bundled multilingual-e5-small)")
+    p.add_argument("--device", help="where a sentence-transformers embedder runs: auto (default: a CUDA GPU if "
+                   "torch sees one), cpu, cuda, cuda:N, mps; the bundled model runs on the CPU only")
     p.add_argument("--vector-store", choices=("local", "milvus"), help="where the index is held (default local)")
     p.add_argument("--milvus-uri", help="Milvus server (http://localhost:19530) or Milvus Lite file (./indexes/x.db)")
     args = p.parse_args(argv)
@@ -247,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = Settings.load(index_dir=args.index_dir, documents_dir=args.documents_dir, embedder=args.embedder,
-                                 vector_store=args.vector_store, milvus_uri=args.milvus_uri)
+                                 vector_store=args.vector_store, milvus_uri=args.milvus_uri, device=args.device)
         if settings.uses_bundled_samples:
             print(locations.bundled_samples_note(settings.index_dir), file=sys.stderr, flush=True)
         print(f"policy-rag: loading the index at {settings.index_dir} (building it from {settings.documents_dir} "
