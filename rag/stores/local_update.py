@@ -31,9 +31,10 @@ from ..index_folder import check_file, clear_debris, index_lock, write_error
 from ..store import PIPELINE_VERSION
 from ..tokenize import Tokenizer
 from .local import _GLOBAL_FILE, LocalStore, _load_once, load_index
-from .local_write import (COMPACT_DEAD_SHARE, MAX_SEGMENTS, _add_segment_files, _chunk, _Embedding,
-                          _global_files, _now, _segment_vectors, _tokens, _write_jsonl, build_index, learn_terms)
+from .local_write import (COMPACT_DEAD_SHARE, MAX_SEGMENTS, _add_segment_files, _chunk, _global_files, _now,
+                          _segment_vectors, _tokens, _write_jsonl, build_index, learn_terms)
 from .segment_write import merge_segments, write_segment
+from .write_embedding import WriteEmbedding
 
 __all__ = ["add_documents", "remove_documents", "update_index", "compact", "sync_index", "REBUILD_SHARE"]
 
@@ -148,7 +149,7 @@ def _write_locked(index_dir: Path, current: LocalStore, embedder, add, remove, i
         t["chunks"] += hi - lo
         t["clauses"] += int(seg.chunk_clauses[hi]) - int(seg.chunk_clauses[lo])
         t["tokens"] += tokens
-    tokenizer, bridge, embedded, reused = current.tokenizer, current.bridge, 0, 0
+    tokenizer, bridge, embedding = current.tokenizer, current.bridge, None
     if add:
         chunks, clauses = _chunk(add, int(manifest["chunk_size"]))
         learned = set(learn_terms(add)) - set(tokenizer.user_terms)
@@ -158,11 +159,12 @@ def _write_locked(index_dir: Path, current: LocalStore, embedder, add, remove, i
         for si in {current._where[d][0] for d in replaced}:
             cache.update(_segment_vectors(current.segments[si], set(replaced)))
         chunk_texts, clause_texts = [c.indexed_text for c in chunks], [cl.text for cl in clauses]
-        embed = _Embedding(embedder, cache, chunk_texts + clause_texts, progress=progress, deadline=deadline)
+        # What it embeds is kept beside the index until the manifest is committed (a killed write resumes).
+        embedding = WriteEmbedding(embedder, cache, index_dir=index_dir, progress=progress, deadline=deadline)
+        embed = embedding.segment(chunk_texts + clause_texts)
         chunk_vecs, chunk_keys = embed(chunk_texts)
         clause_vecs, clause_keys = embed(clause_texts)
-        embed.close()
-        embedded, reused = embed.embedded, len(chunks) + len(clauses) - embed.embedded
+        embedding.close()
         tokens = _tokens(tokenizer, chunks)
         df = Counter(t for toks in tokens for t in set(toks))
         fresh = [t for t in df if current.doc_freq(t) == 0]
@@ -199,9 +201,12 @@ def _write_locked(index_dir: Path, current: LocalStore, embedder, add, remove, i
     manifest.update(generation=gen, updated_at=_now())
     tmp_manifest = index_dir / "manifest.json.tmp"
     tmp_manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    if embedding is not None:  # the segment holds the vectors: the embedding cache goes before the commit
+        embedding.finished()
     os.replace(tmp_manifest, index_dir / "manifest.json")  # the commit
+    counts = embedding.stats() if embedding is not None else {"embedded": 0, "reused": 0}
     return {"added": len(add), "removed": len(removing) - len(replaced), "replaced": len(replaced),
-            "embedded": embedded, "reused": reused, "segments": len(manifest["segments"]), "compacted": compacted}
+            **counts, "segments": len(manifest["segments"]), "compacted": compacted}
 
 
 def _replace_global(index_dir: Path, manifest: dict, key: str, name: str, write) -> None:

@@ -35,13 +35,14 @@ from ..bridge import build_bridge
 from ..chunking import Chunk, Clause, chunk_document, chunk_in_batches
 from ..documents import PlanDocument
 from ..encoders import EmbedderInfo
-from ..errors import IndexCorruptError, IndexingTimeoutError, IndexNotFoundError, IndexWriteError
+from ..errors import IndexCorruptError, IndexNotFoundError, IndexWriteError
 from ..index_folder import check_file, clear_debris, file_sha, index_lock, swap_in, write_error
 from ..store import PIPELINE_VERSION
 from ..tokenize import Tokenizer, learn_indicator_terms
 from .local import FORMAT_VERSION, read_manifest
 from .segment_write import segment_files, write_segment
 from .segments import EMPTY_TOKEN, Segment
+from .write_embedding import WriteEmbedding
 
 __all__ = ["build_index", "build_index_from_vectors", "previous_vectors", "learn_terms", "CLAUSE_DTYPE", "MAX_SEGMENTS",
            "COMPACT_DEAD_SHARE"]
@@ -98,47 +99,6 @@ def learn_terms(documents: Sequence[PlanDocument]) -> list[str]:
 
 def _tokens(tokenizer: Tokenizer, chunks: Sequence[Chunk]) -> list[list[str]]:
     return [tokenizer.search_tokens(c.indexed_text) or [EMPTY_TOKEN] for c in chunks]
-
-
-class _Embedding:
-    """Texts -> vectors, re-using `cache` (text sha -> vector of an earlier index) and what it embedded itself
-    (one per segment, so a build does not hold the whole corpus's vectors), with a progress bar and the deadline."""
-
-    def __init__(self, embedder, cache: dict[str, np.ndarray], texts: Sequence[str], *, progress: bool,
-                 deadline: float | None):
-        from tqdm.auto import tqdm
-
-        self.embedder, self.cache, self.deadline = embedder, cache, deadline
-        self.fresh: dict[str, np.ndarray] = {}
-        self.todo = sum(1 for t in texts if _sha(t) not in cache)
-        self.bar = tqdm(total=self.todo, desc="embedding", unit="text", disable=not progress or self.todo == 0)
-        self.embedded = 0
-
-    def _tick(self, n: int) -> None:
-        self.bar.update(n)
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise IndexingTimeoutError(f"indexing stopped after its time limit with {self.bar.n} of {self.todo} texts "
-                                       "embedded; split the file into smaller documents, or raise the limit "
-                                       "with POLICY_RAG_MAX_UPLOAD_SECONDS")
-
-    def __call__(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-        keys = [_sha(t) for t in texts]
-        todo = [i for i, k in enumerate(keys) if k not in self.cache and k not in self.fresh]
-        out = np.zeros((len(texts), self.embedder.info.dimension), dtype=np.float32)
-        if todo:
-            fresh = self.embedder.embed_passages([texts[i] for i in todo], progress=self._tick)
-            for j, i in enumerate(todo):
-                out[i] = fresh[j]
-                self.fresh[keys[i]] = out[i]
-            self.embedded += len(todo)
-        done = set(todo)
-        for i, k in enumerate(keys):
-            if i not in done:
-                out[i] = self.fresh[k] if k in self.fresh else self.cache[k]
-        return out, keys
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 def previous_vectors(index_dir: Path, info: EmbedderInfo, doc_ids: Collection[str] | None = None) -> dict:
@@ -216,12 +176,15 @@ def _public_permissions(folder: Path) -> None:
 
 def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chunk_size: int = 300,
                 progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
-                deadline: float | None = None) -> dict:
+                deadline: float | None = None, resumable: bool = True) -> dict:
     """Chunk, embed (re-using vectors of unchanged text), index and atomically write `index_dir`: one segment
     per BUILD_SEGMENT_CHUNKS chunks (so a build holds one such batch in memory, not the corpus).
 
     `deadline` (a time.monotonic() value) stops the build with IndexingTimeoutError once passed; nothing is
-    written then, so the previous index stays as it was. Returns counts, texts embedded vs reused, seconds.
+    written then, so the previous index stays as it was. With `resumable`, what is embedded is also kept in
+    an embedding cache beside the index until the build finishes, so a build that is killed (or stopped)
+    re-uses it next time (rag/stores/write_embedding.py). Returns counts, texts embedded vs reused (and of those
+    resumed), embedding seconds and texts/s, seconds.
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
@@ -234,11 +197,17 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
             tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
         except OSError as exc:
             raise write_error(index_dir, exc) from exc
+        embedding = WriteEmbedding(embedder, cache, index_dir=index_dir if resumable else None, progress=progress,
+                                   deadline=deadline)
         try:
-            stats = _write_full(tmp, documents, embedder, cache, tokenizer, chunk_size, ignored, progress, deadline)
+            stats = _write_full(tmp, documents, embedder, embedding, tokenizer, chunk_size, ignored)
             _public_permissions(tmp)
+            # The new index holds every vector now: the embedding cache goes before the swap, so a crash
+            # after it leaves no cache behind (one in the instant before it only costs re-embedding).
+            embedding.finished()
             swap_in(tmp, index_dir)
         except BaseException as exc:
+            embedding.close()
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, OSError) and not isinstance(exc, IndexWriteError):
                 raise write_error(index_dir, exc) from exc
@@ -261,15 +230,15 @@ def build_index_from_vectors(documents: list[PlanDocument], vectors_for: Callabl
                 progress(len(texts))
             return out
 
-    return build_index(documents, Given(), index_dir, chunk_size=chunk_size, progress=progress, rebuild=True)
+    return build_index(documents, Given(), index_dir, chunk_size=chunk_size, progress=progress, rebuild=True,
+                       resumable=False)
 
 
-def _write_full(tmp: Path, documents, embedder, cache, tokenizer: Tokenizer, chunk_size: int, ignored, progress: bool,
-                deadline: float | None) -> dict:
+def _write_full(tmp: Path, documents, embedder, embedding: WriteEmbedding, tokenizer: Tokenizer, chunk_size: int,
+                ignored) -> dict:
     info: EmbedderInfo = embedder.info
     df: Counter = Counter()
     entries, files, sizes = [], {}, {}
-    embedded = reused = 0
     # a segment per BUILD_SEGMENT_CHUNKS chunks; an index of no documents still has its (empty) segment
     batches = chunk_in_batches(documents, chunk_size, BUILD_SEGMENT_CHUNKS) if documents else [([], [], [])]
     for number, (docs, chunks, clauses) in enumerate(batches, start=1):
@@ -277,12 +246,9 @@ def _write_full(tmp: Path, documents, embedder, cache, tokenizer: Tokenizer, chu
         # Clauses are embedded bare (short texts keep the build fast): which document and city a clause
         # belongs to is settled by chunk retrieval before clauses are compared with the question.
         clause_texts = [cl.text for cl in clauses]
-        embed = _Embedding(embedder, cache, chunk_texts + clause_texts, progress=progress, deadline=deadline)
+        embed = embedding.segment(chunk_texts + clause_texts)
         chunk_vecs, chunk_keys = embed(chunk_texts)
         clause_vecs, clause_keys = embed(clause_texts)
-        embed.close()
-        embedded += embed.embedded
-        reused += len(chunks) + len(clauses) - embed.embedded
         tokens = _tokens(tokenizer, chunks)
         df.update(t for toks in tokens for t in set(toks))
         folder = tmp / "segments" / f"seg-{number:06d}"
@@ -317,5 +283,6 @@ def _write_full(tmp: Path, documents, embedder, cache, tokenizer: Tokenizer, chu
         "files": {**files, **more_files}, "sizes": {**sizes, **more_sizes},
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    return {"documents": n["documents"], "chunks": n["chunks"], "clauses": n["clauses"], "embedded": embedded,
-            "reused": reused, "segments": len(entries)}
+    embedding.close()
+    return {"documents": n["documents"], "chunks": n["chunks"], "clauses": n["clauses"], **embedding.stats(),
+            "segments": len(entries)}
