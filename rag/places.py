@@ -352,15 +352,27 @@ class Gazetteer:
 
     def english(self, place: Place) -> str:
         """Shaoxing; Dongtou District; Zhejiang Province."""
-        from pypinyin import lazy_pinyin
-
-        name = "".join(lazy_pinyin(place.short)).capitalize()
+        name = _english_reading(place.short).capitalize()
         if place.level == "province" and not place.municipality:
             return name + (" Autonomous Region" if place.name.endswith("自治区") else " Province")
         if place.level == "county":
             kind = {"区": "District", "县": "County", "市": "City", "旗": "Banner"}.get(place.name[-1], "")
             return (name + " " + kind).strip()
         return name + " League" if place.name.endswith("盟") else name
+
+
+def _english_reading(short: str) -> str:
+    """Toneless pinyin of a place's short name as it is written in English (places.json's readings first)."""
+    from pypinyin import lazy_pinyin
+
+    rules = _rules()
+    whole = rules["english_name_readings"].get(short)
+    if whole:
+        return whole.replace(" ", "")
+    readings = lazy_pinyin(short)
+    if len(readings) != len(short):  # not one reading per character (Latin or digits inside): as pypinyin reads it
+        return "".join(readings)
+    return "".join(rules["english_char_readings"].get(ch, reading) for ch, reading in zip(short, readings))
 
 
 @functools.lru_cache(maxsize=1)

@@ -213,3 +213,13 @@ def test_places_inside_a_plans_place_and_zones_are_told_apart():
     assert gaz.named_below("到2025年银川市高新技术企业达到320家", ningxia) == ["银川市"]
     assert gaz.named_below("全区高新技术企业达到550家", ningxia) == []
     assert townships_named("2025年，科技城新区高新技术企业达到420家") == ["科技城新区"]
+
+
+@pytest.mark.parametrize("name, english", [
+    ("长阳土家族自治县", "Changyang County"), ("长治市", "Changzhi"), ("长子县", "Zhangzi County"),
+    ("洪洞县", "Hongtong County"), ("绍兴市", "Shaoxing"), ("宁夏回族自治区", "Ningxia Autonomous Region"),
+])
+def test_places_are_named_in_english_as_place_names_are_read(name, english):
+    """pypinyin reads 长 as zhang (长阳 -> Zhangyang); in place names it is chang, bar a listed few."""
+    place = gazetteer().lookup(name)[0]
+    assert gazetteer().english(place) == english
