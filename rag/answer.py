@@ -189,8 +189,8 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                 # figure is about the clause before it, and is quoted with it.
                 head = doc.text[clause.sentence_start:clause.start].rstrip("，,；; 　")
                 lead = clause.sentence_start + max(head.rfind(c) for c in "，,；;") + 1
-                while lead < clause.start and doc.text[lead].isspace():
-                    lead += 1
+                # start at the first clause after the lead (not at markup such as "** " before it)
+                lead = min([other.start for other in clauses if lead <= other.start < clause.start], default=lead)
                 before_own = _covered(query.term_groups, simplify(doc.text[lead:clause.start]).lower())
                 own = own | before_own
                 if before_own:
@@ -234,7 +234,12 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
             out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure,
                                     lexical_own, own, indicator_ok))
     out.sort(key=lambda s: -s.score)
-    return out
+    # A clause quoted whole by another that scores as well ("…年均增长10%以上" inside "…年均增长10%以上，到2025年
+    # 达到44亿元") adds nothing the other does not say.
+    joined = [s for s in out if s.clause.clause_id.endswith("<")]
+    return [s for s in out if not any(o is not s and o.score >= s.score and o.clause.doc_id == s.clause.doc_id
+                                      and o.clause.start <= s.clause.start and s.clause.end <= o.clause.end
+                                      for o in joined)]
 
 
 def _unit(sim: float) -> float:

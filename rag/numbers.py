@@ -128,9 +128,9 @@ def without_negated(question: str) -> str:
 def _bare_figure() -> re.Pattern:
     data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
     alt = lambda words: "|".join(sorted(map(re.escape, words), key=len, reverse=True))  # noqa: E731
-    return re.compile(r"^\s*[（(]?\s*(?:%s)?\s*(?:(?:19|20)\d{2}\s*年[底末初]?度?)?\s*(?:%s)?\s*(?:%s)?\s*[\d.,，\s]+\s*"
+    return re.compile(r"^\s*[（(]?\s*(?:%s)?\s*(?:(?:%s)?\s*(?:19|20)\d{2}\s*年[底末初]?度?)?\s*(?:%s)?\s*(?:%s)?\s*[\d.,，\s]+\s*"
                       r"(?:%%|％|个百分点|[万亿千百]*(?:家|个|元|人|项|件|所|名|座|人年)|[万亿千百]+)?\s*[）)]?\s*$"
-                      % (alt(data["bare_figure_bases"]), alt(data["bare_figure_leads"]), alt(data["bare_figure_verbs"])))
+                      % (alt(data["bare_figure_bases"]), alt(data["bare_figure_time_leads"]), alt(data["bare_figure_leads"]), alt(data["bare_figure_verbs"])))
 
 
 def is_bare_figure(text: str) -> bool:
@@ -188,3 +188,28 @@ def asks_for_flow(question: str) -> bool:
 def is_flow(text: str) -> bool:
     """Whether a clause states what is added in a period ("新增孵化器4家") rather than a total ("达到41家")."""
     return bool(_flow_words()[1].search(text))
+
+
+@functools.lru_cache(maxsize=1)
+def relative_year_words() -> dict[str, dict[str, int]]:
+    """Words naming a year relative to a document's date, by language: {"zh": {"去年": -1, …}, "en": {…}}."""
+    data = json.loads((resources.files("rag") / "data" / "relative_years.json").read_text(encoding="utf-8"))
+    return {"zh": data["zh"], "en": data["en"]}
+
+
+@functools.lru_cache(maxsize=1)
+def relative_year_pattern() -> re.Pattern:
+    """A relative year word that is not a comparison base ("较上年", "比去年同期", "than last year")."""
+    words = relative_year_words()
+    zh = "|".join(sorted(map(re.escape, words["zh"]), key=len, reverse=True))
+    en = "|".join(sorted(map(re.escape, words["en"]), key=len, reverse=True))
+    return re.compile(r"(?<![比较同与])(%s)(?!度?[比同])|(?<!than )(?<!over )(?<!from )\b(%s)\b" % (zh, en), re.I)
+
+
+def relative_year_offset(text: str) -> int | None:
+    """The offset from a document's year the first relative year word of `text` names (去年 -> -1), or None."""
+    m = relative_year_pattern().search(text)
+    if not m:
+        return None
+    words = relative_year_words()
+    return words["zh"][m.group(1)] if m.group(1) else words["en"][m.group(2).lower()]

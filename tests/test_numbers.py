@@ -73,7 +73,8 @@ def test_totals_and_what_was_added_are_told_apart():
 @pytest.mark.parametrize("text, bare", [
     ("2023年底为486家", True), ("总数达到836家", True), ("上年为2.41%", True), ("（2023年为2.41%）", True),
     ("较2022年增长21.6%", True), ("同比增长9.8%", True), ("较2023年底的3050家实现翻番", False),
-    ("高新技术企业达到900家", False), ("其中国家级3家", False), ("2023年", False),
+    ("高新技术企业达到900家", False), ("其中国家级3家", False), ("2023年", False), ("到2025年达到44亿元", True),
+    ("到2025年全区技术合同成交额达到40亿元", False),
 ])
 def test_a_bare_figure_is_about_the_clause_before_it(text, bare):
     from rag.numbers import is_bare_figure
@@ -87,3 +88,13 @@ def test_the_counting_unit_a_question_asks_in():
     assert asked_unit("到2026年全区高新技术企业要达到多少家？") == "家"
     assert asked_unit("新建几个研发平台？") == "个" and asked_unit("技术合同成交额目标是多少?") is None
     assert has_figure_in("高新技术企业达到900家", "家") and not has_figure_in("给予30万元奖励", "家")
+
+
+def test_a_relative_year_word_and_its_offset():
+    from rag.numbers import relative_year_offset
+
+    assert relative_year_offset("长阳县去年一共往研究开发里投了多少钱？") == -1
+    assert relative_year_offset("How many people will Yancheng bring in this year?") == 0
+    assert relative_year_offset("较上年提高0.18个百分点") is None  # a comparison base
+    assert relative_year_offset("up 12% over last year") is None
+    assert relative_year_offset("技术合同成交额达到40亿元") is None
