@@ -277,7 +277,8 @@ class Assistant(DocumentLibrary):
                      if (m := metadata_clause(index, chunks[0].chunk.doc_id, f)) is not None]
             if metas:  # one quote per span: a plan without a colophon answers "哪天印发" with its date once
                 return list({(m.clause.start, m.clause.end): m for m in metas}.values()), 1.0
-        scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years)
+        scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years,
+                                 query.relative_year)
         if names:
             simplify = index.tokenizer.simplify
             # the clause itself: in "利川市高新技术企业达到31家，建始县选派科技特派员120名" the second is 建始's

@@ -11,12 +11,14 @@ import re
 import unicodedata
 
 from .answer import LIST_NUMBER, SENTENCE_YEAR, ScoredClause
+from .numbers import relative_year_offset
 from .stores.base import Store
 
 __all__ = ["year_consistent"]
 
 
-def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, ...]) -> list[ScoredClause]:
+def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, ...],
+                    relative_year: int | None = None) -> list[ScoredClause]:
     """Drop clauses that would answer for the wrong year.
 
     A clause is about the years it names itself, else the year last named before it in its paragraph
@@ -24,13 +26,21 @@ def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, 
     - a clause about other years only ("2024年度 … 2.4%") does not answer a 2025 question;
     - a plan that does not cover the year asked may answer only where the year is named
       (a 2015 plan mentioning "2016-2020年"); a multi-year plan's figures are for its target year.
+    With no years but a `relative_year` ("去年": -1), each document's own year counts from its date.
     """
-    if not years:
+    if not years and relative_year is None:
         return scored
+    asked = years
     out = []
     for s in scored:
         c = s.clause
         doc = index.document(c.doc_id)
+        if not asked:
+            dated = doc.metadata.published or doc.metadata.issue_date or doc.metadata.printed
+            if not dated:
+                out.append(s)
+                continue
+            years = (int(dated[:4]) + relative_year,)
         # Years read the same in Traditional and Simplified (年, digits): no conversion needed here.
         named, inner = _clause_years(c.text)
         para_start = doc.text.rfind("\n", 0, c.start) + 1
@@ -45,6 +55,7 @@ def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, 
         sentence = doc.text[c.sentence_start:c.sentence_end]
         plan_years = doc.metadata.years
         covers = any(y in plan_years and (len(plan_years) == 1 or y == plan_years[-1]) for y in years)
+        covers = covers or (not asked and relative_year == 0)  # "this year": the document's own year
         if named and not named & set(years) and not _range_covers(before + sentence, years):
             continue
         if covers or named & set(years):
@@ -69,18 +80,14 @@ def _governing_year(before: str) -> int | None:
     return None
 
 
-# "去年全市财政科技支出达到18.7亿元" in a page published in 2024 is about 2023; "较上年" is a comparison base.
-RELATIVE_YEARS = {"去年": -1, "上年": -1, "上一年": -1, "前年": -2, "今年": 0, "本年": 0, "明年": 1}
-RELATIVE_YEAR = re.compile(r"(?<![比较同与])(%s)(?!度?[比同])" % "|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
-
-
 def _relative_year(text: str, meta) -> int | None:
-    """The year "去年/今年/明年" in `text` means, counted from the date the document was published or signed."""
+    """The year "去年/今年/明年" in `text` means, counted from the date the document was published or signed
+    ("去年全市财政科技支出达到18.7亿元" in a page published in 2024 is about 2023; "较上年" is a comparison base)."""
     dated = meta.published or meta.issue_date or meta.printed
-    m = RELATIVE_YEAR.search(unicodedata.normalize("NFKC", text))
-    if not dated or not m:
+    offset = relative_year_offset(unicodedata.normalize("NFKC", text))
+    if not dated or offset is None:
         return None
-    return int(dated[:4]) + RELATIVE_YEARS[m.group(1)]
+    return int(dated[:4]) + offset
 
 
 BULLET = re.compile(r"^[ \t　]*(?:[·•▪●○◆\-*]|\d{1,2}[.、)）]|[（(]\d{1,2}[)）])")

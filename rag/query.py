@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from .metadata import plan_kinds
-from .numbers import asked_figure_kind, asked_unit, asks_for_flow, without_negated
+from .numbers import asked_figure_kind, asked_unit, asks_for_flow, relative_year_offset, without_negated
 from .places import gazetteer, generic_places, is_township, names_natural_feature
 from .question_places import PlaceCatalog, find_places
 from .bridge import TermBridge
@@ -120,6 +120,8 @@ class Query:
     figure_kind: str | None = None
     asks_flow: bool = True  # asks what is added in a period ("新增多少家"); False: a total ("有多少家")
     unit: str | None = None  # the counting unit asked in ("多少家" -> 家), None when unsaid
+    # "去年" / "last year" with no year written: the year before each plan's own date (-1), None when unsaid
+    relative_year: int | None = None
 
     def for_city(self, place: str | None) -> "Query":
         """This query narrowed to one place's years and kinds (unchanged for single-place questions)."""
@@ -301,7 +303,8 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
         figure_kind = asked_figure_kind(simplified)
     return Query(question, simplified, lang, places, unknown, years, kinds, wants_figure, terms, tuple(groups),
                  asks_for, prefers_figure, wants_names, scopes, assumed, intent, metadata_fields, figure_kind,
-                 asks_for_flow(simplified), asked_unit(simplified) if wants_figure else None)
+                 asks_for_flow(simplified), asked_unit(simplified) if wants_figure else None,
+                 None if years else relative_year_offset(simplified))
 
 
 def _merge_alternatives(text: str, groups: list[tuple[str, ...]], terms: list[str]) -> list[tuple[str, ...]]:

@@ -6,6 +6,7 @@ retriever module imports its tracers and langsmith (~0.6 s), which `rag ask` nev
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -20,6 +21,10 @@ __all__ = ["ScoredChunk", "CrossEncoderReranker", "retrieve", "eligible_document
 RRF_K = 60
 ENSURE_TOP = 2  # each ranker's own top-n always reach the answerer
 KIND_BOOST = 0.5  # in units of one top RRF rank: a plan named by kind ("十四五", "工作要点") wins ties clearly
+# A chunk under a heading naming the year asked ("一、2024年工作回顾" for a 2024 question) over one under another
+# year's heading in the same plan (review vs plan sections of a report); half a kind match.
+SECTION_YEAR_BOOST = 0.25
+SECTION_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,16 @@ def plans_compared(index: Store, query: Query, allowed: set[str]) -> list[set[st
     return sets
 
 
+def _section_names_year(index: Store, chunk: Chunk, query: Query) -> bool:
+    """Whether the chunk's section heading names the year asked (written, or "去年" counted from the plan's date)."""
+    years = set(query.years)
+    if not years and query.relative_year is not None:
+        meta = index.catalog[chunk.doc_id].metadata
+        dated = meta.published or meta.issue_date or meta.printed
+        years = {int(dated[:4]) + query.relative_year} if dated else set()
+    return bool(years) and any(int(y) in years for y in SECTION_YEAR.findall(chunk.section))
+
+
 def preferred_documents(index: Store, query: Query, allowed: set[str]) -> set[str]:
     """Among `allowed`, the annual plans for the year asked when no plan kind is named (else all of them)."""
     annual = {d for d in allowed if _annual_plan_for(index, d, query)}
@@ -135,6 +150,8 @@ def retrieve(index: Store, query: Query, query_vector: np.ndarray, *, k: int, fe
     for c, chunk in chunks.items():
         if _kind_match(index, chunk.doc_id, query) or _annual_plan_for(index, chunk.doc_id, query):
             fused[c] += KIND_BOOST / (RRF_K + 1)
+        if SECTION_YEAR_BOOST and _section_names_year(index, chunk, query):
+            fused[c] += SECTION_YEAR_BOOST / (RRF_K + 1)
     top = sorted(fused, key=lambda c: -fused[c])[: k * 3 if reranker else k]
     # Fusion favours chunks both rankers half-like; each ranker's own top 2 are kept as well, so a clear
     # BM25 hit (the only chunk with "技术合同交易额") is not lost to a noisy cross-lingual dense ranking.

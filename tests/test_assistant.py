@@ -360,6 +360,11 @@ UNSEEN_RECORDS = {
         "表1\u3000“十四五”科技创新主要指标\n序号\u3000指标\u30002020年\u30002025年\u3000属性\n"
         "1\u3000全社会研发经费投入强度（%）\u30001.30\u30002.0\u3000预期性\n"
         "2\u3000科技进步贡献率（%）\u300056\u300062\u3000预期性\n二、重点任务\n建设长吉图科技创新走廊。\n"),
+    "yuexi_2025_gov_work_report_excerpt.txt": (
+        "政府工作报告（科技部分摘编）\n——2025年1月8日在岳西县第十八届人民代表大会第四次会议上\n\n"
+        "一、2024年工作回顾\n\n科技投入稳步增加。全县研发经费投入达到3.2亿元，增长11.5%。\n\n"
+        "二、2025年主要目标任务\n\n（一）提升企业创新能力。对研发投入增长超过20%的规上工业企业给予最高20万元补助。\n"
+        "（二）加大财政投入。县本级财政科技支出年均增长8%以上，到2027年达到1.5亿元。\n"),
     "yuhang_2024_gov_work_report.html": (
         "<html><head><title>2024年杭州市余杭区政府工作报告</title></head><body>\n<h1>2024年杭州市余杭区政府工作报告</h1>\n"
         '<p style="text-align:center">区长　周明远</p>\n<p>各位代表:现在,我代表区人民政府向大会作工作报告,请予审议。</p>\n'
@@ -457,6 +462,21 @@ def test_a_name_question_prefers_the_clause_holding_the_name_over_one_sharing_mo
 def test_a_name_question_gets_the_quoted_name(unseen_md):
     a = unseen_md.ask("余杭区科技局实施的人才计划叫什么名字?")
     assert "良渚英才计划" in a.answer
+    _valid(unseen_md, a)
+
+
+def test_last_year_in_a_question_counts_from_each_plans_date(unseen_md):
+    """"去年" asked of a report dated 2025 is 2024: its review section answers, not a 2025 measure."""
+    a = unseen_md.ask("岳西县去年一共往研究开发里投了多少钱？")
+    assert not a.refused and "3.2亿元" in a.answer and "20万元" not in a.answer
+    _valid(unseen_md, a)
+
+
+def test_a_figure_with_only_its_year_is_quoted_with_the_clause_naming_its_indicator(unseen_md):
+    """"…年均增长8%以上，到2027年达到1.5亿元": the level asked is in the clause that names only a year."""
+    a = unseen_md.ask("岳西县本级财政科技支出到2027年达到多少？")
+    assert not a.refused and "1.5亿元" in a.answer
+    assert "县本级财政科技支出年均增长8%以上，到2027年达到1.5亿元" in a.citations[0].quote
     _valid(unseen_md, a)
 
 
