@@ -286,7 +286,11 @@ def _find_place(gaz: Gazetteer, norm: str, title_span, issuer_span, title: str
     # A county-level short form that opens the title names the plan's place ("江阴召开…大会", "寿光市…"): at the
     # start of a title it is no part of another word. Only an unambiguous one (和平 names several districts).
     at = title_span[0] if title_span and norm[title_span[0]:title_span[1]] == title else None
+    # ...unless it is how a plan speaks of its own place: "全州科技创新大会召开" is the prefecture's, not 全州县's.
+    scope_opening = any(title.startswith(w) for ws in scope_words().values() for w in ws)
     for m in gaz.mentions(title, short_levels=("province", "city", "county")):
+        if scope_opening:
+            break
         if m.start == 0 and len(m.places) == 1 and m.places[0].level == "county" and not any(
                 t.end > (at or 0) for t in title_mentions if (t.start - (at or 0)) == 0):
             title_mentions = [replace(m, start=m.start + at, end=m.end + at) if at is not None else m] + title_mentions

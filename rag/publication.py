@@ -28,14 +28,13 @@ __all__ = ["CN_DATE", "find_doc_number", "find_issue_date", "find_issuer", "find
 
 Found = tuple[str | None, tuple[int, int] | None]
 
-ISO_DATE = re.compile(r"(?:成文日期|发文日期|印发日期)[:：]\s*(\d{4})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})")
-PUBLISHED_DATE = re.compile(r"(?:发布日期|发布时间|时间)[:：]\s*(\d{4})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})")
+ISO_DATE = re.compile(r"(?:成文日期|发文日期|印发日期|报送日期)[:：][*_\s]*(\d{4})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})(?:\s*日)?")
+PUBLISHED_DATE = re.compile(r"(?:发布日期|发布时间|时间)[:：]\s*(\d{4})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})(?:\s*日)?")
 COMPACT_DATE = re.compile(r"^\s*(20\d{2}|19\d{2})(\d{2,4})\s*$", re.M)  # scraped "2022317" = 2022-03-17
 # A line (or an HTML element's line: "…科学技术局<br>2024年3月12日</p>") holding only the date.
 CN_DATE = re.compile(r"(?:^|>)[ \t　]*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日[ \t　]*(?=$|<)", re.M)
 CN_NUMERAL_DATE = re.compile(r"^\s*([〇零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日\s*$",
                              re.M)
-ISSUER_FIELD = re.compile(r"发文机关[:：]\s*([^\s:：]{2,30})")
 SOURCE_FIELD = re.compile(r"(?:信息来源|来源)[:：]\s*([\u4e00-\u9fff]{2,24})")
 FIELD_LABEL = re.compile(r"发布时间|发布日期|作者|编辑|责任编辑|浏览|点击|字号|时间")
 # 发文字号: issuer abbreviation, the year in brackets, a serial number: 洛科〔2024〕9号, 桓政办发[2024]11号.
@@ -48,6 +47,14 @@ def _record_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
     data = json.loads((resources.files("rag") / "data" / "plan_kinds.json").read_text(encoding="utf-8"))
     by_len = lambda words: tuple(sorted(words, key=len, reverse=True))  # noqa: E731
     return by_len(data["issuer_suffixes"]), by_len(data.get("speaker_titles", ()))
+
+
+@functools.lru_cache(maxsize=1)
+def _issuer_field() -> re.Pattern:
+    """A labelled issuer field of a page or notice: "发文机关：…", "发布机构：鞏義市科學技術局"."""
+    data = json.loads((resources.files("rag") / "data" / "plan_kinds.json").read_text(encoding="utf-8"))
+    labels = "|".join(sorted(map(re.escape, data["issuer_field_labels"]), key=len, reverse=True))
+    return re.compile(r"(?:%s)[:：][*_\s]*([^\s:：*_]{2,30})" % labels)  # "**报送单位：** 安吉县科学技术局"
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,7 +85,7 @@ def _speaker_line() -> re.Pattern:
 
 
 def find_issuer(norm: str) -> Found:
-    if m := ISSUER_FIELD.search(norm):
+    if m := _issuer_field().search(norm):
         return m.group(1), m.span(1)
     if m := issuer_line().search(norm):
         return m.group(1), m.span(1)

@@ -13,7 +13,7 @@ __all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "PIPELINE
 
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.24-8"  # relative years in questions; 去年/一共/多少钱 are stopwords (before: a report's dateline date)
+PIPELINE_VERSION = "2026.11.24-9"  # issuer field labels (发布机构, 报送单位); 全州 is a scope word (before: relative years in questions)
 
 if TYPE_CHECKING:
     from .index_folder import index_lock

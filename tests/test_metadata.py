@@ -167,6 +167,32 @@ def test_a_county_level_short_form_opening_the_title_names_the_place():
     assert meta("滨海大都市建设2024年科技工作要点\n全市科技创新…\n").place is None  # 滨海 names several places
 
 
+def test_a_title_opening_with_how_a_prefecture_speaks_of_itself_names_no_county():
+    """"全州科技创新大会召开" is 黔东南州's (全州 = the whole prefecture), not 全州县's in Guangxi."""
+    m = meta("全州科技创新大会召开\n发布时间：2025-03-06 17:40　来源：黔东南日报\n"
+             "本报讯 3月5日，全州科技创新大会在凯里召开。表彰2024年度黔东南州科学技术奖获奖项目。\n"
+             "黔东南州将深入实施创新驱动发展战略。\n")
+    assert m.place == "黔东南苗族侗族自治州" and m.province == "贵州"
+
+
+@pytest.mark.parametrize("head, issuer", [
+    ("發佈機構：鞏義市科學技術局　　發佈日期：2025-03-03\n", "鞏義市科學技術局"),
+    ("**报送单位：** 安吉县科学技术局\n**报送日期：** 2024年10月12日\n", "安吉县科学技术局"),
+])
+def test_a_labelled_issuer_field_is_read_and_names_the_place(head, issuer):
+    """The issuer field of a page or a report (发布机构, 报送单位; also in Markdown bold) names the plan's place
+    over a city named twice in passing (鄭州大學)."""
+    m = meta("2025年全市科技工作要点\n" + head + "依托郑州大学等高校，主动融入郑州国家中心城市建设。全市高新技术企业达到180家。\n")
+    assert m.issuer == issuer and m.place in ("巩义市", "安吉县")
+
+
+def test_a_labelled_date_is_read_whole():
+    text = "天水市“十四五”科技创新规划\n> 成文日期：2021年11月26日　公开日期：2021年12月3日\n正文。\n"
+    m = meta(text)
+    start, end = m.evidence["issue_date"]
+    assert m.issue_date == "2021-11-26" and text[start:end].endswith("26日")  # the quote is the whole date
+
+
 def test_an_html_signature_and_issuer_inside_elements_are_read():
     html = ('<html><head><title>大同市2024年科技工作要点</title></head><body>\n<div class="info">发布时间：2024-03-15 09:30'
             '　来源：市科技局</div>\n<p>一、目标</p>\n<p>技术合同成交额达到38亿元。</p>\n'
