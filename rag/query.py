@@ -35,8 +35,10 @@ FIGURE_HINTS = re.compile(
 PREFERS_FIGURE = re.compile(r"目标|指标|比重|比例|占比|增长|达到|\btargets?\b|\bgoals?\b|\bshare\b|\brate\b|\bgrowth\b|"
                             r"\bintensity\b|\bratio\b", re.I)
 # Asking for names or a list ("哪些城市", "which programme"): the whole sentence is the better quote.
-NAMES_HINTS = re.compile(r"哪些|哪几|哪[个一]|什么|名称|叫什么|是谁|分别是|\bwhich\b|\bname\b|\bnames\b|\blist\b|\bwho\b|"
+NAMES_HINTS = re.compile(r"哪些|哪几|哪[个一]|什么|名称|叫什么|是谁|分别是|\bwhich\b|\bname\b|\bnames\b|\blist\b|\bwho\b|\bcalled\b|"
                          r"\bwhat (?:is|are) the (?:name|names)\b", re.I)
+# An English question asking what something is called.
+CALLED = re.compile(r"\b(?:called|named|the name of|what is its name)\b", re.I)
 KIND_HINTS = {
     "十四五": re.compile(r"十四五|14th[- ]five|fourteenth[- ]five|2021\s*[-–—~至到]\s*2025", re.I),
     "工作要点": re.compile(r"工作要点|要点|work[- ]points|key[- ]points|annual (?:s&t )?work plan", re.I),
@@ -163,10 +165,12 @@ def load_measures() -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=1)
-def load_name_heads() -> tuple[str, ...]:
-    """Heads that end a programme's or project's name ("计划", "工程"; rag/data/name_heads.txt)."""
+def load_name_heads() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Heads that end a programme's or project's name, with their English words
+    (("计划", ("programme", "program", "scheme")), …; rag/data/name_heads.txt)."""
     text = resources.files("rag").joinpath("data/name_heads.txt").read_text(encoding="utf-8")
-    return tuple(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+    rows = (ln.split("\t") for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+    return tuple((row[0].strip(), tuple(row[1].split()) if len(row) > 1 else ()) for row in rows)
 
 
 @functools.lru_cache(maxsize=1)
@@ -296,8 +300,15 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
         for kind in plan_kinds()["kinds"]:  # "行动方案" names the plan, not a 行动 to name
             for word in kind["zh"]:
                 plain = plain.replace(word, " ") if len(word) > 2 else plain
-        named = [h for h in load_name_heads() if re.search(r"[\u4e00-\u9fff]" + h, plain)]
+        # ...or in English: "What is the talent programme called?", "Which talent programme does … implement?"
+        asks_called = bool(CALLED.search(plain))
+        named = [h for h, _ in load_name_heads() if re.search(r"[\u4e00-\u9fff]" + h, plain)]
+        in_english = [h for h, english in load_name_heads() if h not in named and any(
+            re.search(r"\b%ss?\b" % w, plain, re.I) and asks_called
+            or re.search(r"\b(?:what|which)\s+(?:[\w&-]+\s+){0,3}%ss?\b" % w, plain, re.I) for w in english)]
         groups = groups + [(h + "”", "”" + h) for h in named]
+        if in_english:  # "programme" may be a 计划 or a 工程: one asked-for name with either head
+            groups.append(tuple(t for h in in_english for t in (h + "”", "”" + h)))
         terms = tuple(dict.fromkeys(t for g in groups for t in g))
     if figure_kind is None and wants_figure:
         figure_kind = asked_figure_kind(simplified)

@@ -151,6 +151,18 @@ def test_name_questions_look_for_a_quoted_name_with_the_asked_head(tools, counti
     assert ("工程”", "”工程") in q.term_groups and ("行动”", "”行动") not in q.term_groups
 
 
+@pytest.mark.parametrize("question", [
+    "What is the talent programme in Huantai's action plan called?",
+    "Which talent programme does Huantai's action plan implement to bring in leading talents?",
+])
+def test_an_english_name_question_looks_for_a_quoted_name_with_either_head(tools, counties, question):
+    """"programme" may be a 计划 or a 工程: one asked-for name with either head; "called" is no search word."""
+    tk, _ = tools
+    q = analyse_query(question, counties, tk)
+    assert q.wants_names and ("计划”", "”计划", "工程”", "”工程") in q.term_groups
+    assert not any("召开" in g for g in q.term_groups)
+
+
 def test_a_question_for_two_metadata_fields_asks_for_both(tools, counties):
     tk, _ = tools
     q = analyse_query("广西科技创新“十四五”规划是由哪个机关印发的?文号是什么?", counties, tk)
