@@ -28,7 +28,7 @@ import numpy as np
 
 from .chunking import Clause
 from .numbers import has_figure_in, has_figure_of_kind, is_bare_figure, is_flow
-from .places import gazetteer, townships_named, to_simplified
+from .places import gazetteer, to_simplified, townships_named, zone_asked, zones_named
 from .query import Query, load_measures
 from .retrieval import ScoredChunk
 from .stores.base import Store
@@ -102,8 +102,9 @@ def _names_other_part(text: str, place_code: str | None, question: str) -> bool:
     does not name (by its first two characters: 银川 for 银川市)."""
     gaz = gazetteer()
     place = gaz.get(place_code) if place_code else None
-    parts = townships_named(text) + (gaz.named_below(text, place) if place else [])
-    return any(p[:2] not in question for p in parts)
+    zones = zones_named(text)
+    parts = [p for p in townships_named(text) if p not in zones] + (gaz.named_below(text, place) if place else [])
+    return any(p[:2] not in question for p in parts) or any(not zone_asked(z, question) for z in zones)
 
 
 def _covered(groups, text: str) -> frozenset[int]:

@@ -99,7 +99,18 @@ def names_township(text: str) -> bool:
 def townships_named(text: str) -> list[str]:
     """Township-level places (周庄镇, 澄江街道) and development zones (科技城新区, 经开区) `text` names."""
     towns = [m.group(0) for m in _township_mention().finditer(text) if is_township(m.group(0))]
-    return towns + [m.group(0) for m in _zone_mention().finditer(text)]
+    return towns + zones_named(text)
+
+
+def zones_named(text: str) -> list[str]:
+    """Development zones `text` names: 科技城新区, 浑南科技城, 哈大齐国家自主创新示范区."""
+    return [m.group(0) for m in _zone_mention().finditer(text)]
+
+
+def zone_asked(zone: str, question: str) -> bool:
+    """Whether a question names a zone: by name, or by its kind ("浑南科技城…多少家" for 浑南科技城). Its first
+    characters alone do not: 浑南区's question is not about 浑南科技城."""
+    return zone in question or any(zone.endswith(s) and s in question for s in _rules()["zone_suffixes"])
 
 
 def scope_words() -> dict[str, list[str]]:

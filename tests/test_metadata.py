@@ -241,6 +241,14 @@ def test_places_inside_a_plans_place_and_zones_are_told_apart():
     assert townships_named("2025年，科技城新区高新技术企业达到420家") == ["科技城新区"]
 
 
+def test_a_zone_is_asked_by_its_name_or_kind_not_by_the_place_it_is_named_after():
+    from rag.places import zone_asked, zones_named
+
+    assert zones_named("分区域看，浑南科技城集聚高新技术企业406家") == ["浑南科技城"]
+    assert not zone_asked("浑南科技城", "浑南区2024年底高新技术企业总数是多少？")
+    assert zone_asked("浑南科技城", "浑南科技城2024年集聚了多少家高新技术企业？")
+
+
 @pytest.mark.parametrize("name, english", [
     ("长阳土家族自治县", "Changyang County"), ("长治市", "Changzhi"), ("长子县", "Zhangzi County"),
     ("洪洞县", "Hongtong County"), ("绍兴市", "Shaoxing"), ("宁夏回族自治区", "Ningxia Autonomous Region"),

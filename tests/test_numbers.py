@@ -35,7 +35,7 @@ def test_dates_rendered_in_iso_are_grounded_in_their_scraped_form():
     ("How many science and technology commissioners will Enshi send out?", "people"),
     ("Compare the number of science and technology commissioners Enshi and Nanchang send out.", "people"),
     ("绍兴2025年技术交易额目标是多少?", None),  # unsaid: any figure may answer
-    ("How many incubators does Shaoxing plan?", None),
+    ("How many incubators does Shaoxing plan?", "count"),  # a count: any figure but money, a share or a date
     ("How much R&D spending (in money, not intensity) did Zhengding report?", "money"),
     ("研发经费投入是多少亿元（而不是强度）？", "money"),
 ])
@@ -98,3 +98,15 @@ def test_a_relative_year_word_and_its_offset():
     assert relative_year_offset("较上年提高0.18个百分点") is None  # a comparison base
     assert relative_year_offset("up 12% over last year") is None
     assert relative_year_offset("技术合同成交额达到40亿元") is None
+
+
+def test_a_how_many_question_asks_for_a_count_never_money_or_a_share():
+    from rag.numbers import asked_figure_kind, has_figure_of_kind
+
+    assert asked_figure_kind("how many high-tech enterprises did hunnan district have in total?") == "count"
+    assert asked_figure_kind("how many researchers per 10,000 workers?") == "people"  # a more specific kind first
+    assert asked_figure_kind("how many billion yuan?") == "money"
+    assert has_figure_of_kind("全区高新技术企业总数达到1 268家", "count")
+    assert has_figure_of_kind("2025年力争引进高新技术企业10", "count")  # a count written with no unit
+    assert not has_figure_of_kind("全年兑现各类资金4680万元", "count")
+    assert not has_figure_of_kind("研发投入占比4.5%", "count") and not has_figure_of_kind("2025年3月5日", "count")
