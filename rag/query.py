@@ -231,6 +231,10 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
         rest = wanted.lower()
         for s, e in place_spans:  # "Enshi Prefecture" is a place, not words to translate
             rest = rest[:s] + " " * (e - s) + rest[e:]
+        # ...and "government work report", "five-year plan" name the kind of plan, which chooses documents.
+        for kind in plan_kinds()["kinds"]:
+            for pattern in kind["en"]:
+                rest = re.sub(r"(?<![a-z])(?:%s)(?![a-z])" % pattern, lambda m: " " * len(m.group(0)), rest)
         for en, zh in load_glossary():
             if re.search(r"(?<![a-z])" + re.escape(en) + r"(?![a-z])", rest):
                 groups.append(zh)

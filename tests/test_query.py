@@ -309,3 +309,11 @@ def test_a_standard_indicator_asked_in_plain_english_reaches_its_chinese_words(t
 def test_a_size_or_total_asked_in_english_is_a_figure_question(tools, levels, question):
     tk, _ = tools
     assert analyse_query(question, levels, tk).wants_figure
+
+
+def test_an_english_plan_kind_chooses_documents_and_is_no_search_word(tools, counties):
+    """"government work report" names the kind of plan (政府工作报告), not words a passage must hold."""
+    tk, _ = tools
+    q = analyse_query("What R&D intensity does Shaoxing's 2025 government work report aim for?", counties, tk)
+    assert not any(t in ("政府", "报告", "申报") for g in q.term_groups for t in g)
+    assert any("研发投入强度" in g for g in q.term_groups)
