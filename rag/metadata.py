@@ -134,6 +134,10 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
     head = "\n".join(norm[s:e] for s, e in spans[:15])
     period, years = _find_years(ntitle, head)
     kind = _find_kind(ntitle, norm)
+    if kind == "新闻" and not TITLE_YEAR.search(ntitle) and (dated := record["published"][0] or record["issue_date"][0]):
+        # A news item whose headline names no year is of the year it was published ("全州科技创新大会召开" on
+        # 2025-03-06), not of the year its text mentions most (the 2024 results it reports).
+        period, years = None, (int(dated[:4]),)
 
     gaz = gazetteer()
     place, place_span = _find_place(gaz, norm, title_span, issuer_span, ntitle)

@@ -185,12 +185,13 @@ def find_speaker(norm: str) -> Found:
     return None, None
 
 
-# A report's or speech's dateline: "——2024年1月11日在县第十七届人民代表大会第四次会议上" (the date may be missing).
-VENUE_LINE = re.compile(r"^[>\s　]*[—-]{1,2}\s*(?:(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*)?在"
+# A report's or speech's dateline: "——2024年1月11日在县第十七届人民代表大会第四次会议上" (the date may be missing),
+# on a line of its own or in an HTML element ("<p …>——2025年1月20日在…上</p>").
+VENUE_LINE = re.compile(r"(?:^|>)[>\s　]*[—-]{1,2}\s*(?:(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*)?在"
                         r"([\u4e00-\u9fff0-9、“”（）()]{4,40}?(?:会议|大会|会|论坛|座谈会|典礼))上", re.M)
 
 
-DATELINE_DATE = re.compile(r"^[>\s　]*[—-]{1,2}\s*((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?=\s*在)", re.M)
+DATELINE_DATE = re.compile(r"(?:^|>)[>\s　]*[—-]{1,2}\s*((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?=\s*在)", re.M)
 
 
 def find_venue(norm: str) -> Found:

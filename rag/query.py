@@ -57,19 +57,20 @@ METADATA_HINTS = {
                          r"\bwhich (?:newspaper|paper|outlet|media|news ?paper|website)\b|\breported by\b|"
                          r"\bnews source\b|\bsource of (?:the|this) (?:news|report|article)\b", re.I),
     "reporter": re.compile(r"记者是谁|哪位记者|哪个记者|记者叫什么|作者是谁|\breporters?\b|\bjournalists?\b|"
-                           r"\bwho wrote\b|\bauthor of (?:the|this) (?:news|report|article)\b", re.I),
+                           r"\bwho wrote\b|\bwho reported\b|\bauthor of (?:the|this) (?:news|report|article)\b", re.I),
     "speaker": re.compile(r"谁作的?(?:政府工作)?报告|(?:报告|讲话)(?:是|由)谁作|作报告的是|报告人|谁(?:代表|在会上)?作(?:了)?(?:政府工作)?报告|"
                           r"\bwho (?:delivered|gave|presented|made|read)\b|\b(?:delivered|presented) by\b", re.I),
     "venue": re.compile(r"(?:在)?(?:哪|什么)(?:一|个)?(?:次|届)?(?:会议|大会|会)上|在哪次会|会议名称|"
                         r"\b(?:at|in) (?:which|what) (?:meeting|session|congress|conference)\b|"
                         r"\bwhich (?:meeting|session|congress)\b", re.I),
-    "issue_date": re.compile(r"成文日期|发布日期|落款日期|落款时间|哪一?天|什么时候(?:印发|发布|成文|出台)|何时|"
-                             r"\bwhen\b.*\b(?:issued|published|released|dated|signed)\b|issue date|"
+    "issue_date": re.compile(r"成文日期|发布日期|落款日期|落款时间|报送日期|哪一?天|什么时候(?:印发|发布|成文|出台|报送)|何时|"
+                             r"\bwhen\b.*\b(?:issued|published|released|dated|signed|submitted)\b|"
+                             r"\b(?:issued|submitted|signed)\b.*\band when\b|issue date|"
                              r"date of (?:issue|issuance|publication)|what date", re.I),
     "issuer": re.compile(r"发文机关|发文单位|印发单位|发布单位|制定单位|哪个(?:部门|单位|机关|机构)(?:印发|发布|制定|出台|发)|"
                          r"(?:部门|单位|机关|机构)是(?:哪个|什么|谁)|由谁|由哪个|"
                          r"谁(?:印发|发布|制定|出台|发)|which (?:body|agency|department|office|authority|organi[sz]ation)"
-                         r"\b.*\bissued|who issued|issued by (?:whom|which|what)|issuing (?:body|authority|agency|department)", re.I),
+                         r"\b.*\b(?:issued|submitted)|who (?:issued|submitted)|(?:issued|submitted) by (?:whom|which|what)|issuing (?:body|authority|agency|department)", re.I),
 }
 # Questions about the corpus itself or a whole plan, answered from metadata and structure (rag/overview.py).
 INTENT_HINTS = {

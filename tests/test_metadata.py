@@ -257,3 +257,18 @@ def test_places_are_named_in_english_as_place_names_are_read(name, english):
     """pypinyin reads 长 as zhang (长阳 -> Zhangyang); in place names it is chang, bar a listed few."""
     place = gazetteer().lookup(name)[0]
     assert gazetteer().english(place) == english
+
+
+def test_a_dateline_inside_an_html_element_gives_the_venue():
+    m = meta("<html><body><h1>2025年汕头市政府工作报告</h1>\n"
+             '<p style="text-align:center">——2025年1月20日在汕头市第十五届人民代表大会第五次会议上</p>\n'
+             '<p style="text-align:center">市长　林振邦</p>\n<p>各位代表：</p>\n</body></html>\n', suffix=".html")
+    assert m.venue == "汕头市第十五届人民代表大会第五次会议" and m.speaker == "林振邦"
+
+
+def test_a_news_item_with_no_year_in_its_headline_is_of_its_publication_year():
+    """It reports last year's results at this year's meeting: 去年/今年 count from its date, not the year it
+    mentions most."""
+    m = meta("全州科技创新大会召开\n发布时间：2025-03-06 17:40　来源：黔东南日报　作者：记者 杨秀梅\n"
+             "本报讯 3月5日，全州科技创新大会在凯里召开。会议总结2024年全州科技创新工作，表彰2024年度获奖项目。\n")
+    assert m.kind == "新闻" and m.years == (2025,)

@@ -317,3 +317,12 @@ def test_an_english_plan_kind_chooses_documents_and_is_no_search_word(tools, cou
     q = analyse_query("What R&D intensity does Shaoxing's 2025 government work report aim for?", counties, tk)
     assert not any(t in ("政府", "报告", "申报") for g in q.term_groups for t in g)
     assert any("研发投入强度" in g for g in q.term_groups)
+
+
+@pytest.mark.parametrize("question, fields", [
+    ("Which office submitted Anji's progress report for January–September 2024, and when?", {"issuer", "issue_date"}),
+    ("Who reported the story on Enshi's conference, and which paper ran it?", {"reporter", "outlet"}),
+])
+def test_who_submitted_and_who_reported_are_metadata_questions(tools, counties, question, fields):
+    tk, _ = tools
+    assert set(analyse_query(question, counties, tk).asks_for_all) == fields
