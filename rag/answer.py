@@ -220,7 +220,9 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                 heading += 0.1
             # "2023年周庄镇、新桥镇…分别达到68家", "到2025年银川市高新技术企业达到320家" in a plan of 宁夏: a figure
             # of a town, zone or city inside the plan's place is not the place's own, unless that part is asked about.
-            if figure and _names_other_part(text, doc.metadata.place_code, query.simplified):
+            # "分县市看，凯里市高新技术企业达到41家，技术合同成交额3.1亿元": the part named earlier in the sentence.
+            lead_in = simplify(doc.text[clause.sentence_start:clause.start]).lower()
+            if figure and _names_other_part(lead_in + text, doc.metadata.place_code, query.simplified):
                 heading += 0.2
             # "达到多少家": a figure in 家 answers before one in 万元.
             unit = 0.1 if query.unit and figure and has_figure_in(text, query.unit) else 0.0

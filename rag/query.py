@@ -219,7 +219,7 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     # Place names choose documents; they are not words a passage must contain.
     city_words = {simplified[s:e].lower() for s, e in place_spans}
     city_words |= {n.lower() for c in places for n in (gaz.get(c).name, gaz.get(c).short)}
-    city_words |= {w + "市" for w in city_words}
+    city_words |= {w + suffix for w in city_words for suffix in ("市", "州", "盟", "区", "县", "旗", "省")}
     groups: list[tuple[str, ...]] = []
     wanted = without_negated(simplified)  # "(in money, not intensity)": intensity is no word to search for
     wanted = YEAR_PART.sub(lambda m: m.group(1) + " ", wanted)  # "2023年底有多少家": 底 is when, not what

@@ -20,6 +20,7 @@ STOPWORDS = frozenset(
     """的 了 和 与 及 等 是 在 为 对 把 被 由 以 于 其 之 或 并 也 将 要 年 多少 什么 哪些 哪个 几 吗 呢 么
     如何 怎么 怎样 是否 目标 提出 计划 打算 要求 方面 工作 全市 我市 本市 市 有关 相关 进一步 加快 推进 推动
     按照 根据 依照 达到 实现 需要 能够 分别 各是 各自 哪个 哪一 哪些 更高 更多 更大 比较 对比 相比 之间 两市 三市 两地 三地 具体 希望 准备 今年 当年 去年 明年 上年 前年 一共 总共 共计 多少钱
+    全省 全区 全县 全州 全盟 全旗 我省 我区 我县 我州 本省 本区 本县 本州
     定的 定为 规定 设定 提到 指出 明确 说 达到多少 为多少 是什么 有哪些 几个 多大 名字 名称 叫做 称为
     the a an of to in for on and or is are was were be what which how many much does do did by with as at its it
     that this target goal plan city s""".split()

@@ -353,6 +353,8 @@ UNSEEN_RECORDS = {
         "恩施州召开2024年全州科技创新大会\n发布时间:2024-02-28 08:45    来源:恩施日报    作者:记者 向晓岚\n\n"
         "本报讯 2月27日,恩施土家族苗族自治州2024年全州科技创新大会在恩施市召开。会议部署了2024年重点任务。\n"
         "2024年全州选派科技特派员1500名。\n"
+        "2023年，全州技术合同成交额达到9.6亿元，增长31.5%；分县市看，利川市高新技术企业达到31家，"
+        "技术合同成交额3.1亿元，均居全州首位。\n"
         "10.实施“清江英才计划”。全年引进高层次科技人才120名、创新团队15个，新建院士（专家）工作站5个。"
         "（责任单位：州委人才办、州科技局）\n"),
     "jilin_14th_fyp_st_plan.txt": (
@@ -469,6 +471,13 @@ def test_last_year_in_a_question_counts_from_each_plans_date(unseen_md):
     """"去年" asked of a report dated 2025 is 2024: its review section answers, not a 2025 measure."""
     a = unseen_md.ask("岳西县去年一共往研究开发里投了多少钱？")
     assert not a.refused and "3.2亿元" in a.answer and "20万元" not in a.answer
+    _valid(unseen_md, a)
+
+
+def test_a_figure_of_a_place_named_earlier_in_the_sentence_is_not_the_plans_own(unseen_md):
+    """"分县市看，利川市…，技术合同成交额3.1亿元，均居全州首位" is 利川市's figure, not the prefecture's."""
+    a = unseen_md.ask("恩施州2023年全州技术合同成交额是多少？")
+    assert not a.refused and "9.6亿元" in a.answer and "3.1亿元" not in a.answer
     _valid(unseen_md, a)
 
 
