@@ -75,6 +75,10 @@ def doc_freq(index: Store, token: str) -> int:
     return index.doc_freq(token.lower()) or index.doc_freq(token)
 
 
+# A group that is only a dictionary's guess at an English word counts this much of its IDF.
+GUESSED_WEIGHT = 0.25
+
+
 def term_weights(index: Store, query: Query) -> list[float]:
     """IDF of each term group (its rarest form), from the BM25 index's document frequencies."""
     n = index.chunk_count()
@@ -86,7 +90,7 @@ def term_weights(index: Store, query: Query) -> list[float]:
             # A term the corpus never uses (often a tokenisation fragment) counts like a common one.
             idf = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else 1.0
             best = max(best, idf)
-        idfs.append(best)
+        idfs.append(best * (GUESSED_WEIGHT if group in query.guessed else 1.0))
     return idfs
 
 

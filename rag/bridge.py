@@ -43,7 +43,7 @@ WEAK = frozenset("""
 aim target goal plan hope want intend expect according say name give figure number amount total year city
 annual document new kind type way use thing person people one two three four five six seven eight nine ten
 first second third fourth fifth scheme work point opinion compare five-year fourteenth based
-hoped named aimed given said wanted date day set called full
+hoped named aimed given said wanted date day set called full share proportion percentage
 end whole level higher lower district county prefecture province region municipality banner
 """.split())
 STOP = FUNCTION | WEAK

@@ -125,6 +125,9 @@ class Query:
     unit: str | None = None  # the counting unit asked in ("多少家" -> 家), None when unsaid
     # "去年" / "last year" with no year written: the year before each plan's own date (-1), None when unsaid
     relative_year: int | None = None
+    # Term groups that are only CC-CEDICT's guesses at an English word ("send" -> 派出/派遣/反馈/发电): weaker
+    # evidence for or against a passage than a glossary term or the question's own Chinese words
+    guessed: frozenset[tuple[str, ...]] = frozenset()
 
     def for_city(self, place: str | None) -> "Query":
         """This query narrowed to one place's years and kinds (unchanged for single-place questions)."""
@@ -221,6 +224,7 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     city_words |= {n.lower() for c in places for n in (gaz.get(c).name, gaz.get(c).short)}
     city_words |= {w + suffix for w in city_words for suffix in ("市", "州", "盟", "区", "县", "旗", "省")}
     groups: list[tuple[str, ...]] = []
+    bridged: set[str] = set()  # forms CC-CEDICT gave for an English word (a dictionary's guesses, not the plans')
     wanted = without_negated(simplified)  # "(in money, not intensity)": intensity is no word to search for
     wanted = YEAR_PART.sub(lambda m: m.group(1) + " ", wanted)  # "2023年底有多少家": 底 is when, not what
     for tok in tokenizer(wanted):
@@ -245,6 +249,7 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
             for g in bridge.groups(rest):
                 if not any(set(g) & set(x) for x in groups):
                     groups.append(g)
+                    bridged.update(g)
     # Shorthand ("高企", "规上") also matches the full forms the plans write.
     for short, forms in load_synonyms():
         if short.lower() in lowered:
@@ -320,7 +325,8 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     return Query(question, simplified, lang, places, unknown, years, kinds, wants_figure, terms, tuple(groups),
                  asks_for, prefers_figure, wants_names, scopes, assumed, intent, metadata_fields, figure_kind,
                  asks_for_flow(simplified), asked_unit(simplified) if wants_figure else None,
-                 None if years else relative_year_offset(simplified))
+                 None if years else relative_year_offset(simplified),
+                 frozenset(g for g in groups if set(g) <= bridged))
 
 
 def _merge_alternatives(text: str, groups: list[tuple[str, ...]], terms: list[str]) -> list[tuple[str, ...]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag.documents import DocumentMetadata
@@ -326,3 +328,19 @@ def test_an_english_plan_kind_chooses_documents_and_is_no_search_word(tools, cou
 def test_who_submitted_and_who_reported_are_metadata_questions(tools, counties, question, fields):
     tk, _ = tools
     assert set(analyse_query(question, counties, tk).asks_for_all) == fields
+
+
+def test_dictionary_guesses_at_english_words_are_marked_and_weigh_less(assistant):
+    """CC-CEDICT's forms for "send"/"villages" are guesses: they count less than the glossary's 科技特派员 when
+    judging whether a passage answers, and "share" (what kind of figure is asked) gives no search words."""
+    from rag.answer import GUESSED_WEIGHT, term_weights
+
+    q = assistant.analyse("How many technical advisers does Shaoxing plan to send to the villages every year?")
+    advisers = next(g for g in q.term_groups if "科技特派员" in g)
+    assert advisers not in q.guessed and q.guessed and all(g in q.term_groups for g in q.guessed)
+    plain = term_weights(assistant.index, replace(q, guessed=frozenset()))
+    weighed = term_weights(assistant.index, q)
+    for group, w, full in zip(q.term_groups, weighed, plain):
+        assert w == pytest.approx(full * (GUESSED_WEIGHT if group in q.guessed else 1.0))
+    q = assistant.analyse("What share of Shaoxing's residents should be scientifically literate by 2025?")
+    assert [g for g in q.term_groups if "科学素质" not in g] == []
