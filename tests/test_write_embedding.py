@@ -177,3 +177,18 @@ def test_an_add_that_fails_keeps_its_vectors_for_the_next_try(built, tmp_path, m
     _, stats = local_update.add_documents(load_index(index_dir), new, embedder)
     assert stats["embedded"] == 0 and stats["resumed"] > 0
     assert not embedding_cache_dir(index_dir).exists()
+
+
+def test_a_killed_milvus_build_resumes_too(small_documents, tmp_path):
+    pytest.importorskip("pymilvus")
+    index_dir = tmp_path / "indexes" / "default"
+    args = ["index", "--documents-dir", str(small_documents), "--index-dir", str(index_dir), "--batch-size", "4",
+            "--vector-store", "milvus"]
+    killed = _rag_index(args, KILL_AFTER_FIRST_BLOCK)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    cache = embedding_cache_dir(index_dir, "milvus")
+    assert len((cache / "000001.sha256").read_text(encoding="ascii").split()) == 8
+    resumed = _rag_index(args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "(8 embedded by an interrupted run)" in resumed.stdout, resumed.stdout
+    assert not cache.exists()

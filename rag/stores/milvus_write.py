@@ -2,8 +2,9 @@
 manifest row), and the row writing that builds and per-document adds (rag/stores/milvus_update.py) share.
 
 A build re-uses the vectors of unchanged text from the generation it replaces (and vectors it is given, e.g. a
-local index's), so a rebuild after a pipeline change embeds nothing. One writer at a time: Milvus Lite allows
-one process per file; on a server, run one `rag index` (or one UI) that writes.
+local index's), so a rebuild after a pipeline change embeds nothing; what it embeds is kept on disk until the
+switch (rag/stores/write_embedding.py), so a build that is killed re-embeds only the rest. One writer at a time:
+Milvus Lite allows one process per file; on a server, run one `rag index` (or one UI) that writes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .base import DocumentRecord, record_of
 from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore
 from .milvus_collections import MAX_TOPK, PLACEHOLDER, MilvusIndex, collection_prefix, connect, filter_values, quote_list
 from .sparse_bm25 import chunk_tokens, term_chunk_counts, tf_weights
+from .write_embedding import WriteEmbedding
 
 __all__ = ["build_milvus_index", "dense_index_for", "FLAT_MAX_CHUNKS"]
 
@@ -238,10 +240,12 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
     index = MilvusIndex(client, prefix, generation)
     dims: dict[str, int] = {}  # token -> sparse dimension, in order of first use
     df: Counter = Counter()
-    counts = {"chunks": 0, "clauses": 0, "tokens": 0, "embedded": 0, "reusable": 0}
+    counts = {"chunks": 0, "clauses": 0, "tokens": 0, "reusable": 0}
     records: list[DocumentRecord] = []
     seq = 0
-    bar = _Progress(progress, deadline)
+    # What it embeds is kept on disk until the switch, so a killed build resumes (rag/stores/write_embedding.py).
+    embedding = WriteEmbedding(embedder, {}, index_dir=index_dir, backend="milvus", progress=progress,
+                               deadline=deadline)
     try:
         index.create(info.dimension, lexical, dense_index)
         for docs, chunks, clauses in chunk_in_batches(documents, chunk_size, BUILD_BATCH_CHUNKS):
@@ -249,8 +253,10 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
             batch_ids = [d.doc_id for d in docs]
             cache = ChainMap(_old_vectors(old_store, batch_ids), given(batch_ids))
             counts["reusable"] += len(cache.maps[0]) + len(cache.maps[1])
-            chunk_vecs, chunk_keys, n1 = _embed([c.indexed_text for c in chunks], embedder, cache, bar)
-            clause_vecs, clause_keys, n2 = _embed([cl.text for cl in clauses], embedder, cache, bar)
+            chunk_texts, clause_texts = [c.indexed_text for c in chunks], [cl.text for cl in clauses]
+            embed = embedding.segment(chunk_texts + clause_texts, previous=cache)
+            chunk_vecs, chunk_keys = embed(chunk_texts)
+            clause_vecs, clause_keys = embed(clause_texts)
             clause_vecs = _stored(clause_vecs, {"vectors": {"clauses": CLAUSE_DTYPE}})
             tokens = [chunk_tokens(tokenizer, c.indexed_text) for c in chunks]
             for toks in tokens:
@@ -260,7 +266,6 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
             counts["chunks"] += len(chunks)
             counts["clauses"] += len(clauses)
             counts["tokens"] += sum(len(t) for t in tokens)
-            counts["embedded"] += n1 + n2
             # tf-parts use the average length so far; exact BM25 re-scoring makes the final scores exact anyway
             seq = _write_rows(index, docs, chunks, clauses, tokens, chunk_vecs, chunk_keys, clause_vecs, clause_keys,
                               dims, counts["tokens"] / max(1, counts["chunks"]), lexical, seq)
@@ -268,7 +273,7 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
             batch_records = [record_of(d, per_doc_chunks[d.doc_id]) for d in docs]
             index.insert("documents", _catalog_rows(batch_records, docs, len(records)))
             records.extend(batch_records)
-        bar.close()
+        embedding.close()
         bridge = build_bridge(df.keys(), df, n_docs=counts["chunks"])
         index.write_texts({"userdict": json.dumps(tokenizer.user_terms, ensure_ascii=False),
                            "bridge": json.dumps(bridge.to_json(), ensure_ascii=False)})
@@ -288,9 +293,10 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
             "userdict": "userdict", "bridge": "bridge", "revision": 0, "next_seq": seq,
             "next_doc_seq": len(documents), "ignored": dict(sorted((ignored or {}).items())), "pending": None,
         }
+        embedding.finished()  # every vector is in Milvus: the embedding cache goes before the switch
         index.write_manifest(manifest)  # the switch: readers opening now get this generation
     except BaseException:
-        bar.close()
+        embedding.close()
         index.drop()
         raise
     # The generation just replaced stays until the next build, for snapshots still reading it; older ones go.
@@ -299,9 +305,8 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
             MilvusIndex(client, prefix, old).drop()
     store = MilvusStore(index, uri, manifest, tokenizer, bridge, {r.doc_id: r for r in records})
     return store, {"documents": len(documents), "chunks": counts["chunks"], "clauses": counts["clauses"],
-                   "embedded": counts["embedded"],
-                   "reused": counts["chunks"] + counts["clauses"] - counts["embedded"],
-                   "reusable_vectors": counts["reusable"], "seconds": round(time.perf_counter() - t0, 2)}
+                   **embedding.stats(), "reusable_vectors": counts["reusable"],
+                   "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def _estimated_chunks(documents: Sequence[PlanDocument], chunk_size: int) -> int:

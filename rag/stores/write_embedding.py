@@ -6,7 +6,8 @@
   (sized from the measured rate to take about BLOCK_SECONDS), and each block is appended to the cache as soon
   as it is done, so a build killed part-way (Ctrl-C, kill -9, a power cut) loses one block at most: the next
   `rag index` re-uses the rest.
-- `EmbeddingCache`: that cache, `<index parent>/.<index name>.embedding-cache/` (indexes/.default.embedding-cache):
+- `EmbeddingCache`: that cache, `<index parent>/.<index name>.embedding-cache/` (indexes/.default.embedding-cache;
+  a Milvus build's: indexes/.default.milvus-embedding-cache):
       embedder.json    the embedder the vectors are from (name, dimension, normalised)
       000001.npy       a block's vectors, float32 (n, dimension), read with allow_pickle=False
       000001.sha256    the block's texts' sha256, one per line, written (by rename) after its .npy
@@ -49,11 +50,12 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def embedding_cache_dir(index_dir: Path) -> Path:
+def embedding_cache_dir(index_dir: Path, backend: str = "local") -> Path:
     """Where a write to `index_dir` keeps the vectors it embedded until it finishes (beside the index folder, as
-    its temporary build folders are)."""
+    its temporary build folders are; a Milvus build has its own, since it does not take the folder's lock)."""
     index_dir = Path(index_dir)
-    return index_dir.parent / f".{index_dir.name}.embedding-cache"
+    return index_dir.parent / (f".{index_dir.name}.embedding-cache" if backend == "local"
+                               else f".{index_dir.name}.{backend}-embedding-cache")
 
 
 class EmbeddingCache(Mapping):
@@ -160,10 +162,11 @@ class WriteEmbedding:
     with all its texts (to count what must be embedded), then the returned function on each list of texts."""
 
     def __init__(self, embedder, previous: Mapping[str, np.ndarray], *, index_dir: Path | None, progress: bool,
-                 deadline: float | None):
+                 deadline: float | None, backend: str = "local"):
         self.embedder, self.previous, self.deadline, self.show = embedder, previous, deadline, progress
-        # Only a real index folder gets a cache (vectors given by a function are as fast to make again).
-        self.cache = EmbeddingCache(embedding_cache_dir(index_dir), embedder.info) if index_dir is not None else None
+        # Only a real index gets a cache (vectors given by a function are as fast to make again).
+        self.cache = EmbeddingCache(embedding_cache_dir(index_dir, backend), embedder.info) \
+            if index_dir is not None else None
         self.fresh: dict[str, np.ndarray] = {}  # this segment's new vectors (one segment's at a time)
         self.from_cache: set[str] = set()  # ...those of them read from the embedding cache
         # Rows (texts, duplicates included) embedded by this write, re-used (from the earlier index or the
@@ -181,8 +184,11 @@ class WriteEmbedding:
     def _known(self, sha: str) -> bool:
         return sha in self.previous or sha in self.fresh or (self.cache is not None and sha in self.cache)
 
-    def segment(self, texts: Sequence[str]):
-        """Start a segment of these texts: vectors are kept for its length only (memory stays bounded)."""
+    def segment(self, texts: Sequence[str], previous: Mapping[str, np.ndarray] | None = None):
+        """Start a segment of these texts (with its own `previous` vectors to re-use, when given): vectors are
+        kept for its length only (memory stays bounded)."""
+        if previous is not None:
+            self.previous = previous
         self.fresh, self.from_cache = {}, set()
         self.segments += 1
         todo = len({s for s in map(_sha, texts) if not self._known(s)})
