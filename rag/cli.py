@@ -174,6 +174,14 @@ def cmd_index(args) -> int:
                             batch_size=settings.embed_batch_size, workers=settings.embed_workers)
     try:
         stats = build_store(documents, embedder, settings, progress=True, rebuild=args.rebuild)
+    except KeyboardInterrupt:
+        from .stores.write_embedding import embedding_cache_dir
+
+        cache = embedding_cache_dir(settings.index_dir, settings.vector_store)
+        if cache.is_dir():
+            print(f"\nthe texts embedded so far are kept in {cache}: run `rag index` again to go on from there",
+                  file=sys.stderr)
+        raise
     finally:
         getattr(embedder, "close", lambda: None)()  # worker processes, with --workers
     where = settings.index_dir if settings.vector_store == "local" else f"Milvus at {milvus_uri_of(settings)}"

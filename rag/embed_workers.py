@@ -147,7 +147,10 @@ class WorkerPoolEncoder(Encoder):
                         progress(len(rows))
         except BrokenProcessPool as exc:
             raise self._died(done, len(texts)) from exc
-        except BaseException:  # Ctrl-C, a deadline, an error in a batch: the rest of the batches are not wanted
+        except KeyboardInterrupt:  # Ctrl-C: stop now, not after the batches the workers are in
+            self.close(now=True)
+            raise
+        except BaseException:  # a deadline, an error in a batch: the rest of the batches are not wanted
             for future in pending:
                 future.cancel()
             raise
@@ -156,9 +159,12 @@ class WorkerPoolEncoder(Encoder):
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._result(self._pool.submit(_worker_queries, list(texts)))
 
-    def close(self) -> None:
-        """Stop the workers (queued batches are dropped)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, now: bool = False) -> None:
+        """Stop the workers (queued batches are dropped); `now` kills them mid-batch instead of waiting."""
+        if now:
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
+        self._pool.shutdown(wait=not now, cancel_futures=True)
 
     def __enter__(self) -> "WorkerPoolEncoder":
         return self

@@ -46,6 +46,19 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited (a container's init may not reap it)
 
 
+def _group(pgid: int) -> list[int]:
+    """The processes of a process group (from /proc)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:  # after "pid (comm)": state, ppid, pgrp
+            pids.append(int(stat.parent.name))
+    return pids
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_dead_worker_is_a_clear_error_not_a_hang():
     with load_encoder(workers=2, batch_size=2) as pool:
@@ -106,3 +119,38 @@ def test_rag_index_with_workers(tmp_path, single):
 def test_a_gpu_for_the_default_embedder_is_refused_before_any_worker_starts():
     with pytest.raises(Exception, match="CPU only"):
         load_encoder(workers=2, device="cuda")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_rag_index_and_its_workers_at_once_and_keeps_the_work(tmp_path):
+    from rag.stores.write_embedding import embedding_cache_dir
+
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    text = (REPO / "documents" / "ganzhou_2025_st_work_points.txt").read_text(encoding="utf-8")
+    (docs / "ganzhou_2025_st_work_points.txt").write_text(text, encoding="utf-8")
+    index_dir = tmp_path / "indexes" / "default"
+    args = [sys.executable, "-m", "rag.cli", "index", "--documents-dir", str(docs), "--index-dir", str(index_dir),
+            "--workers", "2", "--batch-size", "2"]
+    # Its own process group, as a terminal's foreground job: Ctrl-C signals the parent and its workers alike.
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    cache = embedding_cache_dir(index_dir)
+    try:
+        while proc.poll() is None and not any(cache.glob("*.sha256")):
+            time.sleep(0.01)
+        workers = [p for p in _group(proc.pid) if p != proc.pid]
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if proc.returncode == 0:
+        pytest.skip("the build finished before Ctrl-C (a fast machine)")
+    assert proc.returncode == 130 and "run `rag index` again to go on" in err, err[-2000:]
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers and not any(_alive(p) for p in workers)
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0 and "embedded by an interrupted run" in resumed.stdout, resumed.stderr[-2000:]
