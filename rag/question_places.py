@@ -80,14 +80,27 @@ class PlaceCatalog:
             return True
         return not keys.isdisjoint(self.sound_candidates)
 
+    @functools.cached_property
+    def _docs_by_place(self) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+        """(place code -> its own plans, place code -> the plans of it and of every place inside it): computed
+        once per catalog, so a question costs a look-up, not a pass over every document (7,800 at 1M chunks)."""
+        gaz = gazetteer()
+        at: dict[str, list[str]] = {}
+        within: dict[str, list[str]] = {}
+        for d, c in self.doc_places.items():
+            if c:
+                at.setdefault(c, []).append(d)
+                for a in gaz.lineage(gaz.get(c)):
+                    within.setdefault(a.code, []).append(d)
+        return ({c: frozenset(ds) for c, ds in at.items()}, {c: frozenset(ds) for c, ds in within.items()})
+
     def docs_at(self, code: str) -> set[str]:
         """The plans of exactly this place."""
-        return {d for d, c in self.doc_places.items() if c == code}
+        return set(self._docs_by_place[0].get(code, ()))
 
     def docs_within(self, code: str) -> set[str]:
         """The plans of this place and of every place inside it."""
-        gaz = gazetteer()
-        return {d for d, c in self.doc_places.items() if c and code in {a.code for a in gaz.lineage(gaz.get(c))}}
+        return set(self._docs_by_place[1].get(code, ()))
 
     @property
     def cities(self) -> list[str]:

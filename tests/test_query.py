@@ -74,6 +74,19 @@ def levels():
     })
 
 
+def test_plans_at_and_within_a_place(levels):
+    """A place's own plans, and those of it and every place inside it (looked up, not searched per question)."""
+    zhejiang, wenzhou, dongtou = ("330000", "330300", "330305")
+    assert levels.docs_at(dongtou) == levels.docs_within(dongtou) == {"dongtou"}
+    assert levels.docs_at(wenzhou) == levels.docs_at(zhejiang) == set()
+    assert levels.docs_within(wenzhou) == levels.docs_within(zhejiang) == {"dongtou"}
+    assert levels.docs_within("360000") == levels.docs_at("360700") == {"ganzhou"}  # 江西 > 赣州
+    assert levels.docs_within("110000") == set()  # 北京: no plan
+    got = levels.docs_within(zhejiang)
+    got.add("x")  # a caller's set, not the catalog's
+    assert levels.docs_within(zhejiang) == {"dongtou"}
+
+
 @pytest.mark.parametrize("question, labels", [
     ("洞头2025年研发投入目标", ("温州市洞头区",)),          # a county's short form, because it has a plan
     ("洞头区2025年研发投入目标", ("温州市洞头区",)),
