@@ -21,7 +21,9 @@ Steps, each in its own process so memory and load time are those of a fresh proc
      ask_*: Assistant.ask(question), the full answer (query embedding included) -> ask_p50_ms / p95;
      add_document_s / remove_document_s: one new plan of ~100 chunks through rag.stores.backends.update_store
        (the path uploads take) with its synthetic vectors (embedding excluded), then removed;
-     rss_mb: peak RSS of the measuring process plus that of its children (the Milvus Lite server).
+     rss_mb: peak RSS of the measuring process plus that of its children (the Milvus Lite server), which
+       counts the pages of the memory-mapped index it touched; rss_end_anon_mb / rss_end_file_mb split the RSS
+       at the end into anonymous memory and those file pages (page cache the kernel can reclaim).
 Written as one JSON object: chunks, build_s, disk_mb, rss_mb, load_s, retrieve_p50_ms, retrieve_p95_ms,
 ask_p50_ms, ask_p95_ms, add_document_s, remove_document_s, backend, plus the extra keys documented in the
 README's "Scale" section (documents, clauses, build_rss_mb, retrieve_all_*, first_answer_s, machine, ...).
@@ -78,6 +80,23 @@ def peak_rss_mb() -> float:
         if fields.get("PPid", "").strip() == me and "VmHWM" in fields:
             mb += int(fields["VmHWM"].split()[0]) / 1024
     return mb
+
+
+def rss_parts_mb() -> tuple[float, float]:
+    """(anonymous, file-backed) resident memory now, of this process and its children: the file-backed part is
+    the memory-mapped index's pages in the page cache (the kernel drops them under memory pressure)."""
+    me, anon, file = str(os.getpid()), 0.0, 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if proc.name == me or fields.get("PPid", "").strip() == me:
+            anon += int(fields.get("RssAnon", "0 kB").split()[0]) / 1024
+            file += int(fields.get("RssFile", "0 kB").split()[0]) / 1024
+    return anon, file
 
 
 def size_mb(*paths: Path) -> float:
@@ -231,6 +250,7 @@ def measure(args) -> dict:
     remove_s = time.perf_counter() - t0
     assert ADDED_ID in added.catalog and ADDED_ID not in removed.catalog
     rss = peak_rss_mb()
+    anon, file = rss_parts_mb()
     if args.backend == "milvus":
         store.index.client.close()
     return {
@@ -242,7 +262,7 @@ def measure(args) -> dict:
         "query_embedding_p50_ms": round(percentile(t_embed, 0.5), 2),
         "questions": len(questions), "questions_retrieved": len(t_filtered), "questions_answered": answered,
         "add_document_s": round(add_s, 3), "remove_document_s": round(remove_s, 3), "added_chunks": added_chunks,
-        "rss_mb": round(rss), "query_vectors": "e5 (real, local model)" if args.query_vectors == "e5" else
+        "rss_mb": round(rss), "rss_end_anon_mb": round(anon), "rss_end_file_mb": round(file), "query_vectors": "e5 (real, local model)" if args.query_vectors == "e5" else
         "synthetic", "ann": _ann(store),
     }
 

@@ -22,15 +22,18 @@ def load_results(folder: Path = RESULTS) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     """Markdown rows of the measured figures."""
-    head = ("| backend | chunks | build | disk | peak RSS | load | retrieve p50 / p95 | retrieve, no filter p50 | "
-            "answer p50 / p95 | add / remove a document |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    head = ("| backend | chunks | build | build peak RSS | disk | peak RSS | load | retrieve p50 / p95 | "
+            "retrieve, no filter p50 | answer p50 / p95 | add / remove a document | load average |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     lines = [head]
     for r in rows:
+        load = r.get("load_average") or [float("nan")] * 4
         lines.append(
-            f"| {r['backend']} | {r['chunks']:,} | {r['build_s']:,.0f} s | {r['disk_mb']:,.0f} MB | {r['rss_mb']:,} MB | "
+            f"| {r['backend']} | {r['chunks']:,} | {r['build_s']:,.0f} s | {r.get('build_rss_mb', 0):,} MB | "
+            f"{r['disk_mb']:,.0f} MB | {r['rss_mb']:,} MB | "
             f"{r['load_s']:.2f} s | {r['retrieve_p50_ms']:.1f} / {r['retrieve_p95_ms']:.1f} ms | "
             f"{r.get('retrieve_all_p50_ms', float('nan')):.1f} ms | {r['ask_p50_ms']:.0f} / {r['ask_p95_ms']:.0f} ms | "
-            f"{r['add_document_s']:.2f} / {r['remove_document_s']:.2f} s |")
+            f"{r['add_document_s']:.2f} / {r['remove_document_s']:.2f} s | {load[0]:.1f}–{load[3]:.1f} |")
     return "\n".join(lines)
 
 
