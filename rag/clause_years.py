@@ -101,12 +101,17 @@ def _list_heading_year(text: str, line_start: int) -> int | None:
     if not BULLET.match(text[line_start:line_end if line_end >= 0 else len(text)]):
         return None
     pos = line_start
+    blank = loose = False  # a blank line just above; one between two items (a list spaced out throughout)
     while pos > 0:
         start = text.rfind("\n", 0, pos - 1) + 1
         line = text[start:pos].strip()
         if not line:
-            return None  # a blank line ends the list before any heading
-        if not BULLET.match(line):
+            blank = True
+        elif BULLET.match(line):
+            loose, blank = loose or blank, False
+        else:
+            if blank and not loose:
+                return None  # a blank line ends a tight list before any heading
             m = SENTENCE_YEAR.search(line) if len(line) <= LIST_HEADING_MAX else None
             return int(m.group(1)) if m else None
         pos = start

@@ -199,6 +199,17 @@ def _language(text: str) -> str:
     return "mixed" if latin_words else "zh"
 
 
+def _period_end_year(text: str) -> tuple[int, ...]:
+    """"十四五末", "by the end of its 14th Five-Year period": the period's last year (its targets' year)."""
+    data = plan_kinds()
+    for period, (_, last) in data["periods"].items():
+        en = data["period_en"].get(period)
+        if re.search(r"%s[”\"’]?\s*(?:时期|期)?末" % period, text) or en and re.search(
+                r"\bend of (?:the |its |their )?(?:%s)" % en, text, re.I):
+            return (last,)
+    return ()
+
+
 def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, bridge: TermBridge | None = None
                   ) -> Query:
     simplified = tokenizer.simplify(unicodedata.normalize("NFKC", question))
@@ -214,7 +225,7 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     unknown = tuple(gaz.label(gaz.get(c)) for c in places if not catalog.docs_within(c))
     unknown += _foreign_places(simplified, tokenizer, place_spans)
     assumed = tuple(dict.fromkeys((pm.surface, gaz.label(gaz.get(pm.code))) for pm in mentions if pm.assumed))
-    years = tuple(dict.fromkeys(int(y) for y in YEAR_RE.findall(simplified)))
+    years = tuple(dict.fromkeys(int(y) for y in YEAR_RE.findall(simplified))) or _period_end_year(simplified)
     kinds = tuple(k for k, pattern in KIND_HINTS.items() if pattern.search(simplified))
     wants_figure = bool(FIGURE_HINTS.search(simplified))
     figure_kind = None

@@ -59,6 +59,9 @@ def test_a_bulleted_list_is_about_the_year_of_its_short_heading():
     # a blank line between the list and a line above ends the list: that line is no heading
     loose = "2023年工作总结\n\n·新增87家\n"
     assert _list_heading_year(loose, loose.index("·")) is None
+    # ...unless the list is spaced out throughout: then the heading may be spaced from it too
+    spaced = "2023年全州科技创新工作亮点\n\n1.新增省级平台2个。\n\n2.技术合同成交额48.6亿元。\n\n3.选派科技特派员1260名。\n"
+    assert _list_heading_year(spaced, spaced.index("3.")) == 2023
 
 
 def test_last_year_and_this_year_count_from_the_documents_date():

@@ -357,3 +357,10 @@ def test_dictionary_guesses_at_english_words_are_marked_and_weigh_less(assistant
         assert w == pytest.approx(full * (GUESSED_WEIGHT if group in q.guessed else 1.0))
     q = assistant.analyse("What share of Shaoxing's residents should be scientifically literate by 2025?")
     assert [g for g in q.term_groups if "科学素质" not in g] == []
+
+
+@pytest.mark.parametrize("question", ["广西“十四五”末每万名就业人员中研发人员要达到多少?",
+                                      "By the end of its 14th Five-Year period, how many researchers does Guangxi want?"])
+def test_the_end_of_a_five_year_period_is_its_last_year(tools, counties, question):
+    tk, _ = tools
+    assert analyse_query(question, counties, tk).years == (2025,)
