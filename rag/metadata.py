@@ -140,7 +140,7 @@ def extract_metadata(text: str, spans: tuple[tuple[int, int], ...], fallback_tit
         period, years = None, (int(dated[:4]),)
 
     gaz = gazetteer()
-    place, place_span = _find_place(gaz, norm, title_span, issuer_span, ntitle)
+    place, place_span = _find_place(gaz, norm, title_span, issuer_span, ntitle, record["venue"][1])
     fields = place_fields(gaz, place)
     if place_span:
         evidence["place"] = place_span
@@ -279,7 +279,7 @@ def _find_kind(title: str, norm: str) -> str | None:
 # ---------------------------------------------------------------- place
 
 
-def _find_place(gaz: Gazetteer, norm: str, title_span, issuer_span, title: str
+def _find_place(gaz: Gazetteer, norm: str, title_span, issuer_span, title: str, venue_span=None
                 ) -> tuple[Place | None, tuple[int, int] | None]:
     mentions = gaz.mentions(norm)
     if title_span is None or norm[title_span[0]:title_span[1]] != title:
@@ -300,8 +300,10 @@ def _find_place(gaz: Gazetteer, norm: str, title_span, issuer_span, title: str
             title_mentions = [replace(m, start=m.start + at, end=m.end + at) if at is not None else m] + title_mentions
         break
     resolved = _resolve(gaz, mentions + title_mentions)
+    # ...then the issuer, then the congress a report was delivered at ("在格尔木市第十六届人民代表大会…上").
     for chosen in (title_mentions,
-                   [m for m in mentions if issuer_span and issuer_span[0] <= m.start < issuer_span[1]]):
+                   [m for m in mentions if issuer_span and issuer_span[0] <= m.start < issuer_span[1]],
+                   [m for m in mentions if venue_span and venue_span[0] <= m.start < venue_span[1]]):
         places = [resolved[id(m)] for m in chosen if resolved.get(id(m))]
         if places:
             # "温州市洞头区…方案": the most specific place named there is the plan's.

@@ -129,7 +129,7 @@ def _short_name(name: str, level: str) -> str:
                 while changed:
                     changed = False
                     for group in sorted(rules["ethnic_groups"], key=len, reverse=True):
-                        if stem.endswith(group) and len(stem) > len(group):
+                        if stem.endswith(group) and len(stem) - len(group) >= 2:  # 内蒙古 stays 内蒙古
                             stem, changed = stem[: -len(group)], True
             return stem if len(stem) >= 2 else name
     return name
@@ -354,7 +354,19 @@ class Gazetteer:
             if any(len(r) > 1 for r in readings):
                 for combo in islice(product(*readings), 8):
                     out.setdefault(_fold("".join(combo)), []).append(p)
+        for code, names in self._exonyms.items():  # Golmud is 格尔木, Karamay 克拉玛依
+            for name in names:
+                out.setdefault(_fold(name), []).append(self.places[code])
         return out
+
+    def exonyms(self, place: Place) -> tuple[str, ...]:
+        """English names of `place` that are not its pinyin: ("Golmud",) for 格尔木市."""
+        return self._exonyms.get(place.code, ())
+
+    @functools.cached_property
+    def _exonyms(self) -> dict[str, tuple[str, ...]]:
+        """Division code -> English names that are not its pinyin (rag/data/places.json english_exonyms)."""
+        return {e["code"]: tuple(e["en"]) for e in _rules()["english_exonyms"] if e["code"] in self.places}
 
     def by_pinyin(self, text: str) -> tuple[Place, ...]:
         """Places whose name or short form sounds like `text` (pinyin, or Chinese homophones: 赣洲 -> 赣州)."""
@@ -363,6 +375,8 @@ class Gazetteer:
 
     def english(self, place: Place) -> str:
         """Shaoxing; Dongtou District; Zhejiang Province."""
+        if place.code in self._exonyms:
+            return self._exonyms[place.code][0]
         name = _english_reading(place.short).capitalize()
         if place.level == "province" and not place.municipality:
             return name + (" Autonomous Region" if place.name.endswith("自治区") else " Province")

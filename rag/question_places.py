@@ -256,7 +256,8 @@ def _latin_place(name: str, catalog: PlaceCatalog, suffix: str | None = None) ->
     county_suffixes = {"district": "区", "county": "县", "city": "市", "banner": "旗"}
     candidates = [c for c in gaz.by_pinyin(name) if c.level != "county" or c.code in catalog.own
                   or (suffix in county_suffixes and c.name.endswith(county_suffixes[suffix]))]
-    exact = [p for p in candidates if name.lower() in _pinyin_readings(p.short)]
+    exact = [p for p in candidates if name.lower() in _pinyin_readings(p.short)
+             or name.lower() in {e.lower().replace(" ", "") for e in gaz.exonyms(p)}]  # Golmud, Karamay
     if exact:
         return _prefer(exact, catalog), True
     near = [p for p in candidates if p.code in catalog.indexed]

@@ -3,7 +3,8 @@
 
 Plans put their main indicators in tables (Markdown pipe tables, DOCX tables written as `| a | b |`, and
 PDF or text tables whose cells are separated by ideographic spaces, tabs or runs of spaces). A row's numbers
-mean nothing without its header: the year of a column and the unit in the label cell ("（%）", "(家)").
+mean nothing without its header: the year of a column and the unit in the label cell ("（%）", "(家)") or in a
+单位 column.
 `read_row` finds the row around a span, the header row above it, and pairs each numeric cell with its
 column's header and the row's unit. The header row is cited beside the row, so every figure and year
 an answer states stands in a quoted passage.
@@ -22,6 +23,7 @@ NUMBER_CELL = re.compile(r"^[+-]?\d[\d,\s]*(?:\.\d+)?$")
 UNIT = re.compile(r"[（(]\s*([^()（）]{1,6}?)\s*[）)]\s*$")
 YEAR = re.compile(r"(?:19|20)\d{2}")
 SEPARATOR_ROW = re.compile(r"^\|?\s*:?-{3,}")
+UNIT_HEADERS = ("单位", "计量单位", "单 位", "Unit", "unit")
 MAX_HEADER_DISTANCE = 40  # lines between a row and its header (a page break may sit between them)
 
 
@@ -78,6 +80,10 @@ def read_row(text: str, start: int, end: int) -> RowReading | None:
             return None
         unit_match = next((UNIT.search(c) for c in cells if UNIT.search(c)), None)
         unit = unit_match.group(1) if unit_match else ""
+        # ...or in a unit column: "| 指标 | 单位 | 2020年 | 2025年 |" over "| 高新技术企业数 | 家 | 236 | 450 |"
+        unit_col = next((i for i, h in enumerate(header) if h.strip() in UNIT_HEADERS), None)
+        if not unit and unit_col is not None and unit_col < len(cells) and not NUMBER_CELL.match(cells[unit_col]):
+            unit = cells[unit_col].strip()
         pairs = tuple((header[i], re.sub(r"\s+", "", cells[i]) + unit) for i in range(len(cells))
                       if NUMBER_CELL.match(cells[i]) and i < len(header) and not _is_index_column(header[i]))
         return RowReading((s + len(line) - len(line.lstrip()), e - (len(line) - len(line.rstrip()))), pairs) \

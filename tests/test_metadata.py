@@ -252,6 +252,7 @@ def test_a_zone_is_asked_by_its_name_or_kind_not_by_the_place_it_is_named_after(
 @pytest.mark.parametrize("name, english", [
     ("长阳土家族自治县", "Changyang County"), ("长治市", "Changzhi"), ("长子县", "Zhangzi County"),
     ("洪洞县", "Hongtong County"), ("绍兴市", "Shaoxing"), ("宁夏回族自治区", "Ningxia Autonomous Region"),
+    ("闵行区", "Minhang District"), ("格尔木市", "Golmud"), ("克拉玛依市", "Karamay"), ("木垒哈萨克自治县", "Mulei County"),
 ])
 def test_places_are_named_in_english_as_place_names_are_read(name, english):
     """pypinyin reads 长 as zhang (长阳 -> Zhangyang); in place names it is chang, bar a listed few."""
@@ -272,3 +273,29 @@ def test_a_news_item_with_no_year_in_its_headline_is_of_its_publication_year():
     m = meta("全州科技创新大会召开\n发布时间：2025-03-06 17:40　来源：黔东南日报　作者：记者 杨秀梅\n"
              "本报讯 3月5日，全州科技创新大会在凯里召开。会议总结2024年全州科技创新工作，表彰2024年度获奖项目。\n")
     assert m.kind == "新闻" and m.years == (2025,)
+
+
+
+def test_english_exonyms_name_their_places_and_read_back():
+    """Names not the pinyin of the Chinese (Golmud for 格尔木, Karamay for 克拉玛依) come from places.json; each
+    listed code must still be the place named there in the gazetteer."""
+    import json
+    from importlib import resources
+
+    gaz = gazetteer()
+    listed = json.loads(resources.files("rag").joinpath("data/places.json").read_text(encoding="utf-8"))["english_exonyms"]
+    for entry in listed:
+        assert gaz.get(entry["code"]).name == entry["name"], entry
+        assert gaz.get(entry["code"]) in gaz.by_pinyin(entry["en"][0])
+
+
+@pytest.mark.parametrize("name, short", [("木垒哈萨克自治县", "木垒"), ("伊犁哈萨克自治州", "伊犁"),
+                                         ("塔什库尔干塔吉克自治县", "塔什库尔干"), ("内蒙古自治区", "内蒙古")])
+def test_autonomous_places_are_shortened_past_every_ethnic_name(name, short):
+    assert gazetteer().lookup(name)[0].short == short
+
+
+def test_a_report_named_only_in_its_dateline_is_the_congress_places():
+    m = meta("政府工作报告（科技创新部分摘编）\n\n——2025年1月14日在格尔木市第十六届人民代表大会第五次会议上\n\n市长　马建宏\n\n"
+             "一、2024年工作回顾\n全市盐湖产业技术攻关取得突破，青海省重点实验室落户。青海省科技厅支持…\n")
+    assert m.place == "格尔木市" and m.province == "青海"

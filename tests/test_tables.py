@@ -32,3 +32,10 @@ def test_a_pipe_row_and_its_header():
 def test_text_that_is_no_table_row_is_not_read():
     assert _read("全市技术合同成交额达到38亿元，高新技术企业420家。\n", "38亿元") is None
     assert _read("| 1 | 2 | 3 |\n", "1 | 2") is None  # no header above the row
+
+
+def test_a_unit_column_gives_the_rows_unit():
+    table = ("| 指标 | 单位 | 2020年基期值 | 2022年实际值 | 2025年目标值 | 进度评价 |\n|---|---|---|---|---|---|\n"
+             "| 全社会研发投入强度 | % | 1.31 | 1.52 | 2.0 | 滞后 |\n| 高新技术企业数 | 家 | 236 | 358 | 450 | 超前 |\n")
+    assert _read(table, "全社会研发投入强度").for_years((2025,)) == (("2025年目标值", "2.0%"),)
+    assert _read(table, "高新技术企业数").for_years((2025,)) == (("2025年目标值", "450家"),)
