@@ -17,7 +17,7 @@ from importlib import resources
 from .metadata import plan_kinds
 from .numbers import asked_figure_kind, asked_unit, asks_for_flow, relative_year_offset, without_negated
 from .places import gazetteer, generic_places, is_township, names_natural_feature
-from .question_places import PlaceCatalog, find_places
+from .question_places import PlaceCatalog, find_places, unresolved_english_places
 from .bridge import TermBridge
 from .tokenize import Tokenizer
 
@@ -224,6 +224,8 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     gaz = gazetteer()
     unknown = tuple(gaz.label(gaz.get(c)) for c in places if not catalog.docs_within(c))
     unknown += _foreign_places(simplified, tokenizer, place_spans)
+    if lang != "zh":
+        unknown += unresolved_english_places(simplified, place_spans)
     assumed = tuple(dict.fromkeys((pm.surface, gaz.label(gaz.get(pm.code))) for pm in mentions if pm.assumed))
     years = tuple(dict.fromkeys(int(y) for y in YEAR_RE.findall(simplified))) or _period_end_year(simplified)
     kinds = tuple(k for k, pattern in KIND_HINTS.items() if pattern.search(simplified))

@@ -246,6 +246,31 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
     return kept, spans
 
 
+# An English name that says it is a place: "Foo County", "Foo's" (possessive), not read as any division.
+_NAMED_PLACE = re.compile(r"(?<![A-Za-z&])([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)(?:'s\b|\s+(?:District|County|City|Banner|"
+                          r"Prefecture|League|Province)\b)"
+                          # ...or the subject of "does Foo aim" ("in Foo" is too often "in March", "in Chapter 3")
+                          r"|\b(?:does|did|do|will|should|would|can|could|has|have) "
+                          r"([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)\b(?!['’]s)")
+_NOT_PLACE_NAMES = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                    "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                    "sunday", "english", "chinese", "pinyin", "five", "year", "s&t"}
+
+
+def unresolved_english_places(text: str, taken: list[tuple[int, int]]) -> tuple[str, ...]:
+    """Names an English question gives as places ("Foo County", "Foo's target") that no division was read
+    from: no plan can be theirs, and answering from the others' plans would answer for the wrong place."""
+    out = []
+    for m in _NAMED_PLACE.finditer(text):
+        group = 1 if m.group(1) else 2
+        words = m.group(group).replace("-", " ").split()
+        if any(a < m.end(group) and m.start(group) < b for a, b in taken) \
+                or any(w.lower() in NOT_PLACES or w.lower() in _NOT_PLACE_NAMES for w in words):
+            continue
+        out.append(m.group(group))
+    return tuple(dict.fromkeys(out))
+
+
 def _latin_place(name: str, catalog: PlaceCatalog, suffix: str | None = None) -> tuple[Place | None, bool]:
     """(the place a pinyin name means, whether it is spelled exactly); near-misses only for indexed places.
 
