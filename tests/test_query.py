@@ -370,7 +370,7 @@ def test_the_end_of_a_five_year_period_is_its_last_year(tools, counties, questio
     ("What R&D intensity does Fooburg aim to reach in 2025?", ("Fooburg",)),
     ("What is Zorgov's 2025 R&D intensity target?", ("Zorgov",)),
     ("What is the R&D intensity target of Blah County for 2025?", ("Blah",)),
-    ("What is Shaoxing's 2025 technology transaction target?", ()),
+    ("What is Enshi's 2025 technology transaction target?", ()),
     ("How many incubators did the plan list in March 2025?", ()),
 ])
 def test_an_english_name_given_as_a_place_that_no_division_matches_is_unknown(tools, counties, question, unknown):
