@@ -59,8 +59,9 @@ def _issuer_field() -> re.Pattern:
 
 @functools.lru_cache(maxsize=1)
 def issuer_line() -> re.Pattern:
-    return re.compile(r"(?:^|>)[ \t　]*((?:中共)?[\u4e00-\u9fff]{2,16}?(?:%s))[ \t　]*(?=$|<)" % "|".join(_record_words()[0]),
-                      re.M)
+    """A line holding only an issuing body, or two to four issuing jointly ("天津市统计局　天津市科学技术局")."""
+    one = r"(?:中共)?[\u4e00-\u9fff]{2,16}?(?:%s)" % "|".join(_record_words()[0])
+    return re.compile(r"(?:^|>)[ \t　]*(%s(?:[ \t　、]+%s){0,3})[ \t　]*(?=$|<)" % (one, one), re.M)
 
 
 @functools.lru_cache(maxsize=1)
@@ -166,7 +167,9 @@ def find_outlet(norm: str) -> Found:
 
 
 # A news byline: "记者 顾明远　通讯员 陆欣", "作者:记者 向晓岚" (never "记者从会上获悉": the name stands alone).
-BYLINE = re.compile(r"(?:作者[:：][ \t]*(?:记者[ \t]*)?|记者[ \t]+)([\u4e00-\u9fff]{2,3})(?=[ \t]|$|<)", re.M)
+# "作者：记者 顾明远", "记者 艾力·买买提" (a name of two parts joined by a middle dot); never the word 记者 itself.
+BYLINE = re.compile(r"(?:作者[:：][ \t]*(?:记者[ \t]*)?|记者[ \t]+)(?!记者|通讯员)"
+                    r"([\u4e00-\u9fff]{2,3}|[\u4e00-\u9fff]{1,6}[·•‧・][\u4e00-\u9fff]{1,6})(?=[ \t]|$|<)", re.M)
 
 
 def find_reporter(norm: str) -> Found:

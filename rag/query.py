@@ -67,8 +67,9 @@ METADATA_HINTS = {
                              r"\bwhen\b.*\b(?:issued|published|released|dated|signed|submitted)\b|"
                              r"\b(?:issued|submitted|signed)\b.*\band when\b|issue date|"
                              r"date of (?:issue|issuance|publication)|what date", re.I),
-    "issuer": re.compile(r"发文机关|发文单位|印发单位|发布单位|制定单位|哪个(?:部门|单位|机关|机构)(?:印发|发布|制定|出台|发)|"
-                         r"(?:部门|单位|机关|机构)是(?:哪个|什么|谁)|由谁|由哪个|"
+    "issuer": re.compile(r"发文机关|发文单位|印发单位|发布单位|制定单位|哪(?:个|两个|几个|些)(?:部门|单位|机关|机构)"
+                         r"(?:联合)?(?:印发|发布|制定|出台|发)|"
+                         r"(?:部门|单位|机关|机构)是(?:哪个|哪些|什么|谁)|由谁|由哪(?:个|两个|几个|些)|"
                          r"谁(?:印发|发布|制定|出台|发)|which (?:body|agency|department|office|authority|organi[sz]ation)"
                          r"\b.*\b(?:issued|submitted)|who (?:issued|submitted)|(?:issued|submitted) by (?:whom|which|what)|issuing (?:body|authority|agency|department)", re.I),
 }

@@ -13,7 +13,7 @@ __all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "PIPELINE
 
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.24-12"  # a report's place from its dateline's congress; English exonyms (before: scope words are stopwords)
+PIPELINE_VERSION = "2026.11.24-13"  # joint issuer lines; reporters with a middle dot (before: dateline congress place, exonyms)
 
 if TYPE_CHECKING:
     from .index_folder import index_lock

@@ -299,3 +299,16 @@ def test_a_report_named_only_in_its_dateline_is_the_congress_places():
     m = meta("政府工作报告（科技创新部分摘编）\n\n——2025年1月14日在格尔木市第十六届人民代表大会第五次会议上\n\n市长　马建宏\n\n"
              "一、2024年工作回顾\n全市盐湖产业技术攻关取得突破，青海省重点实验室落户。青海省科技厅支持…\n")
     assert m.place == "格尔木市" and m.province == "青海"
+
+
+def test_two_bodies_issuing_jointly_on_one_line_are_both_the_issuer():
+    m = meta("2024年天津市科技创新发展统计公报\n\n天津市统计局　天津市科学技术局\n2025年4月28日\n\n　　2024年，全市…\n")
+    assert m.issuer == "天津市统计局　天津市科学技术局" and m.place == "天津市"
+
+
+@pytest.mark.parametrize("byline, reporter", [("作者：记者 艾力·买买提 通讯员 王雪", "艾力·买买提"),
+                                              ("作者:记者 向晓岚", "向晓岚"), ("作者：记者 通讯员 王雪", None)])
+def test_a_reporter_may_have_a_two_part_name_but_is_never_the_word_reporter(byline, reporter):
+    from rag.publication import find_reporter
+
+    assert find_reporter("来源：克拉玛依日报　" + byline)[0] == reporter

@@ -377,3 +377,8 @@ def test_an_english_name_given_as_a_place_that_no_division_matches_is_unknown(to
     """Answering it from the other plans would answer for the wrong place: it is refused by name instead."""
     tk, _ = tools
     assert analyse_query(question, counties, tk).unknown_places == unknown
+
+
+def test_which_two_bodies_issued_is_an_issuer_question(tools, counties):
+    tk, _ = tools
+    assert analyse_query("《2024年天津市科技创新发展统计公报》是由哪两个单位发布的？", counties, tk).asks_for == "issuer"
