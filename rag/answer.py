@@ -138,7 +138,10 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
     # Groups naming a corpus indicator (技术合同成交额, 科技企业孵化器 …): a passage about another indicator
     # does not answer, however many other words it shares with the question.
     indicators = {t.lower() for t in index.tokenizer.user_terms}
-    named = [i for i, g in enumerate(query.term_groups) if any(t.lower() in indicators for t in g)]
+    # A dictionary's guess at an English word names one only through its first, closest form: "academicians" ->
+    # 院士/两院院士 does, "spend" -> 消费/支出/科学技术支出 does not.
+    named = [i for i, g in enumerate(query.term_groups)
+             if any(t.lower() in indicators and (g not in query.guessed or g[0].lower() in t.lower()) for t in g)]
     # A group whose every form is part of another named indicator (交易额 inside 技术合同交易额) is no
     # indicator of its own: letting it pass would let 技术交易额 answer for 技术合同成交额.
     indicator_groups = frozenset(
@@ -293,8 +296,9 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
     # For a how-many question the clause holding the figure must itself name something asked about:
     # a figure from a neighbouring clause is another indicator's figure.
     scored = [s for s in scored if s.support >= min_support and s.indicator_ok and (s.own > 0 or not wants_figure)]
-    # A target question answered without a figure ("达到全省平均水平") needs twice the usual support.
-    if prefers_figure and scored and not scored[0].has_figure and scored[0].support < 2 * min_support:
+    # A target question answered without a figure ("达到全省平均水平") needs twice the usual support, in the
+    # clause's own words: "加大企业研发投入…" sits beside the 2024 R&D-intensity figure but names no target.
+    if prefers_figure and scored and not scored[0].has_figure and min(scored[0].support, scored[0].own) < 2 * min_support:
         scored = [s for s in scored if s.has_figure]
     if not scored:
         return []

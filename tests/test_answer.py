@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import has_figure
+from rag.answer import ScoredClause, has_figure
 from rag.clause_years import _clause_years
 
 
@@ -88,3 +88,19 @@ def test_a_comparison_base_year_is_not_the_year_a_change_is_about():
     assert _clause_years("较2022年增长21.6%") == (set(), set())  # the paragraph's year (2023) decides
     assert _clause_years("2024年度研发投入强度2.4%")[0] == {2024}
     assert _clause_years("较2023年底的3050家实现翻番")[0] == {2023}  # the base's own value: about 2023
+
+
+def test_a_target_question_is_not_answered_by_a_figureless_clause_whose_own_words_miss_the_question():
+    """"加大企业研发投入…" sits in a sentence about R&D intensity (its context covers the question) but names no
+    target itself: without a figure, a target question needs the clause's own words to carry it."""
+    from rag.answer import select_clauses
+    from rag.chunking import Clause
+
+    def scored(text, support, own, figure):
+        c = Clause("d#1", "d#0", "d", 0, len(text), text, 0, len(text))
+        return ScoredClause(c, 1.0, support, frozenset({0, 1}), 0, support, 0.8, figure, own, frozenset({0}))
+
+    vague = scored("加大企业研发投入推动规上企业研发投入扩面提质", support=0.65, own=0.1, figure=False)
+    assert select_clauses([vague], 0.25, wants_figure=False, prefers_figure=True) == []
+    plain = scored("研发投入强度达到全省平均水平", support=0.65, own=0.6, figure=False)
+    assert select_clauses([plain], 0.25, wants_figure=False, prefers_figure=True) == [plain]
