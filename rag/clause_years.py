@@ -46,7 +46,8 @@ def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, 
         para_start = doc.text.rfind("\n", 0, c.start) + 1
         before = doc.text[para_start:c.start]
         if not named and (earlier := _governing_year(before) or _list_heading_year(doc.text, para_start)
-                          or _relative_year(doc.text[c.sentence_start:c.end], doc.metadata)):
+                          or _relative_year(doc.text[c.sentence_start:c.end], doc.metadata)
+                          or _relative_year(before, doc.metadata, last=True)):
             named = {earlier}
         if not named and c.chunk_id:
             named = {int(y) for y in SENTENCE_YEAR.findall(index.chunks([c.chunk_id])[0].section)}
@@ -80,11 +81,12 @@ def _governing_year(before: str) -> int | None:
     return None
 
 
-def _relative_year(text: str, meta) -> int | None:
+def _relative_year(text: str, meta, last: bool = False) -> int | None:
     """The year "去年/今年/明年" in `text` means, counted from the date the document was published or signed
-    ("去年全市财政科技支出达到18.7亿元" in a page published in 2024 is about 2023; "较上年" is a comparison base)."""
+    ("去年全市财政科技支出达到18.7亿元" in a page published in 2024 is about 2023; "较上年" is a comparison base).
+    With `last`, the last such word of `text` (the paragraph before a clause: "会议指出，去年全市…。全市…达到1.41%")."""
     dated = meta.published or meta.issue_date or meta.printed
-    offset = relative_year_offset(unicodedata.normalize("NFKC", text))
+    offset = relative_year_offset(unicodedata.normalize("NFKC", text), last=last)
     if not dated or offset is None:
         return None
     return int(dated[:4]) + offset

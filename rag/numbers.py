@@ -206,9 +206,10 @@ def relative_year_pattern() -> re.Pattern:
     return re.compile(r"(?<![比较同与])(%s)(?!度?[比同])|(?<!than )(?<!over )(?<!from )\b(%s)\b" % (zh, en), re.I)
 
 
-def relative_year_offset(text: str) -> int | None:
-    """The offset from a document's year the first relative year word of `text` names (去年 -> -1), or None."""
-    m = relative_year_pattern().search(text)
+def relative_year_offset(text: str, last: bool = False) -> int | None:
+    """The offset from a document's year the first (or `last`) relative year word of `text` names (去年 -> -1)."""
+    found = list(relative_year_pattern().finditer(text)) if last else [relative_year_pattern().search(text)]
+    m = found[-1] if found else None
     if not m:
         return None
     words = relative_year_words()
