@@ -29,7 +29,9 @@ CityCatalog = PlaceCatalog  # the name before places had levels
 FIGURE_HINTS = re.compile(
     r"多少|几[个家项所名人件场次座]|百分之|几成|"
     r"how (?:many|much)|what (?:(?:total|overall|combined) )?(?:percentage|share|proportion|amount|number|figure)|"
-    r"\bfigures?\b|\bamount\b|\b(?:the|a) (?:total )?number of\b|\bhow large\b|\bhow big\b",
+    r"\bfigures?\b|\bamount\b|\b(?:the|a) (?:total )?number of\b|\bhow large\b|\bhow big\b|"
+    # "What one-off grant does Hainan give…": a sum of money
+    r"\b(?:what|which) (?:[\w-]+ ){0,2}(?:grant|subsidy|reward|bonus|award|allowance|payment|funding|prize)s?\b",
     re.I)
 # Naming a target or a ratio: a clause with a figure is more likely the answer (a scoring hint, never a refusal rule).
 PREFERS_FIGURE = re.compile(r"目标|指标|比重|比例|占比|增长|达到|\btargets?\b|\bgoals?\b|\bshare\b|\brate\b|\bgrowth\b|"

@@ -38,6 +38,7 @@ def test_dates_rendered_in_iso_are_grounded_in_their_scraped_form():
     ("How many incubators does Shaoxing plan?", "count"),  # a count: any figure but money, a share or a date
     ("How much R&D spending (in money, not intensity) did Zhengding report?", "money"),
     ("研发经费投入是多少亿元（而不是强度）？", "money"),
+    ("What one-off grant does Hainan give a newly recognised proof-of-concept centre?", "money"),
 ])
 def test_the_kind_of_figure_a_question_asks_for(question, kind):
     assert asked_figure_kind(question) == kind
