@@ -276,7 +276,14 @@ class Assistant(DocumentLibrary):
             metas = [m for f in (query.asks_for_all or (query.asks_for,))
                      if (m := metadata_clause(index, chunks[0].chunk.doc_id, f)) is not None]
             if metas:  # one quote per span: a plan without a colophon answers "哪天印发" with its date once
-                return list({(m.clause.start, m.clause.end): m for m in metas}.values()), 1.0
+                metas = list({(m.clause.start, m.clause.end): m for m in metas}.values())
+                if query.figure_kind == "date":
+                    # "大会是哪天召开的？哪家报纸报道的？": the event's date is in the text, the newspaper on the page
+                    dated, _ = self._choose(index, replace(query, asks_for=None, asks_for_all=(), wants_figure=True),
+                                            vector, allowed, k, min_support, names)
+                    metas += [d for d in dated[:1] if (d.clause.start, d.clause.end) not in
+                              {(m.clause.start, m.clause.end) for m in metas}]
+                return metas, 1.0
         scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years,
                                  query.relative_year)
         if names:

@@ -474,6 +474,13 @@ def test_last_year_in_a_question_counts_from_each_plans_date(unseen_md):
     _valid(unseen_md, a)
 
 
+def test_an_event_date_and_the_page_that_reported_it_are_both_answered(unseen_md):
+    """The date is in the text, the newspaper on the page's 来源 line: one question, two kinds of answer."""
+    a = unseen_md.ask("恩施州2024年科技创新大会是哪天召开的？哪家报纸报道的？")
+    assert not a.refused and "2月27日" in a.answer and "恩施日报" in a.answer
+    _valid(unseen_md, a)
+
+
 def test_a_figure_of_a_place_named_earlier_in_the_sentence_is_not_the_plans_own(unseen_md):
     """"分县市看，利川市…，技术合同成交额3.1亿元，均居全州首位" is 利川市's figure, not the prefecture's."""
     a = unseen_md.ask("恩施州2023年全州技术合同成交额是多少？")
