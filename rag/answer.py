@@ -75,6 +75,7 @@ def doc_freq(index: Store, token: str) -> int:
     return index.doc_freq(token.lower()) or index.doc_freq(token)
 
 
+SENTENCE_OPENING_MAX = 8  # characters of a sentence's opening phrase that governs its clauses ("上半年，", "2024年，")
 # A group that is only a dictionary's guess at an English word counts this much of its IDF.
 GUESSED_WEIGHT = 0.25
 
@@ -191,6 +192,14 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                 sent_end = max(sent_end, para_end if para_end >= 0 else len(doc.text))
             context = simplify(doc.text[clause.sentence_start:sent_end] + " " + header).lower()
             own = _covered(query.term_groups, text)
+            if clause.start > clause.sentence_start:
+                # "上半年，全区认定登记技术合同2 316项，技术合同成交额203.6亿元": a short opening phrase with no figure
+                # (a time, a scope) governs every clause of its sentence (at half strength in lexical_own: the
+                # clause itself does not hold the word, see _strengths).
+                opening = doc.text[clause.sentence_start:clause.start].lstrip()
+                cut = min((opening.find(c) for c in "，,：:" if c in opening), default=-1)
+                if 0 < cut <= SENTENCE_OPENING_MAX and not has_figure(opening[:cut]):
+                    own = own | _covered(query.term_groups, simplify(opening[:cut]).lower())
             flow_text = text  # what the figure itself says: "净增112家，总数达到836家" is a total
             if clause.start > clause.sentence_start and is_bare_figure(simplify(clause.text)):
                 # "高新技术企业达到900家，2023年底为486家", "技术合同成交额达到312.5亿元，较2022年增长21.6%": a bare

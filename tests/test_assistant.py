@@ -367,6 +367,10 @@ UNSEEN_RECORDS = {
         "一、2024年工作回顾\n\n科技投入稳步增加。全县研发经费投入达到3.2亿元，增长11.5%。\n\n"
         "二、2025年主要目标任务\n\n（一）提升企业创新能力。对研发投入增长超过20%的规上工业企业给予最高20万元补助。\n"
         "（二）加大财政投入。县本级财政科技支出年均增长8%以上，到2027年达到1.5亿元。\n"),
+    "minhang_2025_h1_summary.txt": (
+        "闵行区科学技术委员会2025年上半年工作总结\n\n一、主要指标\n"
+        "上半年，全区认定登记技术合同2316项，技术合同成交额203.6亿元，同比增长12.8%；"
+        "紫竹国家高新区上半年技术合同成交额61.3亿元。\n"),
     "yuhang_2024_gov_work_report.html": (
         "<html><head><title>2024年杭州市余杭区政府工作报告</title></head><body>\n<h1>2024年杭州市余杭区政府工作报告</h1>\n"
         '<p style="text-align:center">区长　周明远</p>\n<p>各位代表:现在,我代表区人民政府向大会作工作报告,请予审议。</p>\n'
@@ -471,6 +475,14 @@ def test_last_year_in_a_question_counts_from_each_plans_date(unseen_md):
     """"去年" asked of a report dated 2025 is 2024: its review section answers, not a 2025 measure."""
     a = unseen_md.ask("岳西县去年一共往研究开发里投了多少钱？")
     assert not a.refused and "3.2亿元" in a.answer and "20万元" not in a.answer
+    _valid(unseen_md, a)
+
+
+def test_a_short_opening_phrase_governs_every_clause_of_its_sentence(unseen_md):
+    """"上半年，全区…，技术合同成交额203.6亿元" is the first half's figure as much as the zone's clause that says
+    上半年 itself; the district's own figure answers."""
+    a = unseen_md.ask("闵行区2025年上半年的技术合同成交额是多少？")
+    assert not a.refused and "203.6亿元" in a.answer and "61.3亿元" not in a.answer
     _valid(unseen_md, a)
 
 
