@@ -29,7 +29,8 @@ import numpy as np
 from .chunking import Clause
 from .numbers import has_figure_in, has_figure_of_kind, is_bare_figure, is_flow
 from .places import gazetteer, to_simplified, townships_named, zone_asked, zones_named
-from .query import Query, load_measures
+from .query import Query
+from .vocabulary import load_measures
 from .retrieval import ScoredChunk
 from .stores.base import Store
 
@@ -163,7 +164,7 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                               and not any(t in f.lower() or f.lower() in t for f in query.term_groups[i]))
         return rivals[i]
 
-    # "…的工程叫什么": the clause must itself hold a quoted name with that head (see query.load_name_heads).
+    # "…的工程叫什么": the clause must itself hold a quoted name with that head (see vocabulary.load_name_heads).
     name_groups = frozenset(i for i, g in enumerate(query.term_groups) if all("”" in t for t in g)) \
         if query.wants_names else frozenset()
 

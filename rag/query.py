@@ -8,11 +8,9 @@ answering with another city's figure.
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 import re
 from dataclasses import dataclass, field, replace
-from importlib import resources
 
 from .metadata import plan_kinds
 from .numbers import asked_figure_kind, asked_unit, asks_for_flow, relative_year_offset, without_negated
@@ -20,6 +18,7 @@ from .places import gazetteer, generic_places, is_township, names_natural_featur
 from .question_places import PlaceCatalog, find_places, unresolved_english_places
 from .bridge import TermBridge
 from .tokenize import Tokenizer
+from .vocabulary import load_glossary, load_measures, load_name_heads, load_synonyms
 
 __all__ = ["Query", "PlaceCatalog", "CityCatalog", "analyse_query", "load_glossary"]
 
@@ -148,48 +147,6 @@ class Query:
     @property
     def is_english(self) -> bool:
         return self.lang == "en"
-
-
-@functools.lru_cache(maxsize=1)
-def load_glossary() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """English phrase -> Chinese forms, longest phrases first."""
-    rows = []
-    text = resources.files("rag").joinpath("data/glossary.tsv").read_text(encoding="utf-8")
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        en, zh = line.split("\t", 1)
-        rows.append((en.strip().lower(), tuple(z.strip() for z in zh.split(",") if z.strip())))
-    rows.sort(key=lambda r: -len(r[0]))
-    return tuple(rows)
-
-
-@functools.lru_cache(maxsize=1)
-def load_measures() -> tuple[str, ...]:
-    """Measure words ("总数", "数量") that follow an indicator's name (rag/data/measures.txt)."""
-    text = resources.files("rag").joinpath("data/measures.txt").read_text(encoding="utf-8")
-    return tuple(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
-
-
-@functools.lru_cache(maxsize=1)
-def load_name_heads() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Heads that end a programme's or project's name, with their English words
-    (("计划", ("programme", "program", "scheme")), …; rag/data/name_heads.txt)."""
-    text = resources.files("rag").joinpath("data/name_heads.txt").read_text(encoding="utf-8")
-    rows = (ln.split("\t") for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
-    return tuple((row[0].strip(), tuple(row[1].split()) if len(row) > 1 else ()) for row in rows)
-
-
-@functools.lru_cache(maxsize=1)
-def load_synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Chinese shorthand -> the full forms plans write (rag/data/synonyms.tsv)."""
-    rows = []
-    text = resources.files("rag").joinpath("data/synonyms.tsv").read_text(encoding="utf-8")
-    for line in text.splitlines():
-        if line.strip() and not line.startswith("#"):
-            short, forms = line.split("\t", 1)
-            rows.append((short.strip(), tuple(f.strip() for f in forms.split(",") if f.strip())))
-    return tuple(rows)
 
 
 def _language(text: str) -> str:
