@@ -139,7 +139,7 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
     total = sum(weights)
     # Groups naming a corpus indicator (技术合同成交额, 科技企业孵化器 …): a passage about another indicator
     # does not answer, however many other words it shares with the question.
-    indicators = {t.lower() for t in index.tokenizer.user_terms}
+    indicators = index.tokenizer.indicator_terms
     # A dictionary's guess at an English word names one only through its first, closest form: "academicians" ->
     # 院士/两院院士 does, "spend" -> 消费/支出/科学技术支出 does not.
     named = [i for i, g in enumerate(query.term_groups)
@@ -160,8 +160,9 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
 
     def rivals_of(i: int) -> tuple[str, ...]:
         if i not in rivals:
-            rivals[i] = tuple(t for t in indicators if any(c and c in t for c in cores[i])
-                              and not any(t in f.lower() or f.lower() in t for f in query.term_groups[i]))
+            holding = frozenset().union(*(index.tokenizer.indicators_containing(c) for c in cores[i] if c))
+            rivals[i] = tuple(t for t in holding
+                              if not any(t in f.lower() or f.lower() in t for f in query.term_groups[i]))
         return rivals[i]
 
     # "…的工程叫什么": the clause must itself hold a quoted name with that head (see vocabulary.load_name_heads).

@@ -7,6 +7,7 @@ BM25 and clause matching compare 技术合同成交额 with 技术合同成交�
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -87,6 +88,7 @@ class Tokenizer:
             self._jieba.tmp_dir = _jieba_cache_dir()
         self._lock = threading.Lock()  # jieba's caches are not thread-safe
         self._pos = None  # part-of-speech tagger sharing this dictionary, made on first use
+        self._containing: dict[str, frozenset[str]] = {}  # indicators_containing's answers
         self.user_terms = sorted(set(user_terms or []))
         for term in self.user_terms:
             self._jieba.add_word(term, freq=50_000)
@@ -104,6 +106,19 @@ class Tokenizer:
 
     def save(self, path: Path) -> None:
         path.write_text("\n".join(self.user_terms) + "\n", encoding="utf-8")
+
+    @functools.cached_property
+    def indicator_terms(self) -> frozenset[str]:
+        """The user terms (the corpus's indicator terms), lowercased: made once, not for every question (a
+        national corpus learns thousands)."""
+        return frozenset(t.lower() for t in self.user_terms)
+
+    def indicators_containing(self, part: str) -> frozenset[str]:
+        """The indicator terms (lowercased) that contain `part` (lowercased), remembered per part."""
+        found = self._containing.get(part)
+        if found is None:
+            found = self._containing[part] = frozenset(t for t in self.indicator_terms if part in t)
+        return found
 
     def simplify(self, text: str) -> str:
         """Traditional -> Simplified (紹興 -> 绍兴), so both scripts match the stored text."""

@@ -34,3 +34,13 @@ def test_indicator_is_one_token_and_scripts_agree(terms):
 def test_stopwords_and_single_characters_are_dropped(terms):
     tk = Tokenizer(terms)
     assert tk("是多少?的了吗") == []
+
+
+def test_indicator_terms_are_looked_up_lowercased():
+    """Answers ask, per question, which indicator terms contain a part of another (技术交易额 holds 交易额)."""
+    tk = Tokenizer(["技术合同成交额", "技术交易额", "R&D经费投入"])
+    assert tk.indicator_terms == {"技术合同成交额", "技术交易额", "r&d经费投入"}
+    assert tk.indicators_containing("交易额") == {"技术交易额"}
+    assert tk.indicators_containing("成交额") == {"技术合同成交额"}
+    assert tk.indicators_containing("r&d") == {"r&d经费投入"} and tk.indicators_containing("孵化器") == frozenset()
+    assert tk.indicators_containing("交易额") is tk.indicators_containing("交易额")  # remembered

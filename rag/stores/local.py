@@ -49,6 +49,7 @@ FULL_CHECK_BYTES = 16 << 20
 TIE_MARGIN = 16  # extra hits fetched per segment so that ties at the k-th place are ordered by position
 DOC_CACHE = 32  # documents (with their texts) kept after reading
 CHUNK_CACHE = 4096  # chunks kept after reading (a question reads the same few dozen several times)
+TERM_CACHE = 16384  # terms whose postings per segment are remembered (~1 kB each with 11 segments)
 
 
 def build_index(*args, **kwargs) -> dict:
@@ -110,6 +111,7 @@ class LocalStore:
         self._docs: OrderedDict[str, PlanDocument] = OrderedDict()
         self._chunks: OrderedDict[str, Chunk] = OrderedDict()
         self._cache_lock = threading.Lock()  # questions on several threads share one snapshot
+        self._ranges: dict[int, tuple[tuple[int, int] | None, ...]] = {}  # term hash -> postings per segment
         self.documents = DocumentView(self)
 
     @property
@@ -252,12 +254,19 @@ class LocalStore:
         del keep  # the selector read it during the search
         return np.unique(idx[0][idx[0] >= 0])
 
+    def _term_ranges(self, h: int) -> tuple[tuple[int, int] | None, ...]:
+        """Per segment, the postings of the term with hash h (None where it is absent). Remembered: a snapshot
+        never changes, and a question looks each term up for its df, then for its postings, in every segment."""
+        got = self._ranges.get(h)
+        if got is None:
+            got = tuple(seg.term_range(h) for seg in self.segments)
+            if len(self._ranges) >= TERM_CACHE:
+                self._ranges.clear()
+            self._ranges[h] = got
+        return got
+
     def _df(self, h: int) -> int:
-        n = 0
-        for seg in self.segments:
-            r = seg.term_range(h)
-            if r is not None:
-                n += r[1] - r[0]
+        n = sum(r[1] - r[0] for r in self._term_ranges(h) if r is not None)
         return n - self._dead_df.get(h, 0)
 
     def lexical_search(self, tokens: Sequence[str], k: int, doc_ids: Collection[str] | None = None
@@ -276,7 +285,7 @@ class LocalStore:
                 continue
             scores = None
             for h, idf32 in terms:
-                r = seg.term_range(h)
+                r = self._term_ranges(h)[si]
                 if r is None:
                     continue
                 prow = np.asarray(seg.post_rows[r[0]:r[1]])
