@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 
 from .documents import PlanDocument
 
-__all__ = ["Chunk", "Clause", "chunk_document", "chunk_in_batches", "heading_level", "split_clauses"]
+__all__ = ["Chunk", "Clause", "chunk_document", "chunk_doc_id", "chunk_in_batches", "heading_level",
+           "split_clauses"]
 
 HEADING_PATTERNS = (
     re.compile(r"^[一二三四五六七八九十]{1,3}\s*[、.．]"),  # 一、
@@ -186,6 +187,11 @@ def chunk_document(doc: PlanDocument, chunk_size: int = 300) -> tuple[list[Chunk
                     clauses.append(Clause(f"{chunk_id}/{len(clauses)}", chunk_id, doc.doc_id,
                                           cs, ce, doc.text[cs:ce], ss, se))
     return chunks, clauses
+
+
+def chunk_doc_id(chunk_id: str) -> str:
+    """The document of a chunk, read from its id (chunk_document numbers a document's chunks "<doc_id>#<n>")."""
+    return chunk_id.rpartition("#")[0]
 
 
 def chunk_in_batches(documents: Iterable[PlanDocument], chunk_size: int, max_chunks: int

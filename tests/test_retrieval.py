@@ -60,3 +60,61 @@ def test_cross_encoder_reranker_reorders_candidates(assistant):
     assert {c.chunk.chunk_id for c in reranked} <= {c.chunk.chunk_id for c in retrieve(
         assistant.index, q, vec, k=15, fetch_k=30)}
     assert plain  # the fused ranking is unchanged without a reranker
+
+
+def _every_candidate_read(index, query, vector, k, fetch_k, allowed):
+    """The fusion with every candidate chunk read and boosted: what retrieve() ranks as (it reads fewer)."""
+    from rag.retrieval import (ENSURE_TOP, KIND_BOOST, RRF_K, SECTION_YEAR_BOOST, _annual_plan_for, _kind_match,
+                               _section_names_year)
+
+    dense = [c for c, _ in index.dense_search(vector, fetch_k, doc_ids=allowed)]
+    tokens = list(dict.fromkeys(tok for t in query.terms for tok in [t.lower(), *index.tokenizer.search_tokens(t)]))
+    bm25 = [c for c, _ in index.lexical_search(tokens, fetch_k, doc_ids=allowed)] if query.terms else []
+    fused: dict[str, float] = {}
+    for ranking in (dense, bm25):
+        for r, c in enumerate(ranking):
+            fused[c] = fused.get(c, 0.0) + 1.0 / (RRF_K + r + 1)
+    for c, chunk in zip(list(fused), index.chunks(list(fused))):
+        if _kind_match(index, chunk.doc_id, query) or _annual_plan_for(index, chunk.doc_id, query):
+            fused[c] += KIND_BOOST / (RRF_K + 1)
+        if _section_names_year(index, chunk, query):
+            fused[c] += SECTION_YEAR_BOOST / (RRF_K + 1)
+    top = sorted(fused, key=lambda c: -fused[c])[:k]
+    for c in dense[:ENSURE_TOP] + bm25[:ENSURE_TOP]:
+        if c not in top:
+            top.append(c)
+    return [(c, fused[c]) for c in top]
+
+
+def test_only_chunks_that_could_rank_are_read(assistant):
+    """retrieve() reads only the candidates the section-year boost could lift into the top k, and ranks exactly
+    as when every candidate is read (main-set questions, whole corpus and each question's own plans)."""
+    import json
+
+    from rag.retrieval import retrieve
+
+    from .conftest import REPO
+
+    index = assistant.index
+    read: list[int] = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(index, name)
+
+        def chunks(self, ids):
+            read.append(len(ids))
+            return index.chunks(ids)
+
+    rows = [json.loads(line) for line in (REPO / "eval" / "set.jsonl").open(encoding="utf-8")][:60]
+    fewer = 0
+    for row in rows:
+        query = assistant.analyse(row["question"])
+        vector = assistant.embedder.embed_queries([query.simplified])[0]
+        for allowed in (None, eligible_documents(index, query) or None):
+            read.clear()
+            got = [(s.chunk.chunk_id, s.score) for s in retrieve(Counting(), query, vector, k=5, fetch_k=30,
+                                                                    allowed=allowed)]
+            assert got == _every_candidate_read(index, query, vector, 5, 30, allowed), row["question"]
+            fewer += sum(read) < len({c for c, _ in index.dense_search(vector, 30, doc_ids=allowed)})
+    assert fewer > len(rows) // 2
