@@ -22,7 +22,7 @@ def load_results(folder: Path = RESULTS) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     """Markdown rows of the measured figures."""
-    head = ("| backend | chunks | build | build peak RSS | disk | peak RSS | load | retrieve p50 / p95 | "
+    head = ("| backend | chunks | build | build peak RSS | disk | peak RSS | open | retrieve p50 / p95 | "
             "retrieve, no filter p50 | answer p50 / p95 | add / remove a document | load average |\n"
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     lines = [head]
