@@ -65,6 +65,47 @@ def test_bm25_scores_are_bm25s_scores(built):
     assert store.doc_freq("没有这个词") == 0 and store.doc_freq(vocab[0]) == sum(vocab[0] in t for t in tokens)
 
 
+def test_filtered_bm25_scores_are_bm25s_scores(built):
+    """With a document filter, the allowed chunks score as bm25s scores them over the whole corpus (the filter
+    changes which chunks are found, not IDF or lengths), and the k best are the whole filtered ranking's first k."""
+    import bm25s
+
+    store = load_index(built.index_dir)
+    docs = list(store.catalog)
+    chunks = [c for d in docs for c in store.chunks_of(d)]
+    tokens = [store.tokenizer.search_tokens(c.indexed_text) or ["∅"] for c in chunks]
+    theirs = bm25s.BM25()
+    theirs.index(tokens, show_progress=False)
+    vocab = sorted({t for toks in tokens for t in toks})
+    rng = random.Random(7)
+    for _ in range(100):
+        allowed = set(rng.sample(docs, rng.randint(1, len(docs) - 1)))
+        query = list(dict.fromkeys(rng.sample(vocab, rng.randint(1, 8))))
+        expected = np.asarray(theirs.get_scores(query))
+        ranked = store.lexical_search(query, len(chunks), doc_ids=allowed)
+        assert dict(ranked) == {c.chunk_id: float(s) for c, s in zip(chunks, expected)
+                                if s > 0 and c.doc_id in allowed}, (query, allowed)
+        assert store.lexical_search(query, 5, doc_ids=allowed) == ranked[:5]
+
+
+def test_filtered_bm25_is_the_unfiltered_ranking_restricted(workspace):
+    """Over several segments, one with a removed document: a filter's ranking is the unfiltered one's allowed part."""
+    store = load_index(workspace.index_dir)
+    store, _ = add_documents(store, [_ningbo(workspace)], load_embedder())
+    store, _ = remove_documents(store, ["nanchang_2015_st_work_points"])
+    assert len(store.segments) == 2 and store.tombstones
+    docs = list(store.catalog) + ["nanchang_2015_st_work_points", "no_such_plan"]
+    rng = random.Random(8)
+    for q in QUESTIONS + ["孵化器 技术合同成交额 宁波 南昌"]:
+        tokens = store.tokenizer.search_tokens(q)
+        everything = store.lexical_search(tokens, 10_000)
+        for _ in range(10):
+            allowed = set(rng.sample(docs, rng.randint(1, 4)))
+            want = [(c, s) for c, s in everything if c.rpartition("#")[0] in allowed]
+            assert store.lexical_search(tokens, 10_000, doc_ids=allowed) == want, (q, allowed)
+            assert store.lexical_search(tokens, 3, doc_ids=allowed) == want[:3], (q, allowed)
+
+
 def test_adding_a_document_writes_only_its_segment(workspace):
     before = _files(workspace.index_dir)
     store = load_index(workspace.index_dir)
