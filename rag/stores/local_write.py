@@ -19,6 +19,7 @@ Writers take the folder's lock; readers never wait for them.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Collection, Sequence
+from typing import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _write_jsonl(path: Path, lines: Sequence[str]) -> None:
+def _write_jsonl(path: Path, lines: Iterable[str]) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as f:
         f.writelines(lines)
 
@@ -84,11 +85,11 @@ def _chunk(documents: Sequence[PlanDocument], chunk_size: int) -> tuple[list[Chu
 
 def learn_terms(documents: Sequence[PlanDocument]) -> list[str]:
     """Indicator terms of these documents, learnt together (in batches of LEARN_BATCH_CHARS characters)."""
-    texts = [d.clean_text for d in documents]
     terms: set[str] = set()
     batch: list[str] = []
     size = 0
-    for text in texts + [None]:
+    # clean texts made one at a time, not all at once (a 1M-chunk corpus's are ~600 MB)
+    for text in itertools.chain((d.clean_text for d in documents), [None]):
         if text is None or (batch and size + len(text) > LEARN_BATCH_CHARS):
             terms.update(learn_indicator_terms(batch) if batch else ())
             batch, size = [], 0
@@ -250,8 +251,8 @@ def _write_full(tmp: Path, documents, embedder, embedding: WriteEmbedding, token
         # belongs to is settled by chunk retrieval before clauses are compared with the question.
         clause_texts = [cl.text for cl in clauses]
         embed = embedding.segment(chunk_texts + clause_texts)
-        chunk_vecs, chunk_keys = embed(chunk_texts)
-        clause_vecs, clause_keys = embed(clause_texts)
+        chunk_vecs, chunk_keys = embed(chunk_texts)  # chunks first: a clause of the same text re-uses it
+        clause_vecs, clause_keys = embed(clause_texts, dtype=CLAUSE_DTYPE)  # as stored: half the memory
         tokens = _tokens(tokenizer, chunks)
         df.update(t for toks in tokens for t in set(toks))
         folder = tmp / "segments" / f"seg-{number:06d}"
@@ -260,6 +261,7 @@ def _write_full(tmp: Path, documents, embedder, embedding: WriteEmbedding, token
                                                       chunk_keys, clause_keys, clause_dtype=CLAUSE_DTYPE,
                                                       write_jsonl=_write_jsonl)}
         entries.append(entry)
+        embedding.end_segment()
         for leaf, (sha, size) in segment_files(folder, entry).items():
             files[f"segments/{folder.name}/{leaf}"], sizes[f"segments/{folder.name}/{leaf}"] = sha, size
         # Let this segment's rows, vectors and tokens go before the next batch is chunked and embedded, or two

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -49,14 +50,17 @@ def build_ann(vectors: np.ndarray, params: dict):
     return index
 
 
-def _ann_for(folder: Path, n: int, dim: int) -> dict:
-    """A segment of ANN_MIN chunks or more gets an IVF-PQ index (ann.faiss); a smaller one is searched exactly."""
+def _ann_for(folder: Path, n: int, dim: int, vectors: np.ndarray | None = None) -> dict:
+    """A segment of ANN_MIN chunks or more gets an IVF-PQ index (ann.faiss); a smaller one is searched exactly.
+    Its chunk vectors are `vectors` when the writer still holds them, else read memory-mapped."""
     if n < ANN_MIN:
         return {"type": "flat"}
     import faiss
 
     params = ann_params(n, dim)
-    faiss.write_index(build_ann(np.load(folder / "chunk_vectors.npy", mmap_mode="r"), params), str(folder / "ann.faiss"))
+    if vectors is None:
+        vectors = np.load(folder / "chunk_vectors.npy", mmap_mode="r")
+    faiss.write_index(build_ann(vectors, params), str(folder / "ann.faiss"))
     return params
 
 
@@ -66,22 +70,42 @@ def segment_files(folder: Path, entry: dict) -> dict[str, tuple[str, int]]:
     return {leaf: (file_sha(folder / leaf), (folder / leaf).stat().st_size) for leaf in leaves}
 
 
-def _save_rows(folder: Path, name: str, lines: Sequence[str], write_jsonl) -> None:
-    write_jsonl(folder / f"{name}.jsonl", lines)
-    offsets = np.zeros(len(lines) + 1, dtype=np.int64)
-    if lines:
-        offsets[1:] = np.cumsum([len(line.encode("utf-8")) for line in lines])
+def _save_rows(folder: Path, name: str, lines: Iterable[str], write_jsonl) -> None:
+    """Rows as JSON lines and their byte offsets. `lines` may be a generator: a 100k-chunk segment's 745k clause
+    rows are written as they are made, not held as one list (~450 MB)."""
+    sizes: list[int] = []
+
+    def counted():
+        for line in lines:
+            sizes.append(len(line.encode("utf-8")))
+            yield line
+
+    write_jsonl(folder / f"{name}.jsonl", counted())
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    if sizes:
+        offsets[1:] = np.cumsum(sizes)
     np.save(folder / f"{name}.offsets.npy", offsets, allow_pickle=False)
 
 
-def _lines(rows) -> list[str]:
-    return [json.dumps(r, ensure_ascii=False) + "\n" for r in rows]
+def _lines(rows) -> Iterator[str]:
+    return (json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def _save_vectors(path: Path, vectors: np.ndarray, dtype: str) -> None:
+    """np.save's file, converted and written a block at a time: a whole converted copy of a segment's vectors
+    would be hundreds of MB at once. Written through the file, not a memory map, whose dirty pages would count
+    in the writer's memory."""
+    with path.open("wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                 "fortran_order": False, "shape": vectors.shape})
+        for lo in range(0, len(vectors), 65536):
+            f.write(np.ascontiguousarray(vectors[lo:lo + 65536], dtype=dtype).tobytes())
 
 
 def write_segment(folder: Path, documents: Sequence[PlanDocument], chunks: Sequence[Chunk], clauses: Sequence[Clause],
                   chunk_vectors: np.ndarray, clause_vectors: np.ndarray, tokens: Sequence[Sequence[str]],
                   chunk_shas: Sequence[str], clause_shas: Sequence[str], *, clause_dtype: str,
-                  write_jsonl: Callable[[Path, Sequence[str]], None]) -> dict:
+                  write_jsonl: Callable[[Path, Iterable[str]], None]) -> dict:
     """Write a segment into the empty folder `folder`. Chunks come document by document and clauses chunk by
     chunk, in document order. Returns its manifest entry (less its name and files)."""
     per_doc = Counter(c.doc_id for c in chunks)
@@ -101,21 +125,20 @@ def write_segment(folder: Path, documents: Sequence[PlanDocument], chunks: Seque
     chunk_clauses[1:] = np.cumsum([per_chunk[c.chunk_id] for c in chunks])
     np.save(folder / "doc_chunks.npy", doc_chunks, allow_pickle=False)
     np.save(folder / "chunk_clauses.npy", chunk_clauses, allow_pickle=False)
-    np.save(folder / "chunk_vectors.npy", np.ascontiguousarray(chunk_vectors, dtype=np.float32), allow_pickle=False)
-    np.save(folder / "clause_vectors.npy", np.ascontiguousarray(clause_vectors, dtype=clause_dtype), allow_pickle=False)
+    _save_vectors(folder / "chunk_vectors.npy", chunk_vectors, "float32")
+    _save_vectors(folder / "clause_vectors.npy", clause_vectors, clause_dtype)
     keys, rows, tfs = _postings(tokens)
     _save_postings(folder, keys, rows, tfs, np.array([len(t) for t in tokens], dtype=np.int32))
     dim = chunk_vectors.shape[1] if chunk_vectors.ndim == 2 else clause_vectors.shape[1]
     return {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses),
-            "tokens": int(sum(len(t) for t in tokens)), "ann": _ann_for(folder, len(chunks), dim)}
+            "tokens": int(sum(len(t) for t in tokens)), "ann": _ann_for(folder, len(chunks), dim, chunk_vectors)}
 
 
 def _postings(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(term hash, chunk row, term frequency) of every (term, chunk) pair, rows ascending."""
+    """(term hash, chunk row, term frequency) of every (term, chunk) pair, rows ascending. Collected in typed
+    arrays: ~5M pairs at 100k chunks would be ~500 MB as lists of Python ints."""
     vocab: dict[str, int] = {}
-    tids: list[int] = []
-    rows: list[int] = []
-    tfs: list[int] = []
+    tids, rows, tfs = array("q"), array("i"), array("f")
     for row, toks in enumerate(tokens):
         for tok, tf in Counter(toks).items():
             tids.append(vocab.setdefault(tok, len(vocab)))
@@ -124,8 +147,8 @@ def _postings(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, 
     hashes = np.array([term_hash(t) for t in vocab], dtype=np.int64)
     if len(np.unique(hashes)) != len(hashes):  # pragma: no cover - ~1e-8 likely among a million terms
         raise ValueError("two terms of one segment share a 64-bit hash")
-    keys = hashes[np.asarray(tids, dtype=np.int64)] if tids else np.zeros(0, dtype=np.int64)
-    return keys, np.asarray(rows, dtype=np.int32), np.asarray(tfs, dtype=np.float32)
+    keys = hashes[np.frombuffer(tids, dtype=np.int64)] if tids else np.zeros(0, dtype=np.int64)
+    return keys, np.frombuffer(rows, dtype=np.int32), np.frombuffer(tfs, dtype=np.float32)
 
 
 def _save_postings(folder: Path, keys: np.ndarray, rows: np.ndarray, tfs: np.ndarray, lengths: np.ndarray) -> None:
@@ -141,7 +164,7 @@ def _save_postings(folder: Path, keys: np.ndarray, rows: np.ndarray, tfs: np.nda
 
 
 def merge_segments(folder: Path, parts: Sequence[tuple[Segment, set[str]]], *,
-                   write_jsonl: Callable[[Path, Sequence[str]], None]) -> dict:
+                   write_jsonl: Callable[[Path, Iterable[str]], None]) -> dict:
     """Write into the empty `folder` one segment holding the live documents of `parts` ((segment, its removed
     doc ids)), in their order: rows and vectors are copied as they are, postings re-numbered. Returns its
     manifest entry (less its name and files)."""

@@ -235,10 +235,15 @@ class WriteEmbedding:
                                        "texts embedded; split the file into smaller documents, or raise the limit "
                                        "with POLICY_RAG_MAX_UPLOAD_SECONDS")
 
-    def _vectors(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-        """(len(texts), dimension) float32 vectors and the texts' sha256 keys."""
+    def end_segment(self) -> None:
+        """Forget this segment's vectors (the caller has written them): they are views of its arrays."""
+        self.fresh, self.from_cache = {}, set()
+
+    def _vectors(self, texts: Sequence[str], dtype: str = "float32") -> tuple[np.ndarray, list[str]]:
+        """(len(texts), dimension) vectors of `dtype` (float16 halves a segment's clause vectors in memory; they
+        are stored so) and the texts' sha256 keys."""
         keys = [_sha(t) for t in texts]
-        out = np.zeros((len(texts), self.embedder.info.dimension), dtype=np.float32)
+        out = np.zeros((len(texts), self.embedder.info.dimension), dtype=dtype)
         todo: dict[str, int] = {}  # sha -> first row needing it
         resumed = 0
         for i, k in enumerate(keys):
@@ -273,8 +278,9 @@ class WriteEmbedding:
             self.seconds += took
             if self.cache is not None:
                 self.cache.append([keys[i] for i in part], vecs)
-            for j, i in enumerate(part):
-                out[i] = self.fresh[keys[i]] = vecs[j]
+            for j, i in enumerate(part):  # a view of out, not of vecs: the block is freed once copied
+                out[i] = vecs[j]
+                self.fresh[keys[i]] = out[i]
             self.sent += len(part)
             self.cost_done += part_cost
             if self.bar is not None:  # the ticks were estimates (the block's mean cost a text): now exact
