@@ -166,6 +166,13 @@ def asked_figure_kind(question: str) -> str | None:
     return next((kind for kind, asked, _ in _figure_kinds() if asked.search(lowered)), None)
 
 
+@functools.lru_cache(maxsize=1)
+def quantity_suffixes() -> tuple[str, ...]:
+    """Endings that make an indicator's name a quantity ("额", "率", "强度"; rag/data/figure_kinds.json)."""
+    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    return tuple(data["quantity_suffixes"])
+
+
 def has_figure_of_kind(text: str, kind: str) -> bool:
     """Whether `text` holds a figure of that kind ("62%" is a percent, "12亿元" money, "150名" people)."""
     written = next((w for k, _, w in _figure_kinds() if k == kind), None)

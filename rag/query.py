@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .metadata import plan_kinds
-from .numbers import asked_figure_kind, asked_unit, asks_for_flow, relative_year_offset, without_negated
+from .numbers import (asked_figure_kind, asked_unit, asks_for_flow, quantity_suffixes, relative_year_offset,
+                      without_negated)
 from .places import gazetteer, generic_places, is_township, names_natural_feature
 from .question_places import PlaceCatalog, find_places, unresolved_english_places
 from .bridge import TermBridge
@@ -38,6 +39,8 @@ PREFERS_FIGURE = re.compile(r"目标|指标|比重|比例|占比|增长|达到|\
 # Asking for names or a list ("哪些城市", "which programme"): the whole sentence is the better quote.
 NAMES_HINTS = re.compile(r"哪些|哪几|哪[个一]|什么|名称|叫什么|是谁|分别是|\bwhich\b|\bname\b|\bnames\b|\blist\b|\bwho\b|\bcalled\b|"
                          r"\bwhat (?:is|are) the (?:name|names)\b", re.I)
+# A short Chinese word in quotes.
+QUOTED = re.compile(r"[“\"「『‘]([\u4e00-\u9fff]{1,8})[”\"」』’]")
 # An English question asking what something is called.
 CALLED = re.compile(r"\b(?:called|named|the name of|what is its name)\b", re.I)
 KIND_HINTS = {
@@ -205,6 +208,11 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
                 and tok not in {"r&d", "gdp"}:
             continue
         groups.append((tok,))
+    # A word the asker puts in quotes ("发多少钱的“券”") is one they want found, however short: the
+    # tokenizer drops single characters.
+    for quoted in QUOTED.findall(wanted):
+        if quoted.lower() not in city_words and not any(quoted in t for g in groups for t in g):
+            groups.append((quoted,))
     if lang != "zh":
         rest = wanted.lower()
         for s, e in place_spans:  # "Enshi Prefecture" is a place, not words to translate
@@ -275,7 +283,10 @@ def analyse_query(question: str, catalog: PlaceCatalog, tokenizer: Tokenizer, br
     intent = None if asks_for or wants_figure and not re.search(r"几份|多少份|how many (?:documents|plans|files)",
                                                                simplified, re.I) \
         else next((name for name, pattern in INTENT_HINTS.items() if pattern.search(simplified)), None)
-    prefers_figure = wants_figure or (not asks_for and bool(PREFERS_FIGURE.search(simplified)))
+    # "What was Tianjin's technology transaction value (技术交易额) in 2024?": naming a quantity asks for its figure.
+    names_quantity = any(t.endswith(quantity_suffixes()) and CJK.search(t) for g in groups
+                         if not set(g) <= bridged for t in g)
+    prefers_figure = wants_figure or (not asks_for and (bool(PREFERS_FIGURE.search(simplified)) or names_quantity))
     wants_names = not wants_figure and bool(NAMES_HINTS.search(simplified))
     if wants_names:
         # "人才计划叫什么名字": the answer is a quoted name with the same head (“玉峰英才计划”, “桓英聚才”工程).

@@ -382,3 +382,25 @@ def test_an_english_name_given_as_a_place_that_no_division_matches_is_unknown(to
 def test_which_two_bodies_issued_is_an_issuer_question(tools, counties):
     tk, _ = tools
     assert analyse_query("《2024年天津市科技创新发展统计公报》是由哪两个单位发布的？", counties, tk).asks_for == "issuer"
+
+
+def test_a_quoted_word_is_searched_however_short(tools):
+    """The tokenizer drops single characters; a word the asker quotes ("发多少钱的“券”") is the one they mean."""
+    tk, catalog = tools
+    assert ("券",) in analyse_query("绍兴今年准备发多少钱的“券”，让中小企业去买检测服务？", catalog, tk).term_groups
+    assert ("券",) not in analyse_query("绍兴今年准备发多少钱的券？", catalog, tk).term_groups
+
+
+def test_naming_a_quantity_prefers_its_figure(tools):
+    """"What was X's 技术交易额 in 2024" asks for the figure, not the note that defines the indicator."""
+    tk, catalog = tools
+    assert analyse_query("What was Shaoxing's technology transaction value (技术交易额) in 2024?", catalog, tk
+                         ).prefers_figure
+    assert not analyse_query("绍兴的人才政策有哪些?", catalog, tk).prefers_figure
+
+
+def test_what_is_not_asked_may_take_three_words(tools):
+    tk, catalog = tools
+    q = analyse_query("What was Shaoxing's technology transaction value in 2024, not the overall contract turnover?",
+                      catalog, tk)
+    assert not any("合同" in t for g in q.term_groups for t in g)
