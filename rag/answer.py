@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .chunking import Clause
-from .numbers import has_figure_in, has_figure_of_kind, is_bare_figure, is_flow
+from .numbers import asks_for_new, has_figure_in, has_figure_of_kind, is_bare_figure, is_flow
 from .places import gazetteer, to_simplified, townships_named, zone_asked, zones_named
 from .query import Query
 from .vocabulary import load_measures
@@ -137,6 +137,7 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                   ) -> list[ScoredClause]:
     weights = term_weights(index, query)
     total = sum(weights)
+    asks_new = query.asks_flow and query.prefers_figure and asks_for_new(query.simplified)
     # Groups naming a corpus indicator (技术合同成交额, 科技企业孵化器 …): a passage about another indicator
     # does not answer, however many other words it shares with the question.
     indicators = index.tokenizer.indicator_terms
@@ -235,6 +236,9 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                 heading += 0.3
             # "有多少家孵化器" asks for the total (达到41家), not what was added in the year (新增4家).
             if not query.asks_flow and query.prefers_figure and figure and is_flow(flow_text):
+                heading += 0.1
+            # ...and "新认定多少家" what was added (新认定40家), not the total (总数达到210家).
+            if asks_new and figure and not is_flow(flow_text):
                 heading += 0.1
             # "2023年周庄镇、新桥镇…分别达到68家", "到2025年银川市高新技术企业达到320家" in a plan of 宁夏: a figure
             # of a town, zone or city inside the plan's place is not the place's own, unless that part is asked about.

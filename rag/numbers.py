@@ -187,6 +187,17 @@ def _flow_words() -> tuple[re.Pattern, re.Pattern]:
     return re.compile("|".join(data["asked"]), re.I), re.compile("|".join(data["written"]))
 
 
+@functools.lru_cache(maxsize=1)
+def _new_words() -> re.Pattern:
+    data = json.loads((resources.files("rag") / "data" / "flow_words.json").read_text(encoding="utf-8"))
+    return re.compile("|".join(data["asked_new"]), re.I)
+
+
+def asks_for_new(question: str) -> bool:
+    """Whether a question asks only what is new ("新认定多少家", "newly certify"), never the total."""
+    return bool(_new_words().search(without_negated(question.lower())))
+
+
 def asks_for_flow(question: str) -> bool:
     """Whether a question asks what is added in a period ("新增多少家", "how many new") rather than a total."""
     return bool(_flow_words()[0].search(question.lower()))

@@ -111,3 +111,11 @@ def test_a_how_many_question_asks_for_a_count_never_money_or_a_share():
     assert has_figure_of_kind("2025年力争引进高新技术企业10", "count")  # a count written with no unit
     assert not has_figure_of_kind("全年兑现各类资金4680万元", "count")
     assert not has_figure_of_kind("研发投入占比4.5%", "count") and not has_figure_of_kind("2025年3月5日", "count")
+
+
+def test_asking_only_what_is_new():
+    from rag.numbers import asks_for_new
+
+    assert asks_for_new("今年新认定多少家高新技术企业") and asks_for_new("How many will it newly certify?")
+    assert not asks_for_new("今年高新技术企业总数目标") and not asks_for_new("annual R&D spending")
+    assert not asks_for_new("what is the total, not the new ones?")
