@@ -27,7 +27,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .chunking import Clause
-from .numbers import asks_for_new, has_figure_in, has_figure_of_kind, is_bare_figure, is_flow
+from .numbers import (asks_about_applications, asks_for_new, counts_applications, has_figure_in, has_figure_of_kind,
+                      is_bare_figure, is_flow, is_stock)
 from .places import gazetteer, to_simplified, townships_named, zone_asked, zones_named
 from .query import Query
 from .vocabulary import load_measures
@@ -138,6 +139,7 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
     weights = term_weights(index, query)
     total = sum(weights)
     asks_new = query.asks_flow and query.prefers_figure and asks_for_new(query.simplified)
+    asks_applications, asks_results = asks_about_applications(query.simplified)
     # Groups naming a corpus indicator (技术合同成交额, 科技企业孵化器 …): a passage about another indicator
     # does not answer, however many other words it shares with the question.
     indicators = index.tokenizer.indicator_terms
@@ -238,8 +240,13 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
             if not query.asks_flow and query.prefers_figure and figure and is_flow(flow_text):
                 heading += 0.1
             # ...and "新认定多少家" what was added (新认定40家), not the total (总数达到210家).
+            stock_for_new = asks_new and figure and is_stock(flow_text)
             if asks_new and figure and not is_flow(flow_text):
                 heading += 0.1
+            # "认定申报620家" counts applications, not enterprises certified or in force.
+            applications = figure and not asks_applications and counts_applications(text)
+            if applications:
+                heading += 0.15
             # "2023年周庄镇、新桥镇…分别达到68家", "到2025年银川市高新技术企业达到320家" in a plan of 宁夏: a figure
             # of a town, zone or city inside the plan's place is not the place's own, unless that part is asked about.
             # "分县市看，凯里市高新技术企业达到41家，技术合同成交额3.1亿元": the part named earlier in the sentence.
@@ -253,9 +260,9 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
             # Support is lexical whenever the question has key terms: embedding similarity is too flat
             # (0.87–0.93 for right and wrong clauses alike) to tell "answered" from "not in the documents".
             support = lexical_ctx if total else _unit(float(sim))
-            indicator_ok = not indicator_groups or any(
+            indicator_ok = not (applications and asks_results or stock_for_new) and (not indicator_groups or any(
                 i in ctx or (any(c and c in context for c in cores[i]) and not any(r in context for r in rivals_of(i)))
-                for i in indicator_groups)
+                for i in indicator_groups))
             out.append(ScoredClause(clause, score, support, ctx, sc.rank, lexical_ctx, float(sim), figure,
                                     lexical_own, own, indicator_ok))
     out.sort(key=lambda s: -s.score)

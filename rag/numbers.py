@@ -198,6 +198,36 @@ def asks_for_new(question: str) -> bool:
     return bool(_new_words().search(without_negated(question.lower())))
 
 
+@functools.lru_cache(maxsize=1)
+def _stock_words() -> re.Pattern:
+    data = json.loads((resources.files("rag") / "data" / "flow_words.json").read_text(encoding="utf-8"))
+    return re.compile("|".join(data["stock_written"]))
+
+
+def is_stock(text: str) -> bool:
+    """Whether a clause's figure is a stock outright ("有效期内高新技术企业总数2 864家"), not what was added."""
+    return not is_flow(text) and bool(_stock_words().search(text))
+
+
+@functools.lru_cache(maxsize=1)
+def _application_words() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    data = json.loads((resources.files("rag") / "data" / "flow_words.json").read_text(encoding="utf-8"))
+    return tuple(re.compile("|".join(data[k]), re.I)
+                 for k in ("applications_asked", "applications_written", "results_asked"))
+
+
+def asks_about_applications(question: str) -> tuple[bool, bool]:
+    """(asks about applications, asks for results) of a question ("申报了多少家" / "新认定多少家", "certified")."""
+    asked, _, results = _application_words()
+    lowered = without_negated(question.lower())
+    return bool(asked.search(lowered)), bool(results.search(lowered))
+
+
+def counts_applications(text: str) -> bool:
+    """Whether a clause's figure counts applications ("高新技术企业认定申报620家")."""
+    return bool(_application_words()[1].search(text))
+
+
 def asks_for_flow(question: str) -> bool:
     """Whether a question asks what is added in a period ("新增多少家", "how many new") rather than a total."""
     return bool(_flow_words()[0].search(question.lower()))

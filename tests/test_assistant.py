@@ -540,17 +540,30 @@ def test_phrasings_of_unseen_plans_find_the_right_figure(workspace):
     """What is new (新认定) against the total, a quoted one-character word, a quantity named without 多少 against
     the note that defines it: each on a plan the system was never tuned on."""
     assistant = Assistant.from_settings(workspace.settings)
-    text = ("2025年宜宾市科技工作要点\n一、主要目标\n全市技术合同成交额达到35亿元，其中技术交易额21亿元。"
+    text = ("2025年眉山市科技工作要点\n一、主要目标\n全市技术合同成交额达到35亿元，其中技术交易额21亿元。"
             "新认定高新技术企业40家，高新技术企业总数达到210家。\n二、重点任务\n"
             "发放科技创新券800万元，支持中小企业购买检测服务。\n"
             "附注：技术交易额为技术合同成交额中扣除非技术性费用后的金额。\n")
-    assistant.add_document("yibin_2025_st_work_points.txt", text.encode("utf-8"))
-    expected = {"宜宾2025年计划新认定多少家高新技术企业？": "40家",
-                "How many high-tech enterprises does Yibin plan to newly certify in 2025 (not the total)?": "40家",
-                "宜宾2025年高新技术企业总数目标是多少？": "210家",
-                "宜宾今年准备发多少钱的“券”？": "800万元",
-                "What is Yibin's technology transaction value (技术交易额) for 2025?": "21亿元"}
+    assistant.add_document("meishan_2025_st_work_points.txt", text.encode("utf-8"))
+    expected = {"眉山2025年计划新认定多少家高新技术企业？": "40家",
+                "How many high-tech enterprises does Meishan plan to newly certify in 2025 (not the total)?": "40家",
+                "眉山2025年高新技术企业总数目标是多少？": "210家",
+                "眉山今年准备发多少钱的“券”？": "800万元",
+                "What is Meishan's technology transaction value (技术交易额) for 2025?": "21亿元"}
     for question, figure in expected.items():
         answer = assistant.ask(question)
         assert not answer.refused and figure in answer.answer, (question, answer.answer)
-    assert "210家" not in assistant.ask("宜宾2025年计划新认定多少家高新技术企业？").answer
+    assert "210家" not in assistant.ask("眉山2025年计划新认定多少家高新技术企业？").answer
+
+
+def test_applications_and_totals_never_answer_for_new_certifications(workspace):
+    """"认定申报96家" counts applications and "总数1 205家" a stock: a question for the enterprises newly certified
+    is refused when the plan gives neither, and one for those in force gets the stock, not the applications."""
+    assistant = Assistant.from_settings(workspace.settings)
+    text = ("泸州市科学技术局2025年上半年工作总结\n一、主要成效\n上半年，全市高新技术企业认定申报96家。"
+            "截至6月底，全市有效期内高新技术企业总数1 205家。\n")
+    assistant.add_document("luzhou_2025_h1_st_work_summary.txt", text.encode("utf-8"))
+    assert assistant.ask("泸州2025年上半年新认定了多少家高新技术企业？").refused
+    answer = assistant.ask("How many high-tech enterprises did Luzhou have at the end of June 2025?").answer
+    assert "1 205家" in answer and "96家" not in answer
+    assert "96家" in assistant.ask("泸州上半年有多少家企业申报高新技术企业认定？").answer

@@ -119,3 +119,14 @@ def test_asking_only_what_is_new():
     assert asks_for_new("今年新认定多少家高新技术企业") and asks_for_new("How many will it newly certify?")
     assert not asks_for_new("今年高新技术企业总数目标") and not asks_for_new("annual R&D spending")
     assert not asks_for_new("what is the total, not the new ones?")
+
+
+def test_applications_and_stocks_are_told_apart():
+    from rag.numbers import asks_about_applications, counts_applications, is_stock
+
+    assert asks_about_applications("上半年有多少家企业申报高企认定") == (True, True)
+    assert asks_about_applications("How many were newly certified?") == (False, True)
+    assert asks_about_applications("绍兴有多少家高新技术企业") == (False, False)
+    assert counts_applications("2025年度高新技术企业认定申报620家") and not counts_applications("新认定40家")
+    assert is_stock("有效期内高新技术企业总数2 864家") and not is_stock("新认定高新技术企业40家")
+    assert not is_stock("高新技术企业达到700家")  # a target level: neither said to be new nor a stock outright
