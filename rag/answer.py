@@ -244,7 +244,7 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
             if asks_new and figure and not is_flow(flow_text):
                 heading += 0.1
             # "认定申报620家" counts applications, not enterprises certified or in force.
-            applications = figure and not asks_applications and counts_applications(text)
+            applications = figure and not asks_applications and counts_applications(flow_text)
             if applications:
                 heading += 0.15
             # "2023年周庄镇、新桥镇…分别达到68家", "到2025年银川市高新技术企业达到320家" in a plan of 宁夏: a figure

@@ -45,7 +45,7 @@ MAX_BINARY_DOCUMENT_BYTES = 50_000_000  # a PDF carries its fonts (and maybe ima
 # Whole lines that are page furniture, not plan text (breadcrumbs, share widgets, index-number boxes...).
 CRUFT_LINE = re.compile(
     r"^\s*(?:首页\s*$|首页\s*[>＞]|当前位置|您当前所在位置|[>＞]\s|无障碍|关怀版|扫码浏览|分享到|分享[:：]?\s*$|"
-    r"访问量|浏览次数|字体[:：]|相关文章|文章关键词|信息来源[:：]|来源[:：]|发布日期[:：]|发布时间[:：]|"
+    r"访问量|浏览次数|字体[:：]|相关文章|文章关键词|信息来源[:：]|来源[:：]|发布日期[:：]|发布时间[:：]|发布机构[:：]|发布单位[:：]|"
     r"索\s*引\s*号|发文机关|文\s*号[:：]|组配分类|成文日期|废止日期|有效性[:：]|打印本页|关闭窗口|【\s*打印|上一篇|下一篇)"
 )
 MARKDOWN_CRUFT = re.compile(r"^\s*(?:!\[[^\]]*\]\([^)]*\)\s*$|<!--.*-->\s*$|[-*_]{3,}\s*$|```)")

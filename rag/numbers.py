@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import unicodedata
 from importlib import resources
 
 __all__ = ["asked_figure_kind", "asks_for_flow", "is_flow", "find_amounts", "has_figure_of_kind", "render_amount_en", "number_values",
@@ -252,6 +253,16 @@ def relative_year_pattern() -> re.Pattern:
     zh = "|".join(sorted(map(re.escape, words["zh"]), key=len, reverse=True))
     en = "|".join(sorted(map(re.escape, words["en"]), key=len, reverse=True))
     return re.compile(r"(?<![比较同与])(%s)(?!度?[比同])|(?<!than )(?<!over )(?<!from )\b(%s)\b" % (zh, en), re.I)
+
+
+def relative_years_written(text: str, dated: str | None) -> frozenset[int]:
+    """The years the relative year words of `text` name, counted from the document's date `dated` ("2024-03-01"):
+    a news item of 2024 saying "去年茶叶综合产值182.6亿元" reports on 2023."""
+    if not dated or not dated[:4].isdigit():
+        return frozenset()
+    words = relative_year_words()
+    return frozenset(int(dated[:4]) + (words["zh"][m.group(1)] if m.group(1) else words["en"][m.group(2).lower()])
+                     for m in relative_year_pattern().finditer(unicodedata.normalize("NFKC", text)))
 
 
 def relative_year_offset(text: str, last: bool = False) -> int | None:

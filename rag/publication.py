@@ -54,7 +54,8 @@ def _issuer_field() -> re.Pattern:
     """A labelled issuer field of a page or notice: "发文机关：…", "发布机构：鞏義市科學技術局"."""
     data = json.loads((resources.files("rag") / "data" / "plan_kinds.json").read_text(encoding="utf-8"))
     labels = "|".join(sorted(map(re.escape, data["issuer_field_labels"]), key=len, reverse=True))
-    return re.compile(r"(?:%s)[:：][*_\s]*([^\s:：*_]{2,30})" % labels)  # "**报送单位：** 安吉县科学技术局"
+    # "**报送单位：** 安吉县科学技术局", "<td>发文机关：</td><td>襄阳市人民政府办公室</td>"
+    return re.compile(r"(?:%s)[:：](?:[*_\s]|<[^<>]{0,80}>)*([^\s:：*_<>]{2,30})" % labels)
 
 
 @functools.lru_cache(maxsize=1)

@@ -554,6 +554,12 @@ def test_phrasings_of_unseen_plans_find_the_right_figure(workspace):
         answer = assistant.ask(question)
         assert not answer.refused and figure in answer.answer, (question, answer.answer)
     assert "210家" not in assistant.ask("眉山2025年计划新认定多少家高新技术企业？").answer
+    # A news item of 2025 reporting 去年's figure answers a question about 2024 (no "2024年" in its text).
+    news = ("全市科技创新大会召开\n发布时间：2025-02-10 09:30　来源：眉山日报\n"
+            "本报讯 2月9日，全市科技创新大会召开。会议指出，去年全市技术合同成交额达到28.6亿元。\n")
+    assistant.add_document("meishan_2025_st_conference_news.txt", news.encode("utf-8"))
+    answer = assistant.ask("眉山2024年技术合同成交额是多少？")
+    assert not answer.refused and "28.6亿元" in answer.answer, answer.answer
 
 
 def test_applications_and_totals_never_answer_for_new_certifications(workspace):

@@ -312,3 +312,22 @@ def test_a_reporter_may_have_a_two_part_name_but_is_never_the_word_reporter(byli
     from rag.publication import find_reporter
 
     assert find_reporter("来源：克拉玛依日报　" + byline)[0] == reporter
+
+
+def test_a_page_record_line_is_no_title():
+    """"發布機構：…　發布日期：…" above the heading is the page's record, not the plan's title (in any script)."""
+    text = ("首頁 > 信息公開 > 工作總結\n發布機構：餘姚市科學技術局　　發布日期：2024-12-20　　瀏覽次數：120\n\n"
+            "餘姚市科學技術局2024年工作總結和2025年工作思路\n\n一、2024年工作總結\n全年新認定高新技術企業90家。\n")
+    m = meta(text)
+    assert m.title == "餘姚市科學技術局2024年工作總結和2025年工作思路"
+    assert m.years == (2024, 2025) and m.kind == "工作总结" and m.issuer == "餘姚市科學技術局"
+
+
+def test_an_issuer_field_in_an_html_table_cell_is_read_without_markup():
+    text = ("<html><head><title>关于印发某某市支持科技创新若干措施的通知</title></head><body>\n"
+            "<table><tr><td>发文机关：</td><td>荆门市人民政府办公室</td></tr></table>\n"
+            "<h1>市人民政府办公室关于印发荆门市支持科技创新若干措施的通知</h1>\n<p>各县（市、区）人民政府：</p>\n</body></html>\n")
+    m = meta(text, ".html")
+    assert m.issuer == "荆门市人民政府办公室" and m.kind == "政策措施"
+    s, e = m.evidence["issuer"]
+    assert text[s:e] == "荆门市人民政府办公室"

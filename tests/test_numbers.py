@@ -75,7 +75,7 @@ def test_totals_and_what_was_added_are_told_apart():
     ("2023年底为486家", True), ("总数达到836家", True), ("上年为2.41%", True), ("（2023年为2.41%）", True),
     ("较2022年增长21.6%", True), ("同比增长9.8%", True), ("较2023年底的3050家实现翻番", False),
     ("高新技术企业达到900家", False), ("其中国家级3家", False), ("2023年", False), ("到2025年达到44亿元", True),
-    ("到2025年全区技术合同成交额达到40亿元", False),
+    ("到2025年全区技术合同成交额达到40亿元", False), ("新认定168家", True), ("申报320家", True),
 ])
 def test_a_bare_figure_is_about_the_clause_before_it(text, bare):
     from rag.numbers import is_bare_figure
@@ -130,3 +130,11 @@ def test_applications_and_stocks_are_told_apart():
     assert counts_applications("2025年度高新技术企业认定申报620家") and not counts_applications("新认定40家")
     assert is_stock("有效期内高新技术企业总数2 864家") and not is_stock("新认定高新技术企业40家")
     assert not is_stock("高新技术企业达到700家")  # a target level: neither said to be new nor a stock outright
+
+
+def test_a_document_covers_the_years_its_relative_words_name():
+    from rag.numbers import relative_years_written
+
+    assert relative_years_written("去年茶叶综合产值182.6亿元。今年力争突破200亿元。", "2024-04-12") == {2023, 2024}
+    assert relative_years_written("较上年增长9.8%", "2024-04-12") == frozenset()  # a comparison base
+    assert relative_years_written("去年产值100亿元", None) == frozenset()

@@ -22,6 +22,7 @@ from ..bridge import TermBridge
 from ..chunking import Chunk, Clause
 from ..documents import DocumentMetadata, PlanDocument
 from ..encoders import EmbedderInfo
+from ..numbers import relative_years_written
 from ..tokenize import Tokenizer
 
 __all__ = ["Store", "DocumentRecord", "DocumentView", "ClauseBlock", "record_of", "text_years"]
@@ -46,7 +47,7 @@ class DocumentRecord:
     metadata: DocumentMetadata
     characters: int  # len(text)
     chunks: int  # how many chunks it has in the index
-    text_years: frozenset[int] = field(default=frozenset())  # see text_years()
+    text_years: frozenset[int] = field(default=frozenset())  # see text_years(), plus the years 去年/明年 name
 
     def to_dict(self) -> dict:
         return {"doc_id": self.doc_id, "source": self.source, "sha256": self.sha256,
@@ -64,8 +65,11 @@ class DocumentRecord:
 
 
 def record_of(doc: PlanDocument, chunks: int) -> DocumentRecord:
+    # ...and the years its 去年/今年/明年 name: a question about 2023 may be answered by a 2024 report's 去年.
+    m = doc.metadata
     return DocumentRecord(doc.doc_id, doc.source, doc.sha256, doc.sidecar_sha256, doc.metadata, len(doc.text), chunks,
-                          text_years(doc.text))
+                          text_years(doc.text) | relative_years_written(doc.text, m.published or m.issue_date
+                                                                        or m.printed))
 
 
 # A chunk's clauses (document order) and their vectors, one float32 row per clause.
