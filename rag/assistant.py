@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .answer import metadata_clause, score_clauses, select_clauses, widen_to_sentence
-from .clause_years import year_consistent
+from .clause_years import targets_before_bases, year_consistent
 from .citations import Answer
 from .compose import compose_answer, place_label, plan_label, refusal
 from .conversation import resolve_follow_up
@@ -286,6 +286,8 @@ class Assistant(DocumentLibrary):
                 return metas, 1.0
         scored = year_consistent(index, score_clauses(index, query, vector, chunks), query.years,
                                  query.relative_year)
+        if not query.years and query.relative_year is None:
+            scored = targets_before_bases(index, scored, query.simplified)
         if names:
             simplify = index.tokenizer.simplify
             # the clause itself: in "利川市高新技术企业达到31家，建始县选派科技特派员120名" the second is 建始's

@@ -11,10 +11,10 @@ import re
 import unicodedata
 
 from .answer import LIST_NUMBER, SENTENCE_YEAR, ScoredClause
-from .numbers import relative_year_offset
+from .numbers import asks_for_target, relative_year_offset
 from .stores.base import Store
 
-__all__ = ["year_consistent"]
+__all__ = ["year_consistent", "targets_before_bases"]
 
 
 def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, ...],
@@ -41,18 +41,11 @@ def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, 
                 out.append(s)
                 continue
             years = (int(dated[:4]) + relative_year,)
-        # Years read the same in Traditional and Simplified (年, digits): no conversion needed here.
-        named, inner = _clause_years(c.text)
-        para_start = doc.text.rfind("\n", 0, c.start) + 1
-        before = doc.text[para_start:c.start]
-        if not named and (earlier := _governing_year(before) or _list_heading_year(doc.text, para_start)
-                          or _relative_year(doc.text[c.sentence_start:c.end], doc.metadata)
-                          or _relative_year(before, doc.metadata, last=True)):
-            named = {earlier}
-        if not named and c.chunk_id:
-            named = {int(y) for y in SENTENCE_YEAR.findall(index.chunks([c.chunk_id])[0].section)}
+        named, inner = _years_about(index, doc, c)
         # Years inside the clause add to the year it is about; alone they only let it answer for them.
         named = named | inner if named else (inner if inner & set(years) else set())
+        para_start = doc.text.rfind("\n", 0, c.start) + 1
+        before = doc.text[para_start:c.start]
         sentence = doc.text[c.sentence_start:c.sentence_end]
         plan_years = doc.metadata.years
         covers = any(y in plan_years and (len(plan_years) == 1 or y == plan_years[-1]) for y in years)
@@ -62,6 +55,42 @@ def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, 
         if covers or named & set(years):
             out.append(s)
     return out
+
+
+def _years_about(index: Store, doc, c) -> tuple[set[int], set[int]]:
+    """(the years a clause is about, years named inside it before a later figure); see the module docstring."""
+    # Years read the same in Traditional and Simplified (年, digits): no conversion needed here.
+    named, inner = _clause_years(c.text)
+    para_start = doc.text.rfind("\n", 0, c.start) + 1
+    before = doc.text[para_start:c.start]
+    if not named and (earlier := _governing_year(before) or _list_heading_year(doc.text, para_start)
+                      or _relative_year(doc.text[c.sentence_start:c.end], doc.metadata)
+                      or _relative_year(before, doc.metadata, last=True)):
+        named = {earlier}
+    if not named and c.chunk_id:
+        named = {int(y) for y in SENTENCE_YEAR.findall(index.chunks([c.chunk_id])[0].section)}
+    return named, inner
+
+
+def targets_before_bases(index: Store, scored: list[ScoredClause], question: str) -> list[ScoredClause]:
+    """For a question asking a target with no year ("研发投入强度的目标是多少"), drop a clause about a year before
+    its plan was dated ("2023年，…全区全社会研发投入强度为1.02%": the base) when another clause with a figure says
+    as much of the question ("…力争达到1.5%")."""
+    if not asks_for_target(question):
+        return scored
+    past = set()
+    for s in scored:
+        doc = index.document(s.clause.doc_id)
+        meta = doc.metadata
+        dated = meta.issue_date or meta.published or meta.printed
+        plan_year = int(dated[:4]) if dated else (min(meta.years) if meta.years else None)
+        named, _ = _years_about(index, doc, s.clause)
+        if plan_year and named and max(named) < plan_year:
+            past.add(id(s))
+    if not past:
+        return scored
+    return [s for s in scored if id(s) not in past or not any(
+        id(o) not in past and o.has_figure and o.own_groups >= s.own_groups for o in scored)]
 
 
 BASE_BEFORE = re.compile(r"(?:较|比|相比|同比|与)\s*$")  # "较2023年底的3050家": a comparison base

@@ -229,6 +229,17 @@ def counts_applications(text: str) -> bool:
     return bool(_application_words()[1].search(text))
 
 
+@functools.lru_cache(maxsize=1)
+def _target_words() -> re.Pattern:
+    data = json.loads((resources.files("rag") / "data" / "flow_words.json").read_text(encoding="utf-8"))
+    return re.compile("|".join(data["target_asked"]), re.I)
+
+
+def asks_for_target(question: str) -> bool:
+    """Whether a question asks for a plan's target ("目标是多少", "what is the goal"), not a result."""
+    return bool(_target_words().search(question.lower()))
+
+
 def asks_for_flow(question: str) -> bool:
     """Whether a question asks what is added in a period ("新增多少家", "how many new") rather than a total."""
     return bool(_flow_words()[0].search(question.lower()))

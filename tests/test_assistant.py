@@ -543,17 +543,39 @@ def test_phrasings_of_unseen_plans_find_the_right_figure(workspace):
     text = ("2025年眉山市科技工作要点\n一、主要目标\n全市技术合同成交额达到35亿元，其中技术交易额21亿元。"
             "新认定高新技术企业40家，高新技术企业总数达到210家。\n二、重点任务\n"
             "发放科技创新券800万元，支持中小企业购买检测服务。\n"
-            "附注：技术交易额为技术合同成交额中扣除非技术性费用后的金额。\n")
+            "附注：技术交易额为技术合同成交额中扣除非技术性费用后的金额。\n"
+            "三、工作基础\n2024年，全市高新技术企业152家；全市研发投入强度为1.93%。\n"
+            "四、保障\n全市研发投入强度力争达到2.1%。\n")
     assistant.add_document("meishan_2025_st_work_points.txt", text.encode("utf-8"))
     expected = {"眉山2025年计划新认定多少家高新技术企业？": "40家",
                 "How many high-tech enterprises does Meishan plan to newly certify in 2025 (not the total)?": "40家",
                 "眉山2025年高新技术企业总数目标是多少？": "210家",
                 "眉山今年准备发多少钱的“券”？": "800万元",
-                "What is Meishan's technology transaction value (技术交易额) for 2025?": "21亿元"}
+                "What is Meishan's technology transaction value (技术交易额) for 2025?": "21亿元",
+                "眉山研发投入强度的目标是多少？": "2.1%"}
     for question, figure in expected.items():
         answer = assistant.ask(question)
         assert not answer.refused and figure in answer.answer, (question, answer.answer)
     assert "210家" not in assistant.ask("眉山2025年计划新认定多少家高新技术企业？").answer
+    assert "1.93%" not in assistant.ask("眉山研发投入强度的目标是多少？").answer  # the 2024 base is no target
+    # ...and, as a rule: a clause about a year before the plan's own gives way to a target saying as much
+    from rag.answer import ScoredClause
+    from rag.chunking import Clause
+    from rag.clause_years import targets_before_bases
+
+    doc = assistant.index.document("meishan_2025_st_work_points")
+
+    def scored(quote):
+        start = doc.text.index(quote)
+        sentence_start = doc.text.rfind("\n", 0, start) + 1
+        c = Clause(f"x#{start}", "", doc.doc_id, start, start + len(quote), quote, sentence_start,
+                   doc.text.index("。", start) + 1)
+        return ScoredClause(c, 1.0, 1.0, frozenset({0}), 0, 1.0, 0.8, True, 1.0, frozenset({0}))
+
+    base, target = scored("全市研发投入强度为1.93%"), scored("全市研发投入强度力争达到2.1%")
+    assert targets_before_bases(assistant.index, [base, target], "眉山研发投入强度的目标是多少") == [target]
+    assert targets_before_bases(assistant.index, [base, target], "眉山研发投入强度是多少") == [base, target]
+    assert targets_before_bases(assistant.index, [base], "眉山研发投入强度的目标是多少") == [base]  # nothing better
     # A news item of 2025 reporting 去年's figure answers a question about 2024 (no "2024年" in its text).
     news = ("全市科技创新大会召开\n发布时间：2025-02-10 09:30　来源：眉山日报\n"
             "本报讯 2月9日，全市科技创新大会召开。会议指出，去年全市技术合同成交额达到28.6亿元。\n")
