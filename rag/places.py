@@ -108,9 +108,22 @@ def zones_named(text: str) -> list[str]:
 
 
 def zone_asked(zone: str, question: str) -> bool:
-    """Whether a question names a zone: by name, or by its kind ("浑南科技城…多少家" for 浑南科技城). Its first
-    characters alone do not: 浑南区's question is not about 浑南科技城."""
-    return zone in question or any(zone.endswith(s) and s in question for s in _rules()["zone_suffixes"])
+    """Whether a question names a zone: by name, short or long (大连高新区 for 大连高新技术产业园区), or by its kind
+    ("浑南科技城…多少家" for 浑南科技城). Its first characters alone do not: 浑南区's question is not about 浑南科技城,
+    nor is a kind inside another kind (新区 in 高新区) asked."""
+    short = zone
+    for long_form, abbreviation in _rules()["zone_abbreviations"].items():
+        short = short.replace(long_form, abbreviation)
+        question = question.replace(long_form, abbreviation)
+    if zone in question or short in question:
+        return True
+    kinds = set()
+    for kind in sorted(_rules()["zone_suffixes"], key=len, reverse=True):
+        if kind in question:
+            kinds.add(kind)
+            question = question.replace(kind, " ")
+    own = next((k for k in sorted(_rules()["zone_suffixes"], key=len, reverse=True) if short.endswith(k)), None)
+    return own in kinds
 
 
 def scope_words() -> dict[str, list[str]]:

@@ -331,3 +331,12 @@ def test_an_issuer_field_in_an_html_table_cell_is_read_without_markup():
     assert m.issuer == "荆门市人民政府办公室" and m.kind == "政策措施"
     s, e = m.evidence["issuer"]
     assert text[s:e] == "荆门市人民政府办公室"
+
+
+def test_a_zone_is_asked_by_its_short_or_long_name_never_by_a_kind_inside_another():
+    from rag.places import zone_asked
+
+    assert zone_asked("大连高新技术产业园区", "大连高新区“十四五”末的高新技术企业目标是多少家？")
+    assert zone_asked("襄阳高新区", "襄阳高新技术产业开发区有多少家高企？")
+    assert not zone_asked("金普新区", "大连高新区“十四五”末的高新技术企业目标是多少家？")  # 新区 inside 高新区
+    assert zone_asked("金普新区", "两个新区的高企目标分别是多少？")
