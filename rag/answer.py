@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .chunking import Clause
-from .numbers import (asks_about_applications, asks_for_new, counts_applications, has_figure_in, has_figure_of_kind,
+from .numbers import (asks_about_applications, asks_for_new, cap_words, counts_applications, has_figure_in, has_figure_of_kind,
                       is_bare_figure, is_flow, is_stock)
 from .places import gazetteer, to_simplified, townships_named, zone_asked, zones_named
 from .query import Query
@@ -36,7 +36,7 @@ from .retrieval import ScoredChunk
 from .stores.base import Store
 
 __all__ = ["ScoredClause", "metadata_clause", "score_clauses", "select_clauses", "span_clause", "term_weights",
-           "widen_to_sentence"]
+           "widen_to_sentence", "with_its_cap"]
 
 # Dense similarity of e5-small between an unrelated and a matching clause spans roughly 0.78..0.90
 # (used as support only for a question with no key terms at all).
@@ -303,6 +303,10 @@ def metadata_clause(index: Store, doc_id: str, field: str) -> ScoredClause | Non
     return ScoredClause(clause, 1.0, 1.0, frozenset(), 0, 1.0, 1.0, False)
 
 
+# The clause right after another in its sentence.
+NEXT_CLAUSE = re.compile(r"[，,、]\s*([^，,；;。！？\n]{2,40})")
+
+
 def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure: bool = False,
                    prefers_figure: bool = False, figure_kind: str | None = None) -> list[ScoredClause]:
     """The best clause, plus up to two more from the same document that cover key terms it does not.
@@ -342,6 +346,21 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
             chosen.append(s)
             covered |= new
     return chosen
+
+
+def with_its_cap(index: Store, chosen: ScoredClause) -> ScoredClause:
+    """A support measure's clause with the cap that follows it in its sentence ("按实际交易额的3%给予补贴" +
+    "，单个企业每年最高50万元"): a subsidy quoted without its cap says more than the plan does."""
+    c = chosen.clause
+    if not chosen.has_figure:
+        return chosen
+    text = index.document(c.doc_id).text
+    m = NEXT_CLAUSE.match(text, c.end, c.sentence_end)
+    if not m or not cap_words().search(index.tokenizer.simplify(m.group(1))) or not has_figure(m.group(1)):
+        return chosen
+    wide = Clause(c.clause_id + ">", c.chunk_id, c.doc_id, c.start, m.end(1), text[c.start:m.end(1)],
+                  c.sentence_start, c.sentence_end)
+    return replace(chosen, clause=wide)
 
 
 def widen_to_sentence(index: Store, chosen: ScoredClause, max_chars: int = 160,

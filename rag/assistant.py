@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .answer import metadata_clause, score_clauses, select_clauses, widen_to_sentence
+from .answer import metadata_clause, score_clauses, select_clauses, widen_to_sentence, with_its_cap
 from .clause_years import targets_before_bases, year_consistent
 from .citations import Answer
 from .compose import compose_answer, place_label, plan_label, refusal
@@ -308,6 +308,7 @@ class Assistant(DocumentLibrary):
             scored = [widen_to_sentence(index, s, query=query) for s in scored]
         support = scored[0].support if scored else 0.0
         chosen = select_clauses(scored, min_support, query.wants_figure, query.prefers_figure, query.figure_kind)
+        chosen = [with_its_cap(index, s) for s in chosen]
         if query.wants_names:
             chosen = [widen_to_sentence(index, s) for s in chosen[:1]]
         return chosen, support

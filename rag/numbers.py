@@ -174,6 +174,13 @@ def quantity_suffixes() -> tuple[str, ...]:
     return tuple(data["quantity_suffixes"])
 
 
+@functools.lru_cache(maxsize=1)
+def cap_words() -> re.Pattern:
+    """Words setting a cap on a support measure ("最高", "不超过"; rag/data/figure_kinds.json)."""
+    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    return re.compile("|".join(map(re.escape, data["cap_words"])))
+
+
 def has_figure_of_kind(text: str, kind: str) -> bool:
     """Whether `text` holds a figure of that kind ("62%" is a percent, "12亿元" money, "150名" people)."""
     written = next((w for k, _, w in _figure_kinds() if k == kind), None)
