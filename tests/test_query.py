@@ -404,3 +404,10 @@ def test_what_is_not_asked_may_take_three_words(tools):
     q = analyse_query("What was Shaoxing's technology transaction value in 2024, not the overall contract turnover?",
                       catalog, tk)
     assert not any("合同" in t for g in q.term_groups for t in g)
+
+
+def test_net_growth_asks_for_what_was_added_net(tools):
+    tk, catalog = tools
+    for question in ("By how many did Shaoxing's high-tech enterprises grow, net, in 2024?",
+                     "What was the net increase in Shaoxing's high-tech enterprises?"):
+        assert ("净增",) in analyse_query(question, catalog, tk).term_groups
