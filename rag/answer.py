@@ -303,6 +303,8 @@ def metadata_clause(index: Store, doc_id: str, field: str) -> ScoredClause | Non
     return ScoredClause(clause, 1.0, 1.0, frozenset(), 0, 1.0, 1.0, False)
 
 
+# A measure's condition: "对首次认定的高新技术企业", "对绩效评价为优秀的新型研发机构".
+CONDITION = re.compile(r"^\s*对[^，,；;。]{2,40}的(?:[\u4e00-\u9fff]{1,8})?\s*$")
 # The clause right after another in its sentence.
 NEXT_CLAUSE = re.compile(r"[，,、]\s*([^，,；;。！？\n]{2,40})")
 
@@ -350,17 +352,27 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
 
 def with_its_cap(index: Store, chosen: ScoredClause) -> ScoredClause:
     """A support measure's clause with the cap that follows it in its sentence ("按实际交易额的3%给予补贴" +
-    "，单个企业每年最高50万元"): a subsidy quoted without its cap says more than the plan does."""
+    "，单个企业每年最高50万元"): a subsidy quoted without its cap says more than the plan does. A measure's
+    condition ("对绩效评价为优秀的新型研发机构") is quoted with the measure it sets ("，每家每年给予最高1000万元…")."""
     c = chosen.clause
-    if not chosen.has_figure:
-        return chosen
     text = index.document(c.doc_id).text
-    m = NEXT_CLAUSE.match(text, c.end, c.sentence_end)
-    if not m or not cap_words().search(index.tokenizer.simplify(m.group(1))) or not has_figure(m.group(1)):
+    simplify = index.tokenizer.simplify
+    end = c.end
+    if not chosen.has_figure and CONDITION.match(simplify(c.text)):
+        m = NEXT_CLAUSE.match(text, end, c.sentence_end)
+        if not m or not has_figure(m.group(1)):
+            return chosen
+        end = m.end(1)
+    elif not chosen.has_figure:
         return chosen
-    wide = Clause(c.clause_id + ">", c.chunk_id, c.doc_id, c.start, m.end(1), text[c.start:m.end(1)],
+    m = NEXT_CLAUSE.match(text, end, c.sentence_end)
+    if m and cap_words().search(simplify(m.group(1))) and has_figure(m.group(1)):
+        end = m.end(1)
+    if end == c.end:
+        return chosen
+    wide = Clause(c.clause_id + ">", c.chunk_id, c.doc_id, c.start, end, text[c.start:end],
                   c.sentence_start, c.sentence_end)
-    return replace(chosen, clause=wide)
+    return replace(chosen, clause=wide, has_figure=True)
 
 
 def widen_to_sentence(index: Store, chosen: ScoredClause, max_chars: int = 160,

@@ -546,7 +546,8 @@ def test_phrasings_of_unseen_plans_find_the_right_figure(workspace):
             "附注：技术交易额为技术合同成交额中扣除非技术性费用后的金额。\n"
             "三、工作基础\n2024年，全市高新技术企业152家；全市研发投入强度为1.93%。\n"
             "四、保障\n全市研发投入强度力争达到2.1%。"
-            "对企业购买技术成果的，按实际交易额的5%给予补贴，单个企业每年最高30万元。\n")
+            "对企业购买技术成果的，按实际交易额的5%给予补贴，单个企业每年最高30万元。"
+            "对绩效评价为优秀的新型研发机构，每家每年给予最高800万元运营经费支持。\n")
     assistant.add_document("meishan_2025_st_work_points.txt", text.encode("utf-8"))
     expected = {"眉山2025年计划新认定多少家高新技术企业？": "40家",
                 "How many high-tech enterprises does Meishan plan to newly certify in 2025 (not the total)?": "40家",
@@ -554,7 +555,8 @@ def test_phrasings_of_unseen_plans_find_the_right_figure(workspace):
                 "眉山今年准备发多少钱的“券”？": "800万元",
                 "What is Meishan's technology transaction value (技术交易额) for 2025?": "21亿元",
                 "眉山研发投入强度的目标是多少？": "2.1%",
-                "眉山企业购买技术成果按多少比例补贴？": "单个企业每年最高30万元"}  # a measure with its cap
+                "眉山企业购买技术成果按多少比例补贴？": "单个企业每年最高30万元",  # a measure with its cap
+                "眉山对绩效评价为优秀的新型研发机构有什么支持？": "800万元"}  # a condition with its measure
     for question, figure in expected.items():
         answer = assistant.ask(question)
         assert not answer.refused and figure in answer.answer, (question, answer.answer)
