@@ -39,6 +39,8 @@ PREFERS_FIGURE = re.compile(r"目标|指标|比重|比例|占比|增长|达到|\
 # Asking for names or a list ("哪些城市", "which programme"): the whole sentence is the better quote.
 NAMES_HINTS = re.compile(r"哪些|哪几|哪[个一]|什么|名称|叫什么|是谁|分别是|\bwhich\b|\bname\b|\bnames\b|\blist\b|\bwho\b|\bcalled\b|"
                          r"\bwhat (?:is|are) the (?:name|names)\b", re.I)
+# A place's figure for every year of its plans ("…and Xiangyang (each year)", "襄阳每年"): no year of its own.
+EVERY_YEAR = re.compile(r"每年|逐年|年均|\b(?:each|every|per) year\b|\bannual(?:ly)?\b|\ba year\b", re.I)
 # A short Chinese word in quotes.
 QUOTED = re.compile(r"[“\"「『‘]([\u4e00-\u9fff]{1,8})[”\"」』’]")
 # An English question asking what something is called.
@@ -344,11 +346,15 @@ def _city_scopes(text: str, first_mention: dict[str, int], years: tuple[int, ...
         ks = tuple(dict.fromkeys(k for p, k in kind_pos if pos <= p < bounds[i + 1]))
         own.append([city, ys, ks])
     for i, scope in enumerate(own):
+        segment = text[order[i][1]:bounds[i + 1]]
+        if not scope[1] and EVERY_YEAR.search(segment):  # "…and Xiangyang (each year)": every year of its plans
+            scope[1] = ("every",)
         if not scope[1] and not scope[2]:  # inherit from the next city that has its own
             nxt = next((o for o in own[i + 1:] if o[1] or o[2]), None)
             if nxt:
                 scope[1], scope[2] = nxt[1], nxt[2]
-    return tuple((c, tuple(dict.fromkeys(shared_years + ys)) or years if not (ys or ks) else
+    return tuple((c, () if ys == ("every",) else
+                  tuple(dict.fromkeys(shared_years + ys)) or years if not (ys or ks) else
                   tuple(dict.fromkeys(shared_years + ys)), tuple(dict.fromkeys(shared_kinds + ks)))
                  for c, ys, ks in own)
 

@@ -411,3 +411,12 @@ def test_net_growth_asks_for_what_was_added_net(tools):
     for question in ("By how many did Shaoxing's high-tech enterprises grow, net, in 2024?",
                      "What was the net increase in Shaoxing's high-tech enterprises?"):
         assert ("净增",) in analyse_query(question, catalog, tk).term_groups
+
+
+def test_each_place_of_a_comparison_takes_its_own_years_and_each_year_means_all(tools):
+    tk, catalog = tools
+    q = analyse_query("How many S&T envoys do Ganzhou (2025), Nanchang (2015) and Shaoxing (each year) send?",
+                      catalog, tk)
+    assert sorted(y for _, y, _ in q.scopes) == [(), (2015,), (2025,)]
+    q = analyse_query("鹰潭和绍兴2025年技术合同成交额目标分别是多少？", catalog, tk)
+    assert [y for _, y, _ in q.scopes] == [(2025,), (2025,)]  # a place with none shares the next one's
