@@ -107,6 +107,8 @@ def test_a_how_many_question_asks_for_a_count_never_money_or_a_share():
     assert asked_figure_kind("how many high-tech enterprises did hunnan district have in total?") == "count"
     assert asked_figure_kind("how many researchers per 10,000 workers?") == "people"  # a more specific kind first
     assert asked_figure_kind("how many billion yuan?") == "money"
+    assert asked_figure_kind("what total number of high-tech enterprises does golmud aim for?") == "count"
+    assert asked_figure_kind("by how much does it aim to increase the number of project applications?") is None
     assert has_figure_of_kind("全区高新技术企业总数达到1 268家", "count")
     assert has_figure_of_kind("2025年力争引进高新技术企业10", "count")  # a count written with no unit
     assert not has_figure_of_kind("全年兑现各类资金4680万元", "count")
