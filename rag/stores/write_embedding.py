@@ -219,17 +219,19 @@ class WriteEmbedding:
             self._show()
         return self._vectors
 
-    def _show(self) -> None:
+    def _show(self, refresh: bool = True) -> None:
         rate = self.done / (time.perf_counter() - self._started) if self._started and self.done else None
         self.bar.set_description_str(f"embedding {self.done}/{self.todo} texts"
                                      + (f" ({rate:.1f} texts/s)" if rate else "")
-                                     + (f", segment {self.segments}" if self.segments > 1 else ""), refresh=True)
+                                     + (f", segment {self.segments}" if self.segments > 1 else ""), refresh=refresh)
 
     def _tick(self, n: int) -> None:
         self.done += n
         if self.bar is not None:
+            # the description first, unprinted: update() then prints the line once (a log, not a terminal,
+            # showed every step twice)
+            self._show(refresh=False)
             self.bar.update(min(round(n * self._per_text), self.bar.total - self.bar.n))
-            self._show()
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise IndexingTimeoutError(f"indexing stopped after its time limit with {self.done} of {self.todo} "
                                        "texts embedded; split the file into smaller documents, or raise the limit "
@@ -283,7 +285,8 @@ class WriteEmbedding:
                 self.fresh[keys[i]] = out[i]
             self.sent += len(part)
             self.cost_done += part_cost
-            if self.bar is not None:  # the ticks were estimates (the block's mean cost a text): now exact
+            if self.bar is not None and self.bar.n != self.cost_done:
+                # the ticks were estimates (the block's mean cost a text): now exact
                 self.bar.n = self.cost_done
                 self.bar.refresh()
             block = min(MAX_BLOCK_TEXTS, max(self.min_block, len(part) * BLOCK_SECONDS / max(took, 1e-3)))
