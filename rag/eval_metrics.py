@@ -80,6 +80,24 @@ def group_matched(group: Iterable[str], text: str) -> bool:
     return any(form_in(f, text) for f in group)
 
 
+# A table row: cells between pipes, or runs of two or more spaces / ideographic spaces / tabs.
+TABLE_ROW = re.compile(r"\|.*\|.*\||\S(?:[ \t　]{2,}|[\t　])\S.*\S(?:[ \t　]{2,}|[\t　])\S")
+CELL_EDGE = r"(?:^|(?<=[|\s　]))%s(?=$|[|\s　])"
+
+
+def row_holds(group: Iterable[str], quote: str) -> bool:
+    """A table row quote holds a figure when one of its cells is the number and the row names its unit (in the
+    label or unit cell): "| 全社会研发投入强度 | % | 1.31 | 1.52 | 2.0 | 滞后 |" holds 2.0%, "8　科技进步贡献率（%）　56
+    62　预期性" holds 62%. The row is what the plan wrote; its unit stands apart from its figures."""
+    if not TABLE_ROW.search(quote):
+        return False
+    for form in group:
+        m = re.fullmatch(r"([\d.,]+)\s*(\S*)", form.replace(" ", ""))
+        if m and m.group(2) and m.group(2) in quote and re.search(CELL_EDGE % re.escape(m.group(1)), quote):
+            return True
+    return False
+
+
 def answer_correct(item: EvalItem, answer: str, refused: bool) -> bool:
     """Answerable: not refused and every answer group matched. Unanswerable: refused."""
     if not item.answerable:
@@ -113,7 +131,7 @@ def citation_supports(item: EvalItem, group: tuple[str, ...], cit: dict, spans: 
     quote span (same document) that holds one."""
     if not any(same_source(cit["source"], s) for s, _ in item.gold):
         return False
-    if group_matched(group, cit["quote"]):
+    if group_matched(group, cit["quote"]) or row_holds(group, cit["quote"]):
         return True
     return any(same_source(cit["source"], s) and _overlaps(cit["start"], cit["end"], a, b) and group_matched(group, q)
                for s, a, b, q in spans)

@@ -384,3 +384,16 @@ def test_slice_gold_errors_name_the_slice_file_and_item(built, tmp_path):
         run_eval(built.settings, main=False, slices=[sealed], baselines=False, progress=False)
     msg = str(exc.value)
     assert "unseen-heldout" in msg and str(sealed.set_path) in msg and "bad-1" in msg and "86亿元" not in msg
+
+
+def test_a_table_row_holds_a_figure_whose_unit_stands_in_its_label_or_unit_cell():
+    from rag.eval_metrics import row_holds
+
+    assert row_holds(("2.0%",), "| 全社会研发投入强度 | % | 1.31 | 1.52 | 2.0 | 滞后 |")
+    assert row_holds(("62%",), "8　科技进步贡献率（%）　56　62　预期性")
+    assert row_holds(("600亿元",), "技术合同成交额（亿元）          336.2      600        预期性")
+    assert not row_holds(("2.0%",), "| 研发投入强度 | % | 1.31 | 2.05 |")  # no cell is the number
+    assert not row_holds(("450家",), "| 高新技术企业数 | 个 | 450 |")  # another unit
+    assert not row_holds(("2.0%",), "研发投入强度达到2.0，较上年")  # prose, not a row
+    it = item(answers=(("2.0%",),), gold=((SX, "实现技术交易额450亿元"),))
+    assert citation_correct(it, [cit(SX, "| 全社会研发投入强度 | % | 1.31 | 2.0 |")], [])
