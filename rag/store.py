@@ -13,7 +13,7 @@ __all__ = ["PlanIndex", "build_index", "load_index", "FORMAT_VERSION", "PIPELINE
 
 # Bump when cleaning, metadata, chunking or tokenisation change what an index holds: an index built by
 # another pipeline version is rebuilt on load (re-using the vectors of unchanged text, so it is quick).
-PIPELINE_VERSION = "2026.11.24-13"  # held back while a 1M-chunk benchmark build of -13 is measured (an upload to an index of another version rebuilds it whole); the next bump: 发布机构 lines, policy measures kind, HTML issuer cells, relative years in text_years
+PIPELINE_VERSION = "2026.11.24-16"  # 发布机构 lines are page records; policy measures are a kind; issuer fields inside HTML cells; a document covers the years its 去年/今年/明年 name (before: joint issuer lines, reporters with a middle dot)
 
 if TYPE_CHECKING:
     from .index_folder import index_lock
