@@ -107,16 +107,22 @@ def _cn_numerals_to_arabic(text: str) -> str:
 YEAR_WORD = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*年度?")
 
 
+
+@functools.lru_cache(maxsize=None)
+def _data(name: str) -> dict:
+    """A data file of rag/data/ (figure kinds, flow words, relative years), read once."""
+    return json.loads((resources.files("rag") / "data" / name).read_text(encoding="utf-8"))
+
 @functools.lru_cache(maxsize=1)
 def _figure_kinds() -> tuple[tuple[str, re.Pattern, re.Pattern], ...]:
-    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    data = _data("figure_kinds.json")
     return tuple((k["kind"], re.compile("|".join(k["asked"]), re.I), re.compile("|".join(k["written"]), re.I))
                  for k in data["kinds"])
 
 
 @functools.lru_cache(maxsize=1)
 def _negated() -> re.Pattern:
-    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    data = _data("figure_kinds.json")
     return re.compile("|".join(data["negated"]), re.I)
 
 
@@ -127,7 +133,7 @@ def without_negated(question: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _bare_figure() -> re.Pattern:
-    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    data = _data("figure_kinds.json")
     alt = lambda words: "|".join(sorted(map(re.escape, words), key=len, reverse=True))  # noqa: E731
     return re.compile(r"^\s*[（(]?\s*(?:%s)?\s*(?:(?:%s)?\s*(?:19|20)\d{2}\s*年[底末初]?度?)?\s*(?:%s)?\s*(?:%s)?\s*[\d.,，\s]+\s*"
                       r"(?:%%|％|个百分点|[万亿千百]*(?:家|个|元|人|项|件|所|名|座|人年)|[万亿千百]+)?\s*[）)]?\s*$"
@@ -141,7 +147,7 @@ def is_bare_figure(text: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _count_units() -> tuple[str, ...]:
-    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    data = _data("figure_kinds.json")
     return tuple(sorted(data["count_units"], key=len, reverse=True))
 
 
@@ -170,14 +176,14 @@ def asked_figure_kind(question: str) -> str | None:
 @functools.lru_cache(maxsize=1)
 def quantity_suffixes() -> tuple[str, ...]:
     """Endings that make an indicator's name a quantity ("额", "率", "强度"; rag/data/figure_kinds.json)."""
-    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    data = _data("figure_kinds.json")
     return tuple(data["quantity_suffixes"])
 
 
 @functools.lru_cache(maxsize=1)
 def cap_words() -> re.Pattern:
     """Words setting a cap on a support measure ("最高", "不超过"; rag/data/figure_kinds.json)."""
-    data = json.loads((resources.files("rag") / "data" / "figure_kinds.json").read_text(encoding="utf-8"))
+    data = _data("figure_kinds.json")
     return re.compile("|".join(map(re.escape, data["cap_words"])))
 
 
@@ -191,13 +197,13 @@ def has_figure_of_kind(text: str, kind: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _flow_words() -> tuple[re.Pattern, re.Pattern]:
-    data = json.loads((resources.files("rag") / "data" / "flow_words.json").read_text(encoding="utf-8"))
+    data = _data("flow_words.json")
     return re.compile("|".join(data["asked"]), re.I), re.compile("|".join(data["written"]))
 
 
 @functools.lru_cache(maxsize=1)
 def _new_words() -> re.Pattern:
-    data = json.loads((resources.files("rag") / "data" / "flow_words.json").read_text(encoding="utf-8"))
+    data = _data("flow_words.json")
     return re.compile("|".join(data["asked_new"]), re.I)
 
 
@@ -208,7 +214,7 @@ def asks_for_new(question: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _stock_words() -> re.Pattern:
-    data = json.loads((resources.files("rag") / "data" / "flow_words.json").read_text(encoding="utf-8"))
+    data = _data("flow_words.json")
     return re.compile("|".join(data["stock_written"]))
 
 
@@ -219,7 +225,7 @@ def is_stock(text: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _application_words() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
-    data = json.loads((resources.files("rag") / "data" / "flow_words.json").read_text(encoding="utf-8"))
+    data = _data("flow_words.json")
     return tuple(re.compile("|".join(data[k]), re.I)
                  for k in ("applications_asked", "applications_written", "results_asked"))
 
@@ -238,7 +244,7 @@ def counts_applications(text: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _target_words() -> re.Pattern:
-    data = json.loads((resources.files("rag") / "data" / "flow_words.json").read_text(encoding="utf-8"))
+    data = _data("flow_words.json")
     return re.compile("|".join(data["target_asked"]), re.I)
 
 
@@ -260,7 +266,7 @@ def is_flow(text: str) -> bool:
 @functools.lru_cache(maxsize=1)
 def relative_year_words() -> dict[str, dict[str, int]]:
     """Words naming a year relative to a document's date, by language: {"zh": {"去年": -1, …}, "en": {…}}."""
-    data = json.loads((resources.files("rag") / "data" / "relative_years.json").read_text(encoding="utf-8"))
+    data = _data("relative_years.json")
     return {"zh": data["zh"], "en": data["en"]}
 
 
