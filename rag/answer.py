@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .chunking import Clause
-from .numbers import (asks_about_applications, asks_for_new, cap_words, counts_applications, has_figure_in, has_figure_of_kind,
-                      is_bare_figure, is_flow, is_stock)
+from .numbers import (asks_about_applications, asks_for_new, cap_words, counts_applications, has_figure_in,
+                      has_figure_of_kind, is_bare_figure, is_flow, is_stock)
 from .places import gazetteer, to_simplified, townships_named, zone_asked, zones_named
 from .query import Query
 from .vocabulary import load_measures
