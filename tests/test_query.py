@@ -420,3 +420,9 @@ def test_each_place_of_a_comparison_takes_its_own_years_and_each_year_means_all(
     assert sorted(y for _, y, _ in q.scopes) == [(), (2015,), (2025,)]
     q = analyse_query("鹰潭和绍兴2025年技术合同成交额目标分别是多少？", catalog, tk)
     assert [y for _, y, _ in q.scopes] == [(2025,), (2025,)]  # a place with none shares the next one's
+
+
+def test_universities_institutes_and_part_time_reach_the_plans_words(tools):
+    tk, catalog = tools
+    q = analyse_query("How many university and institute experts will Shaoxing send to companies part-time?", catalog, tk)
+    assert any("高校院所" in g for g in q.term_groups) and ("兼职",) in q.term_groups
