@@ -36,7 +36,7 @@ def year_consistent(index: Store, scored: list[ScoredClause], years: tuple[int, 
         c = s.clause
         doc = index.document(c.doc_id)
         if not asked:
-            dated = doc.metadata.published or doc.metadata.issue_date or doc.metadata.printed
+            dated = doc.metadata.dated
             if not dated:
                 out.append(s)
                 continue
@@ -82,8 +82,7 @@ def targets_before_bases(index: Store, scored: list[ScoredClause], question: str
     for s in scored:
         doc = index.document(s.clause.doc_id)
         meta = doc.metadata
-        dated = meta.issue_date or meta.published or meta.printed
-        plan_year = int(dated[:4]) if dated else (min(meta.years) if meta.years else None)
+        plan_year = int(meta.dated[:4]) if meta.dated else (min(meta.years) if meta.years else None)
         named, _ = _years_about(index, doc, s.clause)
         if plan_year and named and max(named) < plan_year:
             past.add(id(s))
@@ -114,7 +113,7 @@ def _relative_year(text: str, meta, last: bool = False) -> int | None:
     """The year "去年/今年/明年" in `text` means, counted from the date the document was published or signed
     ("去年全市财政科技支出达到18.7亿元" in a page published in 2024 is about 2023; "较上年" is a comparison base).
     With `last`, the last such word of `text` (the paragraph before a clause: "会议指出，去年全市…。全市…达到1.41%")."""
-    dated = meta.published or meta.issue_date or meta.printed
+    dated = meta.dated
     offset = relative_year_offset(unicodedata.normalize("NFKC", text), last=last)
     if not dated or offset is None:
         return None

@@ -64,6 +64,11 @@ class DocumentMetadata:
     # field -> (start, end) of the text it was read from, so a metadata answer can be cited verbatim
     evidence: dict[str, tuple[int, int]] = field(default_factory=dict)
 
+    @property
+    def dated(self) -> str | None:
+        """The date 去年/今年 count from: the page's publication, else the signature, else the colophon's."""
+        return self.published or self.issue_date or self.printed
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["years"] = list(self.years)

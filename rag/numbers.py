@@ -107,11 +107,17 @@ def _cn_numerals_to_arabic(text: str) -> str:
 YEAR_WORD = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*年度?")
 
 
-
 @functools.lru_cache(maxsize=None)
 def _data(name: str) -> dict:
     """A data file of rag/data/ (figure kinds, flow words, relative years), read once."""
     return json.loads((resources.files("rag") / "data" / name).read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=None)
+def _flow_pattern(key: str) -> re.Pattern:
+    """One list of rag/data/flow_words.json as an alternation (case-insensitive for English words)."""
+    return re.compile("|".join(_data("flow_words.json")[key]), re.I)
+
 
 @functools.lru_cache(maxsize=1)
 def _figure_kinds() -> tuple[tuple[str, re.Pattern, re.Pattern], ...]:
@@ -195,72 +201,41 @@ def has_figure_of_kind(text: str, kind: str) -> bool:
     return bool(written.search(YEAR_WORD.sub(" ", text)))
 
 
-@functools.lru_cache(maxsize=1)
-def _flow_words() -> tuple[re.Pattern, re.Pattern]:
-    data = _data("flow_words.json")
-    return re.compile("|".join(data["asked"]), re.I), re.compile("|".join(data["written"]))
-
-
-@functools.lru_cache(maxsize=1)
-def _new_words() -> re.Pattern:
-    data = _data("flow_words.json")
-    return re.compile("|".join(data["asked_new"]), re.I)
-
-
 def asks_for_new(question: str) -> bool:
     """Whether a question asks only what is new ("新认定多少家", "newly certify"), never the total."""
-    return bool(_new_words().search(without_negated(question.lower())))
-
-
-@functools.lru_cache(maxsize=1)
-def _stock_words() -> re.Pattern:
-    data = _data("flow_words.json")
-    return re.compile("|".join(data["stock_written"]))
+    return bool(_flow_pattern("asked_new").search(without_negated(question.lower())))
 
 
 def is_stock(text: str) -> bool:
     """Whether a clause's figure is a stock outright ("有效期内高新技术企业总数2 864家"), not what was added."""
-    return not is_flow(text) and bool(_stock_words().search(text))
-
-
-@functools.lru_cache(maxsize=1)
-def _application_words() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
-    data = _data("flow_words.json")
-    return tuple(re.compile("|".join(data[k]), re.I)
-                 for k in ("applications_asked", "applications_written", "results_asked"))
+    return not is_flow(text) and bool(_flow_pattern("stock_written").search(text))
 
 
 def asks_about_applications(question: str) -> tuple[bool, bool]:
     """(asks about applications, asks for results) of a question ("申报了多少家" / "新认定多少家", "certified")."""
-    asked, _, results = _application_words()
     lowered = without_negated(question.lower())
-    return bool(asked.search(lowered)), bool(results.search(lowered))
+    return (bool(_flow_pattern("applications_asked").search(lowered)),
+            bool(_flow_pattern("results_asked").search(lowered)))
 
 
 def counts_applications(text: str) -> bool:
     """Whether a clause's figure counts applications ("高新技术企业认定申报620家")."""
-    return bool(_application_words()[1].search(text))
-
-
-@functools.lru_cache(maxsize=1)
-def _target_words() -> re.Pattern:
-    data = _data("flow_words.json")
-    return re.compile("|".join(data["target_asked"]), re.I)
+    return bool(_flow_pattern("applications_written").search(text))
 
 
 def asks_for_target(question: str) -> bool:
     """Whether a question asks for a plan's target ("目标是多少", "what is the goal"), not a result."""
-    return bool(_target_words().search(question.lower()))
+    return bool(_flow_pattern("target_asked").search(question.lower()))
 
 
 def asks_for_flow(question: str) -> bool:
     """Whether a question asks what is added in a period ("新增多少家", "how many new") rather than a total."""
-    return bool(_flow_words()[0].search(question.lower()))
+    return bool(_flow_pattern("asked").search(question.lower()))
 
 
 def is_flow(text: str) -> bool:
     """Whether a clause states what is added in a period ("新增孵化器4家") rather than a total ("达到41家")."""
-    return bool(_flow_words()[1].search(text))
+    return bool(_flow_pattern("written").search(text))
 
 
 @functools.lru_cache(maxsize=1)

@@ -118,12 +118,17 @@ def zone_asked(zone: str, question: str) -> bool:
     if zone in question or short in question:
         return True
     kinds = set()
-    for kind in sorted(_rules()["zone_suffixes"], key=len, reverse=True):
+    for kind in _zone_kinds():
         if kind in question:
             kinds.add(kind)
             question = question.replace(kind, " ")
-    own = next((k for k in sorted(_rules()["zone_suffixes"], key=len, reverse=True) if short.endswith(k)), None)
-    return own in kinds
+    return next((k for k in _zone_kinds() if short.endswith(k)), None) in kinds
+
+
+@functools.lru_cache(maxsize=1)
+def _zone_kinds() -> tuple[str, ...]:
+    """Zone kinds (新区, 高新区, 科技城 …), longest first: 高新区 is read before the 新区 inside it."""
+    return tuple(sorted(_rules()["zone_suffixes"], key=len, reverse=True))
 
 
 def scope_words() -> dict[str, list[str]]:

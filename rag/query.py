@@ -345,18 +345,17 @@ def _city_scopes(text: str, first_mention: dict[str, int], years: tuple[int, ...
         ys = tuple(dict.fromkeys(y for p, y in year_pos if pos <= p < bounds[i + 1]))
         ks = tuple(dict.fromkeys(k for p, k in kind_pos if pos <= p < bounds[i + 1]))
         own.append([city, ys, ks])
+    # "…and Xiangyang (each year)": every year of its plans, not another city's years
+    every = {i for i, (_, ys, _) in enumerate(own) if not ys and EVERY_YEAR.search(text[order[i][1]:bounds[i + 1]])}
     for i, scope in enumerate(own):
-        segment = text[order[i][1]:bounds[i + 1]]
-        if not scope[1] and EVERY_YEAR.search(segment):  # "…and Xiangyang (each year)": every year of its plans
-            scope[1] = ("every",)
-        if not scope[1] and not scope[2]:  # inherit from the next city that has its own
+        if not scope[1] and not scope[2] and i not in every:  # inherit from the next city that has its own
             nxt = next((o for o in own[i + 1:] if o[1] or o[2]), None)
             if nxt:
                 scope[1], scope[2] = nxt[1], nxt[2]
-    return tuple((c, () if ys == ("every",) else
+    return tuple((c, () if i in every else
                   tuple(dict.fromkeys(shared_years + ys)) or years if not (ys or ks) else
                   tuple(dict.fromkeys(shared_years + ys)), tuple(dict.fromkeys(shared_kinds + ks)))
-                 for c, ys, ks in own)
+                 for i, (c, ys, ks) in enumerate(own))
 
 
 

@@ -113,8 +113,7 @@ def _section_names_year(index: Store, chunk: Chunk, query: Query) -> bool:
     years = set(query.years)
     if not years and query.relative_year is not None:
         meta = index.catalog[chunk.doc_id].metadata
-        dated = meta.published or meta.issue_date or meta.printed
-        years = {int(dated[:4]) + query.relative_year} if dated else set()
+        years = {int(meta.dated[:4]) + query.relative_year} if meta.dated else set()
     return bool(years) and any(int(y) in years for y in SECTION_YEAR.findall(chunk.section))
 
 

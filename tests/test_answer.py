@@ -65,15 +65,14 @@ def test_a_bulleted_list_is_about_the_year_of_its_short_heading():
 
 
 def test_last_year_and_this_year_count_from_the_documents_date():
-    from types import SimpleNamespace
-
     from rag.clause_years import _relative_year
+    from rag.documents import DocumentMetadata
 
-    page = SimpleNamespace(published="2024-02-21", issue_date=None, printed=None)
+    page = DocumentMetadata(title="page", published="2024-02-21")
     assert _relative_year("據了解，去年全市財政科技支出達到18.7億元", page) == 2023
     assert _relative_year("今年将设立总规模20亿元的母基金", page) == 2024
     assert _relative_year("较上年提高0.18个百分点", page) is None  # a comparison base, not the year meant
-    assert _relative_year("去年全市…", SimpleNamespace(published=None, issue_date=None, printed=None)) is None
+    assert _relative_year("去年全市…", DocumentMetadata(title="undated")) is None
     # the paragraph before a clause: its last relative word ("會議指出，去年全市…。全市全社會研發投入強度達到1.41%")
     assert _relative_year("會議指出，去年全市上下深入實施創新驅動發展戰略，成效明顯。", page, last=True) == 2023
     assert _relative_year("去年…；今年全市将", page, last=True) == 2024

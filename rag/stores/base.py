@@ -66,10 +66,8 @@ class DocumentRecord:
 
 def record_of(doc: PlanDocument, chunks: int) -> DocumentRecord:
     # ...and the years its 去年/今年/明年 name: a question about 2023 may be answered by a 2024 report's 去年.
-    m = doc.metadata
     return DocumentRecord(doc.doc_id, doc.source, doc.sha256, doc.sidecar_sha256, doc.metadata, len(doc.text), chunks,
-                          text_years(doc.text) | relative_years_written(doc.text, m.published or m.issue_date
-                                                                        or m.printed))
+                          text_years(doc.text) | relative_years_written(doc.text, doc.metadata.dated))
 
 
 # A chunk's clauses (document order) and their vectors, one float32 row per clause.
