@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from .chunking import Clause
-from .numbers import (asks_about_applications, asks_for_new, cap_words, counts_applications, has_figure_in,
+from .numbers import (asks_about_applications, asks_for_new, counts_applications, has_figure_in,
                       has_figure_of_kind, is_bare_figure, is_flow, is_stock)
 from .places import gazetteer, to_simplified, townships_named, zone_asked, zones_named
 from .query import Query
@@ -35,8 +35,8 @@ from .vocabulary import load_measures
 from .retrieval import ScoredChunk
 from .stores.base import Store
 
-__all__ = ["ScoredClause", "metadata_clause", "score_clauses", "select_clauses", "span_clause", "term_weights",
-           "widen_to_sentence", "with_its_cap"]
+__all__ = ["ScoredClause", "covered_groups", "has_figure", "metadata_clause", "score_clauses", "select_clauses", "span_clause",
+           "term_weights"]
 
 # Dense similarity of e5-small between an unrelated and a matching clause spans roughly 0.78..0.90
 # (used as support only for a question with no key terms at all).
@@ -114,7 +114,8 @@ def _names_other_part(text: str, place_code: str | None, question: str) -> bool:
     return any(p[:2] not in question for p in parts) or any(not zone_asked(z, question) for z in zones)
 
 
-def _covered(groups, text: str) -> frozenset[int]:
+def covered_groups(groups, text: str) -> frozenset[int]:
+    """The indexes of the term groups one of whose forms `text` (lowercased) holds."""
     return frozenset(i for i, g in enumerate(groups) if any(t.lower() in text for t in g))
 
 
@@ -196,7 +197,7 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                 para_end = doc.text.find("\n", clause.end)
                 sent_end = max(sent_end, para_end if para_end >= 0 else len(doc.text))
             context = simplify(doc.text[clause.sentence_start:sent_end] + " " + header).lower()
-            own = _covered(query.term_groups, text)
+            own = covered_groups(query.term_groups, text)
             if clause.start > clause.sentence_start:
                 # "上半年，全区认定登记技术合同2 316项，技术合同成交额203.6亿元": a short opening phrase with no figure
                 # (a time, a scope) governs every clause of its sentence (at half strength in lexical_own: the
@@ -204,7 +205,7 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                 opening = doc.text[clause.sentence_start:clause.start].lstrip()
                 cut = min((opening.find(c) for c in "，,：:" if c in opening), default=-1)
                 if 0 < cut <= SENTENCE_OPENING_MAX and not has_figure(opening[:cut]):
-                    own = own | _covered(query.term_groups, simplify(opening[:cut]).lower())
+                    own = own | covered_groups(query.term_groups, simplify(opening[:cut]).lower())
             flow_text = text  # what the figure itself says: "净增112家，总数达到836家" is a total
             if clause.start > clause.sentence_start and is_bare_figure(simplify(clause.text)):
                 # "高新技术企业达到900家，2023年底为486家", "技术合同成交额达到312.5亿元，较2022年增长21.6%": a bare
@@ -213,7 +214,7 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                 lead = clause.sentence_start + max(head.rfind(c) for c in "，,；;") + 1
                 # start at the first clause after the lead (not at markup such as "** " before it)
                 lead = min([other.start for other in clauses if lead <= other.start < clause.start], default=lead)
-                before_own = _covered(query.term_groups, simplify(doc.text[lead:clause.start]).lower())
+                before_own = covered_groups(query.term_groups, simplify(doc.text[lead:clause.start]).lower())
                 own = own | before_own
                 if before_own:
                     # ...and is as close to the question as that clause is (its own vector holds only a figure)
@@ -222,7 +223,7 @@ def score_clauses(index: Store, query: Query, query_vector: np.ndarray, chunks: 
                     clause = Clause(clause.clause_id + "<", clause.chunk_id, clause.doc_id, lead, clause.end,
                                     doc.text[lead:clause.end], clause.sentence_start, clause.sentence_end)
                     text = simplify(clause.text).lower()
-            ctx = _covered(query.term_groups, context)
+            ctx = covered_groups(query.term_groups, context)
             strength = _strengths(query.term_groups, text, own)
             lexical_own = sum(weights[i] * strength[i] for i in own) / total if total else 0.0
             lexical_ctx = sum(weights[i] for i in ctx) / total if total else 0.0
@@ -303,12 +304,6 @@ def metadata_clause(index: Store, doc_id: str, field: str) -> ScoredClause | Non
     return ScoredClause(clause, 1.0, 1.0, frozenset(), 0, 1.0, 1.0, False)
 
 
-# A measure's condition: "对首次认定的高新技术企业", "对绩效评价为优秀的新型研发机构".
-CONDITION = re.compile(r"^\s*对[^，,；;。]{2,40}的(?:[\u4e00-\u9fff]{1,8})?\s*$")
-# The clause right after another in its sentence.
-NEXT_CLAUSE = re.compile(r"[，,、]\s*([^，,；;。！？\n]{2,40})")
-
-
 def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure: bool = False,
                    prefers_figure: bool = False, figure_kind: str | None = None) -> list[ScoredClause]:
     """The best clause, plus up to two more from the same document that cover key terms it does not.
@@ -348,54 +343,3 @@ def select_clauses(scored: list[ScoredClause], min_support: float, wants_figure:
             chosen.append(s)
             covered |= new
     return chosen
-
-
-def with_its_cap(index: Store, chosen: ScoredClause) -> ScoredClause:
-    """A support measure's clause with the cap that follows it in its sentence ("按实际交易额的3%给予补贴" +
-    "，单个企业每年最高50万元"): a subsidy quoted without its cap says more than the plan does. A measure's
-    condition ("对绩效评价为优秀的新型研发机构") is quoted with the measure it sets ("，每家每年给予最高1000万元…")."""
-    c = chosen.clause
-    text = index.document(c.doc_id).text
-    simplify = index.tokenizer.simplify
-    end = c.end
-    if not chosen.has_figure and CONDITION.match(simplify(c.text)):
-        m = NEXT_CLAUSE.match(text, end, c.sentence_end)
-        if not m or not has_figure(m.group(1)):
-            return chosen
-        end = m.end(1)
-    elif not chosen.has_figure:
-        return chosen
-    m = NEXT_CLAUSE.match(text, end, c.sentence_end)
-    if m and cap_words().search(simplify(m.group(1))) and has_figure(m.group(1)):
-        end = m.end(1)
-    if end == c.end:
-        return chosen
-    wide = Clause(c.clause_id + ">", c.chunk_id, c.doc_id, c.start, end, text[c.start:end],
-                  c.sentence_start, c.sentence_end)
-    return replace(chosen, clause=wide, has_figure=True)
-
-
-def widen_to_sentence(index: Store, chosen: ScoredClause, max_chars: int = 160,
-                      query: Query | None = None) -> ScoredClause:
-    """The clause's whole sentence when it is short enough: lists ("鉴水、金柯桥、曹娥江…") and names
-    usually follow the clause that matches the question's words.
-
-    With `query`, the words the sentence itself holds count as the clause's own: in "2月20日上午，全市科技创新
-    大会在市民中心召开" the date answers a question about the 大会 the next clause names."""
-    c = chosen.clause
-    text = index.document(c.doc_id).text
-    start, end = c.sentence_start, c.sentence_end
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and (text[end - 1].isspace() or text[end - 1] in "。；;,，"):
-        end -= 1
-    if end - start > max_chars or (start, end) == (c.start, c.end):
-        return chosen
-    wide = Clause(c.clause_id + "+", c.chunk_id, c.doc_id, start, end, text[start:end], c.sentence_start,
-                  c.sentence_end)
-    widened = replace(chosen, clause=wide, has_figure=has_figure(wide.text))
-    if query is not None and query.term_groups:
-        own = chosen.own_groups | _covered(query.term_groups, index.tokenizer.simplify(wide.text).lower())
-        weights = term_weights(index, query)
-        widened = replace(widened, own_groups=frozenset(own), own=sum(weights[i] for i in own) / sum(weights))
-    return widened

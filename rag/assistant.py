@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .answer import metadata_clause, score_clauses, select_clauses, widen_to_sentence, with_its_cap
+from .answer import metadata_clause, score_clauses, select_clauses
 from .clause_years import targets_before_bases, year_consistent
 from .citations import Answer
 from .compose import compose_answer, place_label, plan_label, refusal
@@ -31,6 +31,7 @@ from .overview import corpus_answer, outline_answer
 from .planner import plan_question
 from .query import Query, analyse_query, without_title_words
 from .question_places import find_places
+from .quotes import widen_to_sentence, with_its_cap
 from .retrieval import eligible_documents, plans_compared, preferred_documents, retrieve
 from .settings import Settings
 from .library import DocumentLibrary, _build, _documents_changed, _Snapshot
