@@ -5,6 +5,7 @@
                                (with their ANN choice), every file's checksum and size
       userdict-<gen>.txt       the corpus-learnt tokenizer dictionary      bridge-<gen>.json   English -> Chinese
       tombstones-<gen>.json    removed documents, per segment, with the term counts they take out of BM25
+      doc_freq-<gen>.npy       every term's chunk count over all segments (rag/stores/doc_freq.py)
       segments/seg-NNNNNN/     the documents one write added (rag/stores/segments.py)
 
 Opening reads the manifest, the small files and each segment's records (one line per document); vectors,
@@ -34,12 +35,15 @@ from ..errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundErro
 from ..index_folder import check_file, manifest_identity, recover
 from ..tokenize import Tokenizer
 from .base import ClauseBlock, DocumentRecord, DocumentView
+from .doc_freq import DocFreq, table_of
 from .segments import SEGMENT_FILES, Segment, bm25_values, chunk_of, clause_of, document_of, term_hash
 
-__all__ = ["LocalStore", "load_index", "build_index", "FORMAT_VERSION", "SWAP_WAIT_S", "FULL_CHECK_BYTES",
+__all__ = ["LocalStore", "load_index", "build_index", "FORMAT_VERSION", "READABLE_FORMATS", "SWAP_WAIT_S", "FULL_CHECK_BYTES",
            "verify_files"]
 
-FORMAT_VERSION = 4  # 4: append-only segments, memory-mapped, BM25 from term frequencies (3: one folder, bm25s)
+FORMAT_VERSION = 5  # 5: + the document-frequency table; 4: append-only segments, memory-mapped, BM25 from term
+# frequencies (3: one folder, bm25s)
+READABLE_FORMATS = (4, 5)  # a format-4 index is read as it is (its table summed at open) and written as 5
 # How long a reader waits for a builder to finish swapping a new index in before it reports what it saw.
 SWAP_WAIT_S = 2.0
 # Files up to this size are checksummed on every load; bigger ones (a large segment's vectors and postings)
@@ -49,7 +53,7 @@ FULL_CHECK_BYTES = 16 << 20
 TIE_MARGIN = 16  # extra hits fetched per segment so that ties at the k-th place are ordered by position
 DOC_CACHE = 32  # documents (with their texts) kept after reading
 CHUNK_CACHE = 4096  # chunks kept after reading (a question reads the same few dozen several times)
-TERM_CACHE = 16384  # terms whose postings per segment are remembered (~1 kB each with 11 segments)
+TERM_CACHE = 65536  # (segment, term) postings places remembered (~150 bytes each)
 
 
 def build_index(*args, **kwargs) -> dict:
@@ -72,8 +76,9 @@ class LocalStore:
     backend = "local"
 
     def __init__(self, path: Path, manifest: dict, segments: list[Segment], tombstones: dict, tokenizer: Tokenizer,
-                 bridge: TermBridge):
+                 bridge: TermBridge, doc_freq: DocFreq):
         self.path = path
+        self.doc_freqs = doc_freq  # every segment's chunks per term (rag/stores/doc_freq.py)
         self.manifest = manifest
         self.tokenizer = tokenizer
         self.bridge = bridge
@@ -111,7 +116,7 @@ class LocalStore:
         self._docs: OrderedDict[str, PlanDocument] = OrderedDict()
         self._chunks: OrderedDict[str, Chunk] = OrderedDict()
         self._cache_lock = threading.Lock()  # questions on several threads share one snapshot
-        self._ranges: dict[int, tuple[tuple[int, int] | None, ...]] = {}  # term hash -> postings per segment
+        self._ranges: dict[tuple[int, int], tuple[int, int] | None] = {}  # (segment, term hash) -> its postings
         self.documents = DocumentView(self)
 
     @property
@@ -254,20 +259,18 @@ class LocalStore:
         del keep  # the selector read it during the search
         return np.unique(idx[0][idx[0] >= 0])
 
-    def _term_ranges(self, h: int) -> tuple[tuple[int, int] | None, ...]:
-        """Per segment, the postings of the term with hash h (None where it is absent). Remembered: a snapshot
-        never changes, and a question looks each term up for its df, then for its postings, in every segment."""
-        got = self._ranges.get(h)
-        if got is None:
-            got = tuple(seg.term_range(h) for seg in self.segments)
+    def _term_range(self, si: int, h: int) -> tuple[int, int] | None:
+        """The postings of the term with hash h in segment si (None where it is absent). Remembered: a snapshot
+        never changes, and questions share most of their words."""
+        key = (si, h)
+        if key not in self._ranges:
             if len(self._ranges) >= TERM_CACHE:
                 self._ranges.clear()
-            self._ranges[h] = got
-        return got
+            self._ranges[key] = self.segments[si].term_range(h)
+        return self._ranges[key]
 
     def _df(self, h: int) -> int:
-        n = sum(r[1] - r[0] for r in self._term_ranges(h) if r is not None)
-        return n - self._dead_df.get(h, 0)
+        return self.doc_freqs.get(h) - self._dead_df.get(h, 0)
 
     def lexical_search(self, tokens: Sequence[str], k: int, doc_ids: Collection[str] | None = None
                        ) -> list[tuple[str, float]]:
@@ -282,14 +285,13 @@ class LocalStore:
         hits: list[tuple[float, int, int]] = []
         for si, (seg, ranges) in enumerate(zip(self.segments, self._allowed_ranges(doc_ids))):
             if ranges is not None and not ranges:
-                continue
+                continue  # none of the allowed documents is here: its postings are never read
             scores = None
             for h, idf32 in terms:
-                r = self._term_ranges(h)[si]
+                r = self._term_range(si, h)
                 if r is None:
                     continue
-                prow = np.asarray(seg.post_rows[r[0]:r[1]])
-                ptf = np.asarray(seg.post_tf[r[0]:r[1]])
+                prow, ptf = seg.post_rows[r[0]:r[1]], seg.post_tf[r[0]:r[1]]
                 if ranges is not None:  # only the allowed chunks' postings (rows ascend within a term)
                     cuts = np.searchsorted(prow, np.asarray(ranges, dtype=np.int64).ravel())
                     keep = np.concatenate([np.arange(a, b) for a, b in cuts.reshape(-1, 2) if b > a] or
@@ -351,13 +353,15 @@ def read_manifest(index_dir: Path) -> dict:
     return manifest
 
 
-_GLOBAL_FILE = re.compile(r"(?:userdict-\d+\.txt|bridge-\d+\.json|tombstones-\d+\.json)")
+_GLOBAL_FILE = re.compile(r"(?:userdict-\d+\.txt|bridge-\d+\.json|tombstones-\d+\.json|doc_freq-\d+\.npy)")
+GLOBAL_KEYS = ("userdict", "bridge", "tombstones", "doc_freq")  # manifest keys naming the files above
+# (doc_freq is optional: indexes written before it get the table at their next write)
 _SEGMENT_NAME = re.compile(r"seg-\d{6}")
 
 
 def expected_files(manifest: dict) -> set[str]:
     """The files a manifest's index consists of (paths relative to the folder), from its own fields."""
-    names = {manifest["userdict"], manifest["bridge"], manifest["tombstones"]}
+    names = {manifest[k] for k in GLOBAL_KEYS if k in manifest}
     for entry in manifest["segments"]:
         leaves = [f for f in SEGMENT_FILES if f != "ann.faiss" or entry["ann"]["type"] != "flat"]
         names |= {f"segments/{entry['name']}/{leaf}" for leaf in leaves}
@@ -374,7 +378,8 @@ def verify_files(index_dir: Path, manifest: dict, rebuild: str) -> None:
     try:
         segments = manifest["segments"]
         if not all(_SEGMENT_NAME.fullmatch(str(e["name"])) for e in segments) \
-                or not all(_GLOBAL_FILE.fullmatch(str(manifest[k])) for k in ("userdict", "bridge", "tombstones")):
+                or not all(_GLOBAL_FILE.fullmatch(str(manifest[k])) for k in GLOBAL_KEYS
+                           if k != "doc_freq" or k in manifest):
             raise KeyError("name")
         expected = expected_files(manifest)
     except (KeyError, TypeError) as exc:
@@ -394,7 +399,7 @@ def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> Local
     manifest = read_manifest(index_dir)
     version = manifest["format_version"]
     built_with = EmbedderInfo(**manifest["embedder"])
-    if version != FORMAT_VERSION:
+    if version not in READABLE_FORMATS:
         raise IndexVersionError(f"index at {index_dir} has format version {version}, this policy-rag reads "
                                 f"{FORMAT_VERSION}; {rebuild}")
     if expected_embedder is not None and built_with != expected_embedder:
@@ -412,7 +417,9 @@ def _load_once(index_dir: Path, expected_embedder: EmbedderInfo | None) -> Local
         tombstones = json.loads((index_dir / manifest["tombstones"]).read_text(encoding="utf-8"))
         tokenizer = Tokenizer.from_file(index_dir / manifest["userdict"])
         bridge = TermBridge.from_json(json.loads((index_dir / manifest["bridge"]).read_text(encoding="utf-8")))
-        return LocalStore(index_dir, manifest, segments, tombstones, tokenizer, bridge)
+        doc_freq = DocFreq.open(index_dir / manifest["doc_freq"]) if "doc_freq" in manifest else \
+            DocFreq(table_of(seg.folder for seg in segments))
+        return LocalStore(index_dir, manifest, segments, tombstones, tokenizer, bridge, doc_freq)
     except IndexCorruptError:
         raise
     except Exception as exc:  # any unreadable piece means the same thing to the user

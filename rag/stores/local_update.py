@@ -30,7 +30,8 @@ from ..errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundErro
 from ..index_folder import check_file, clear_debris, index_lock, write_error
 from ..store import PIPELINE_VERSION
 from ..tokenize import Tokenizer
-from .local import _GLOBAL_FILE, LocalStore, _load_once, load_index
+from .doc_freq import adjusted, save_table, segment_doc_freq
+from .local import _GLOBAL_FILE, FORMAT_VERSION, GLOBAL_KEYS, LocalStore, _load_once, load_index
 from .local_write import (COMPACT_DEAD_SHARE, MAX_SEGMENTS, _add_segment_files, _chunk, _global_files, _now,
                           _segment_vectors, _tokens, _write_jsonl, build_index, learn_terms)
 from .segment_write import merge_segments, write_segment
@@ -150,6 +151,8 @@ def _write_locked(index_dir: Path, current: LocalStore, embedder, add, remove, i
         t["clauses"] += int(seg.chunk_clauses[hi]) - int(seg.chunk_clauses[lo])
         t["tokens"] += tokens
     tokenizer, bridge, embedding = current.tokenizer, current.bridge, None
+    added_segments: list[Path] = []  # segment folders this write adds and drops: the df table follows them
+    dropped_segments: list[Path] = []
     if add:
         chunks, clauses = _chunk(add, int(manifest["chunk_size"]))
         learned = set(learn_terms(add)) - set(tokenizer.user_terms)
@@ -181,7 +184,8 @@ def _write_locked(index_dir: Path, current: LocalStore, embedder, add, remove, i
         os.replace(tmp, index_dir / "segments" / name)
         manifest["segments"].append(entry)
         _add_segment_files(manifest, index_dir / "segments" / name, entry)
-    compacted = _compact(index_dir, manifest, current, tombstones, compact_all)
+        added_segments.append(index_dir / "segments" / name)
+    compacted = _compact(index_dir, manifest, current, tombstones, compact_all, added_segments, dropped_segments)
     live = {k: sum(int(e[k]) for e in manifest["segments"]) - sum(int(t[k]) for t in tombstones.values())
             for k in ("chunks", "clauses", "tokens")}
     manifest["counts"] = {"documents": sum(int(e["documents"]) for e in manifest["segments"])
@@ -193,6 +197,11 @@ def _write_locked(index_dir: Path, current: LocalStore, embedder, add, remove, i
     if bridge is not current.bridge:
         _replace_global(index_dir, manifest, "bridge", f"bridge-{gen}.json", lambda p: p.write_text(
             json.dumps(bridge.to_json(), ensure_ascii=False), encoding="utf-8"))
+    if added_segments or dropped_segments or "doc_freq" not in manifest:
+        table = adjusted(current.doc_freqs.table, plus=map(segment_doc_freq, added_segments),
+                         minus=map(segment_doc_freq, dropped_segments))
+        _replace_global(index_dir, manifest, "doc_freq", f"doc_freq-{gen}.npy", lambda p: save_table(p, table))
+        manifest["format_version"] = FORMAT_VERSION  # a format-4 index has its table now
     if tombstones != current.tombstones:
         _replace_global(index_dir, manifest, "tombstones", f"tombstones-{gen}.json", lambda p: p.write_text(
             json.dumps(tombstones, ensure_ascii=False), encoding="utf-8"))
@@ -210,7 +219,7 @@ def _write_locked(index_dir: Path, current: LocalStore, embedder, add, remove, i
 
 
 def _replace_global(index_dir: Path, manifest: dict, key: str, name: str, write) -> None:
-    old = manifest[key]
+    old = manifest.get(key)
     write(index_dir / name)
     for table in ("files", "sizes"):
         manifest[table].pop(old, None)
@@ -220,9 +229,11 @@ def _replace_global(index_dir: Path, manifest: dict, key: str, name: str, write)
     manifest[key] = name
 
 
-def _compact(index_dir: Path, manifest: dict, current: LocalStore, tombstones: dict, compact_all: bool) -> bool:
+def _compact(index_dir: Path, manifest: dict, current: LocalStore, tombstones: dict, compact_all: bool,
+             added: list[Path], dropped: list[Path]) -> bool:
     """Rewrite what pays (see the module docstring), each run of segments merged into one in its place, so
-    documents keep their order. True when anything was rewritten."""
+    documents keep their order; the folders merged go to `dropped`, the merged ones to `added`. True when
+    anything was rewritten."""
     entries = manifest["segments"]
     runs = [(i, i + 1) for i, e in enumerate(entries)
             if tombstones.get(e["name"], {}).get("chunks", 0) > COMPACT_DEAD_SHARE * max(1, int(e["chunks"]))]
@@ -234,7 +245,10 @@ def _compact(index_dir: Path, manifest: dict, current: LocalStore, tombstones: d
     if compact_all:
         runs = [(0, len(entries))]
     for start, end in reversed(runs):
-        entries[start:end] = _merged(index_dir, manifest, current, tombstones, entries[start:end])
+        run = entries[start:end]
+        entries[start:end] = merged = _merged(index_dir, manifest, current, tombstones, run)
+        dropped.extend(index_dir / "segments" / e["name"] for e in run)
+        added.extend(index_dir / "segments" / e["name"] for e in merged)
     return bool(runs)
 
 
@@ -273,7 +287,7 @@ def _merged(index_dir: Path, manifest: dict, current: LocalStore, tombstones: di
 def _delete_unnamed(index_dir: Path, manifest: dict) -> None:
     """Delete what a manifest does not name: a crashed write's segment or files, a compaction's old segments.
     Only under the lock, so no write is in progress; readers hold what they use open (memory-mapped)."""
-    names = {manifest.get(k) for k in ("userdict", "bridge", "tombstones")}
+    names = {manifest.get(k) for k in GLOBAL_KEYS}
     for path in index_dir.iterdir():
         if (path.is_file() and _GLOBAL_FILE.fullmatch(path.name) and path.name not in names) \
                 or path.name == "manifest.json.tmp":

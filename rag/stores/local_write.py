@@ -41,7 +41,8 @@ from ..errors import IndexCorruptError, IndexNotFoundError, IndexWriteError
 from ..index_folder import check_file, clear_debris, file_sha, index_lock, swap_in, write_error
 from ..store import PIPELINE_VERSION
 from ..tokenize import Tokenizer, learn_indicator_terms
-from .local import FORMAT_VERSION, read_manifest
+from .doc_freq import save_table, table_of
+from .local import FORMAT_VERSION, READABLE_FORMATS, read_manifest
 from .segment_write import segment_files, write_segment
 from .segments import EMPTY_TOKEN, Segment
 from .write_embedding import WriteEmbedding
@@ -124,7 +125,7 @@ def previous_vectors(index_dir: Path, info: EmbedderInfo, doc_ids: Collection[st
                     return {}
                 cache.update(zip(shas, vecs))
             return cache
-        if manifest.get("format_version") != FORMAT_VERSION:
+        if manifest.get("format_version") not in READABLE_FORMATS:
             return {}
         cache = {}
         for entry in manifest["segments"]:
@@ -274,7 +275,9 @@ def _write_full(tmp: Path, documents, embedder, embedding: WriteEmbedding, token
     tokenizer.save(tmp / "userdict-1.txt")
     (tmp / "bridge-1.json").write_text(json.dumps(bridge.to_json(), ensure_ascii=False), encoding="utf-8")
     (tmp / "tombstones-1.json").write_text("{}", encoding="utf-8")
-    more_files, more_sizes = _global_files(tmp, ["userdict-1.txt", "bridge-1.json", "tombstones-1.json"])
+    save_table(tmp / "doc_freq-1.npy", table_of(tmp / "segments" / e["name"] for e in entries))
+    more_files, more_sizes = _global_files(tmp, ["userdict-1.txt", "bridge-1.json", "tombstones-1.json",
+                                                 "doc_freq-1.npy"])
     manifest = {
         "format_version": FORMAT_VERSION, "pipeline_version": PIPELINE_VERSION, "created_at": _now(),
         "updated_at": _now(), "generation": 1, "embedder": info.to_dict(), "chunk_size": chunk_size,
@@ -282,6 +285,7 @@ def _write_full(tmp: Path, documents, embedder, embedding: WriteEmbedding, token
         "lexical": {"method": "lucene", "k1": 1.5, "b": 0.75, "chunks": n["chunks"], "tokens": n["tokens"]},
         "vectors": {"chunks": "float32", "clauses": CLAUSE_DTYPE},
         "userdict": "userdict-1.txt", "bridge": "bridge-1.json", "tombstones": "tombstones-1.json",
+        "doc_freq": "doc_freq-1.npy",
         "segments": entries, "next_segment": len(entries) + 1,
         # files of documents_dir that were not indexed (skipped by the loader) -> sha256 of their bytes
         "ignored": dict(sorted((ignored or {}).items())),
