@@ -141,7 +141,7 @@ class DocumentLibrary:
         """Write only these documents' changes into the index and swap the new snapshot in; when this fails
         (disk full, the upload's time limit), the index stays as it was."""
         store, _ = update_store(self._snapshot.index, self.embedder, add=add, remove=remove, progress=progress,
-                                deadline=deadline)
+                                deadline=deadline, index_dir=self.settings.index_dir)
         self._snapshot = _Snapshot.of(store)
         return {"documents": len(store.catalog), "chunks": store.chunk_count(), "warnings": []}
 

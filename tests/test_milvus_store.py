@@ -205,6 +205,31 @@ def test_interrupted_add_is_rolled_back(small, embedder, tmp_path, monkeypatch):
     assert open_milvus_store(uri, index_dir).manifest["pending"] is None
 
 
+def test_an_interrupted_add_keeps_its_vectors_for_the_next_try(small, embedder, tmp_path, monkeypatch):
+    """As a build and a local add do: what an add embedded is kept beside the index folder until it commits."""
+    from rag.stores.write_embedding import embedding_cache_dir
+
+    store, uri, index_dir, _ = small
+    zhoushan = _documents(tmp_path / "documents", [ZHOUSHAN + ".txt"])
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(milvus_update, "_catalog_rows", crash)
+    with pytest.raises(KeyboardInterrupt):
+        add_documents(store, zhoushan, embedder, progress=False, index_dir=index_dir)
+    monkeypatch.undo()
+    cache = embedding_cache_dir(index_dir, "milvus")
+    assert any(cache.glob("*.npy"))
+    store, stats = add_documents(open_milvus_store(uri, index_dir), zhoushan, embedder, progress=False,
+                                 index_dir=index_dir)
+    try:
+        assert stats["added"] == 1 and stats["embedded"] == 0 and stats["resumed"] > 0
+        assert not cache.exists()  # committed: the cache is gone
+    finally:
+        remove_documents(store, [ZHOUSHAN])
+
+
 def test_embedder_mismatch_is_refused(small, tmp_path):
     store, uri, index_dir, _ = small
     other = EmbedderInfo("sentence-transformers/all-MiniLM-L6-v2", 384, True)

@@ -63,12 +63,15 @@ def build_store(documents, embedder, settings: Settings, *, progress: bool = Tru
 
 
 def update_store(store: Store, embedder, *, add=(), remove=(), progress: bool = False,
-                 deadline: float | None = None) -> tuple[Store, dict]:
-    """Add (or replace, by doc_id) and remove documents, writing only them. Returns the new snapshot and stats."""
+                 deadline: float | None = None, index_dir: Path | None = None) -> tuple[Store, dict]:
+    """Add (or replace, by doc_id) and remove documents, writing only them. Returns the new snapshot and stats.
+    `index_dir` (settings.index_dir) lets a Milvus write keep what it embeds until it commits, to resume after a
+    kill (a local index keeps it beside its own folder)."""
     if store.backend == "milvus":
         from .milvus_update import add_documents
 
-        return add_documents(store, list(add), embedder, remove=list(remove), progress=progress, deadline=deadline)
+        return add_documents(store, list(add), embedder, remove=list(remove), progress=progress, deadline=deadline,
+                             index_dir=index_dir)
     from .local_update import update_index
 
     return update_index(store, embedder, add=add, remove=remove, progress=progress, deadline=deadline)

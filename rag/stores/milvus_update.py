@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Sequence
 
 from ..bridge import build_bridge, merged_bridge
@@ -20,9 +21,10 @@ from ..tokenize import Tokenizer
 from .base import record_of
 from .milvus import MilvusStore, check_embedder, latest
 from .milvus_collections import PLACEHOLDER, MilvusIndex, quote_list
-from .milvus_write import (FLAT_MAX_CHUNKS, _catalog_rows, _embed, _now, _old_vectors, _prepare, _Progress, _stored,
-                           _write_rows, build_milvus_index, dense_index_for)
+from .milvus_write import (FLAT_MAX_CHUNKS, _catalog_rows, _now, _old_vectors, _prepare, _stored, _write_rows,
+                           build_milvus_index, dense_index_for)
 from .sparse_bm25 import term_chunk_counts
+from .write_embedding import WriteEmbedding
 
 __all__ = ["add_documents", "remove_documents", "recover", "sync_milvus_index"]
 
@@ -117,13 +119,15 @@ def remove_documents(store: MilvusStore, doc_ids: Sequence[str]) -> tuple[Milvus
 
 
 def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedder, *, remove: Sequence[str] = (),
-                  ignored: dict[str, str] | None = None, progress: bool = True,
-                  deadline: float | None = None) -> tuple[MilvusStore, dict]:
+                  ignored: dict[str, str] | None = None, progress: bool = True, deadline: float | None = None,
+                  index_dir: Path | None = None) -> tuple[MilvusStore, dict]:
     """Add (or replace, by doc_id) documents and remove `remove`, writing only their rows and their terms' df.
 
     As the local index does (rag/stores/local_update.py): a document added again unchanged is left as it is; the
     added documents' indicator terms join the tokenizer's dictionary (earlier chunks keep their tokens), and
-    their terms the index never had join the term bridge."""
+    their terms the index never had join the term bridge. With `index_dir` (the settings' index folder, whose
+    name the collections carry), what it embeds is kept beside that folder until the commit, so an add that
+    is killed or times out re-uses it the next time, as a build does (rag/stores/write_embedding.py)."""
     from .local_write import learn_terms
 
     t0 = time.perf_counter()
@@ -137,19 +141,22 @@ def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedde
     removing = list(dict.fromkeys([d for d in remove if d in current.catalog] + replaced))
     tokenizer, bridge = current.tokenizer, current.bridge
     chunks, clauses, tokens, df = [], [], [], Counter()
-    n1 = n2 = 0
+    embedding = None
     if documents:
         learned = set(learn_terms(documents)) - set(tokenizer.user_terms)
         if learned:
             tokenizer = Tokenizer(sorted(set(tokenizer.user_terms) | learned))
         cache = _old_vectors(current, replaced)
         chunks, clauses, tokens = _prepare(documents, int(current.manifest["chunk_size"]), tokenizer)
-        bar = _Progress(progress, deadline)
+        embedding = WriteEmbedding(embedder, cache, index_dir=index_dir, backend="milvus", progress=progress,
+                                   deadline=deadline)
+        chunk_texts, clause_texts = [c.indexed_text for c in chunks], [cl.text for cl in clauses]
         try:
-            chunk_vecs, chunk_keys, n1 = _embed([c.indexed_text for c in chunks], embedder, cache, bar)
-            clause_vecs, clause_keys, n2 = _embed([cl.text for cl in clauses], embedder, cache, bar)
+            embed = embedding.segment(chunk_texts + clause_texts)
+            chunk_vecs, chunk_keys = embed(chunk_texts)  # in the local index's order and batches: the same vectors
+            clause_vecs, clause_keys = embed(clause_texts)
         finally:
-            bar.close()
+            embedding.close()
         clause_vecs = _stored(clause_vecs, current.manifest)
         df = term_chunk_counts(tokens)
         fresh = [t for t in df if current.doc_freq(t) == 0]
@@ -208,14 +215,13 @@ def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedde
     manifest.update({k: f"{k}@{revision}" for k in blobs})
     manifest.update(next_seq=next_seq, next_doc_seq=int(manifest["next_doc_seq"]) + len(documents), pending=None,
                     revision=revision, updated_at=_now())
+    embedding.finished()  # every vector is in Milvus: the embedding cache goes before the commit
     index.write_manifest(manifest)  # the commit
     index.delete_texts(old_blobs)
     catalog = {**store.catalog, **{r.doc_id: r for r in records}}
-    embedded = n1 + n2
     return (MilvusStore(index, store.uri, manifest, tokenizer, bridge, catalog),
             {**_counts(manifest), "added": len(documents), "removed": len(removing), "replaced": len(replaced),
-             "embedded": embedded, "reused": len(chunks) + len(clauses) - embedded,
-             "seconds": round(time.perf_counter() - t0, 2)})
+             **embedding.stats(), "seconds": round(time.perf_counter() - t0, 2)})
 
 
 def _counts(manifest: dict) -> dict:
@@ -255,7 +261,7 @@ def sync_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str, 
     if not changed and not removed and (ignored is None or ignored == current.manifest.get("ignored")):
         return {**_counts(current.manifest), "embedded": 0, "reused": 0, "seconds": 0.0}
     _, stats = add_documents(current, changed, embedder, remove=removed, ignored=ignored, progress=progress,
-                             deadline=deadline)
+                             deadline=deadline, index_dir=index_dir)
     return stats
 
 

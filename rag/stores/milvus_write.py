@@ -9,7 +9,6 @@ Milvus Lite allows one process per file; on a server, run one `rag index` (or on
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -22,7 +21,7 @@ from ..bridge import build_bridge
 from ..chunking import Chunk, Clause, chunk_document, chunk_in_batches
 from ..documents import PlanDocument
 from ..encoders import EmbedderInfo
-from ..errors import IndexingTimeoutError, SettingsError
+from ..errors import SettingsError
 from ..tokenize import Tokenizer
 from .base import DocumentRecord, record_of
 from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore
@@ -43,10 +42,6 @@ HNSW = {"type": "HNSW", "params": {"M": 16, "efConstruction": 200}, "search_para
 
 def dense_index_for(chunks: int) -> dict:
     return {"type": "FLAT", "params": {}, "search_params": {}} if chunks < FLAT_MAX_CHUNKS else json.loads(json.dumps(HNSW))
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _now() -> str:
@@ -83,59 +78,6 @@ def _old_vectors(store: MilvusStore | None, doc_ids: Sequence[str]) -> dict[str,
             group.append(doc_id)
             size += n
     return cache
-
-
-class _Progress:
-    """One progress bar over every text a write embeds (a build's batches add to its total as they come)."""
-
-    def __init__(self, enabled: bool, deadline: float | None):
-        self.enabled, self.deadline, self.bar = enabled, deadline, None
-
-    def expect(self, n: int) -> None:
-        if not self.enabled or not n:
-            return
-        if self.bar is None:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=0, desc="embedding", unit="text")
-        self.bar.total += n
-        self.bar.refresh()
-
-    def tick(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            done = f"{self.bar.n} of {self.bar.total}" if self.bar is not None else "some"
-            raise IndexingTimeoutError(f"indexing stopped after its time limit with {done} texts embedded; split "
-                                       "the file into smaller documents, or raise the limit with "
-                                       "POLICY_RAG_MAX_UPLOAD_SECONDS")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _embed(texts: list[str], embedder, cache: Mapping[str, np.ndarray], progress: _Progress
-           ) -> tuple[np.ndarray, list[str], int]:
-    """Vectors for `texts` (cached ones re-used; new ones are added to `cache`), their sha256 keys, and how many
-    were embedded.
-
-    The texts not in the cache go to the embedder in one call, in order, as the local index builder sends
-    them: the same batches give the same vectors to the last bit, so both backends rank alike."""
-    keys = [_sha(t) for t in texts]
-    todo = [i for i, k in enumerate(keys) if k not in cache]
-    progress.expect(len(todo))
-    out = np.zeros((len(texts), embedder.info.dimension), dtype=np.float32)
-    if todo:
-        fresh = np.asarray(embedder.embed_passages([texts[i] for i in todo], progress=progress.tick), dtype=np.float32)
-        for j, i in enumerate(todo):
-            out[i] = fresh[j]
-            cache[keys[i]] = fresh[j]
-    done = set(todo)
-    for i, k in enumerate(keys):
-        if i not in done:
-            out[i] = cache[k]
-    return out, keys, len(todo)
 
 
 # ---------------------------------------------------------------- rows
