@@ -179,6 +179,7 @@ def to_simplified(text: str) -> str:
 _FOLD = [("zh", "z"), ("ch", "c"), ("sh", "s"), ("ng", "n")]
 
 
+@functools.lru_cache(maxsize=65536)  # pypinyin takes ~0.1 ms a word, and questions share most of their words
 def pinyin_key(text: str) -> str:
     """A spelling-tolerant key: toneless pinyin, letters only, zh/z ch/c sh/s ng/n folded.
 

@@ -73,6 +73,14 @@ class PlaceCatalog:
             out |= keys
         return frozenset(out)
 
+    @functools.cached_property
+    def word_like_shorts(self) -> tuple[tuple[str, str], ...]:
+        """(short form, code) of the places with a plan whose short form is usually an ordinary word (大同,
+        中山; places.json "not_names"): found once per catalog, not per question (2,645 places at 1M chunks)."""
+        gaz = gazetteer()
+        return tuple((p.short, c) for c in sorted(self.own)
+                     if (p := gaz.get(c)).short != p.name and p.short in gaz.not_names)
+
     def may_sound_like_a_place(self, word: str) -> bool:
         """False when no reading of `word` is a reading of an indexed place's name, so `sound_keys` cannot hold
         its key: most words are settled so, without importing pypinyin."""
@@ -174,13 +182,11 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
             spans.append((m.start, m.end))
     # A short form that is usually an ordinary word (大同, 中山; places.json "not_names") names the place in
     # a question when that place has a plan of its own: "大同2024年…" asks about the indexed 大同.
-    for code in catalog.own:
-        p = gaz.get(code)
-        if p.short != p.name and p.short in gaz.not_names:
-            for m in re.finditer(re.escape(p.short), text):
-                if not any(s < m.end() and m.start() < e for s, e in spans):
-                    out.append(PlaceMention(m.start(), p.short, code))
-                    spans.append(m.span())
+    for short, code in catalog.word_like_shorts:
+        for m in re.finditer(re.escape(short), text):
+            if not any(s < m.end() and m.start() < e for s, e in spans):
+                out.append(PlaceMention(m.start(), short, code))
+                spans.append(m.span())
     out.sort(key=lambda pm: pm.start)
     spans.sort()
     taken = [range(s, e) for s, e in spans]
