@@ -294,3 +294,31 @@ def test_a_full_build_of_several_segments_searches_as_one(workspace, monkeypatch
             assert [c for c, _ in got] == [c for c, _ in want], q
             assert np.allclose([x for _, x in got], [x for _, x in want], rtol=1e-6, atol=1e-6), q
 
+
+
+def test_a_full_build_writes_each_place_s_plans_together(workspace):
+    """Plans arriving as 宁波, 舟山, 宁波 are written grouped by place (the given order within one), so a
+    question about 宁波 reads one run of rows; the dictionary is still learnt in the given order."""
+    from rag.stores.base import index_order
+    from rag.stores.local_write import learn_terms
+    from rag.tokenize import Tokenizer
+
+    for name, city in (("zz1_ningbo.txt", "宁波"), ("zz2_zhoushan.txt", "舟山"), ("zz3_ningbo.txt", "宁波")):
+        _ningbo(workspace, name, NINGBO.replace("宁波", city).replace("2025年", "2024年" if "3" in name else "2025年"))
+    docs, _ = load_documents(workspace.documents_dir, root=workspace.documents_dir.parent)
+    arrived = [d.doc_id for d in docs]
+    assert arrived.index("zz2_zhoushan") < arrived.index("zz3_ningbo")
+    index_dir = workspace.index_dir.parent / "grouped"
+    from rag.stores.local_write import build_index
+
+    build_index(docs, load_embedder(), index_dir, progress=False)
+    store = load_index(index_dir)
+    order = list(store.catalog)
+    assert order == [d.doc_id for d in index_order(docs)] and order != arrived
+    assert order.index("zz3_ningbo") == order.index("zz1_ningbo") + 1  # together, in the order they came
+    assert sorted(order) == sorted(arrived)
+    assert store.tokenizer.user_terms == Tokenizer(learn_terms(docs)).user_terms
+    ningbo = {"zz1_ningbo", "zz3_ningbo"}
+    assert [len(r) for r in store._allowed_ranges(ningbo)] == [1]  # one run of rows
+    tokens = store.tokenizer.search_tokens("宁波 技术合同成交额")
+    assert {c.rpartition("#")[0] for c, _ in store.lexical_search(tokens, 10, doc_ids=ningbo)} == ningbo

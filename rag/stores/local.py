@@ -189,7 +189,8 @@ class LocalStore:
     # ------------------------------------------------------------ search
 
     def _allowed_ranges(self, doc_ids: Collection[str] | None) -> list[list[tuple[int, int]] | None]:
-        """Per segment, the chunk row ranges of doc_ids' documents (ascending), or None for every row."""
+        """Per segment, the chunk row ranges of doc_ids' documents (ascending; neighbours joined, as a place's
+        plans are in a full build), or None for every row."""
         if doc_ids is None:
             return [None] * len(self.segments)
         ranges: list[list[tuple[int, int]]] = [[] for _ in self.segments]
@@ -198,7 +199,16 @@ class LocalStore:
                 si, row = self._where[d]
                 doc_chunks = self.segments[si].doc_chunks
                 ranges[si].append((int(doc_chunks[row]), int(doc_chunks[row + 1])))
-        return [sorted(r) for r in ranges]
+        joined: list[list[tuple[int, int]] | None] = []
+        for r in ranges:
+            runs: list[tuple[int, int]] = []
+            for lo, hi in sorted(r):
+                if runs and runs[-1][1] == lo:
+                    runs[-1] = (runs[-1][0], hi)
+                elif hi > lo:
+                    runs.append((lo, hi))
+            joined.append(runs)
+        return joined
 
     def _allowed_rows(self, doc_ids: Collection[str] | None) -> list[np.ndarray | None]:
         """Per segment, the chunk rows of doc_ids' documents (ascending), or None for every row."""
@@ -287,13 +297,14 @@ class LocalStore:
             if ranges is not None and not ranges:
                 continue  # none of the allowed documents is here: its postings are never read
             scores = None
+            bounds = None if ranges is None else np.asarray(ranges, dtype=np.int64).ravel()
             for h, idf32 in terms:
                 r = self._term_range(si, h)
                 if r is None:
                     continue
                 prow, ptf = seg.post_rows[r[0]:r[1]], seg.post_tf[r[0]:r[1]]
-                if ranges is not None:  # only the allowed chunks' postings (rows ascend within a term)
-                    cuts = np.searchsorted(prow, np.asarray(ranges, dtype=np.int64).ravel())
+                if bounds is not None:  # only the allowed chunks' postings (rows ascend within a term)
+                    cuts = np.searchsorted(prow, bounds)
                     keep = np.concatenate([np.arange(a, b) for a, b in cuts.reshape(-1, 2) if b > a] or
                                           [np.zeros(0, dtype=np.int64)])
                     prow, ptf = prow[keep], ptf[keep]

@@ -42,6 +42,7 @@ from ..index_folder import check_file, clear_debris, file_sha, index_lock, swap_
 from ..store import PIPELINE_VERSION
 from ..tokenize import Tokenizer, learn_indicator_terms
 from .doc_freq import save_table, table_of
+from .base import index_order
 from .local import FORMAT_VERSION, READABLE_FORMATS, read_manifest
 from .segment_write import segment_files, write_segment
 from .segments import EMPTY_TOKEN, Segment
@@ -197,7 +198,8 @@ def build_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chu
     with index_lock(index_dir):
         clear_debris(index_dir)
         cache = {} if rebuild else previous_vectors(index_dir, info)
-        tokenizer = Tokenizer(learn_terms(documents))
+        tokenizer = Tokenizer(learn_terms(documents))  # in the given order: it learns per batch of text
+        documents = index_order(documents)
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
         except OSError as exc:

@@ -23,7 +23,7 @@ from ..documents import PlanDocument
 from ..encoders import EmbedderInfo
 from ..errors import SettingsError
 from ..tokenize import Tokenizer
-from .base import DocumentRecord, record_of
+from .base import DocumentRecord, index_order, record_of
 from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore
 from .milvus_collections import MAX_TOPK, PLACEHOLDER, MilvusIndex, collection_prefix, connect, filter_values, quote_list
 from .sparse_bm25 import chunk_tokens, term_chunk_counts, tf_weights
@@ -176,6 +176,7 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
     from .local_write import CLAUSE_DTYPE, learn_terms
 
     tokenizer = Tokenizer(learn_terms(documents))  # as the local index learns them (in batches of text)
+    documents = index_order(documents)  # and writes them: grouped by place
     given = (lambda doc_ids: {}) if rebuild or vectors is None else \
         vectors if callable(vectors) else (lambda doc_ids, v=vectors: v)
     dense_index = dense_index_for(_estimated_chunks(documents, chunk_size))
