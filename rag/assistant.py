@@ -36,6 +36,11 @@ from .retrieval import eligible_documents, plans_compared, preferred_documents, 
 from .settings import Settings
 from .library import DocumentLibrary, _build, _documents_changed, _Snapshot
 from .store import PIPELINE_VERSION
+
+# An index written by an older pipeline version is rebuilt when an Assistant starts on it if it is this small
+# (the build re-uses every vector, but re-chunks and re-tokenises every plan: ~5 s a 1,000 chunks here, an hour
+# at a million); a larger one is served as it is, with a warning, until `rag index` rebuilds it.
+UPGRADE_AT_START_MAX_CHUNKS = 50_000
 from .stores.base import Store
 from .stores.backends import load_store
 
@@ -86,11 +91,19 @@ class Assistant(DocumentLibrary):
         warnings: list[str] = []
         try:
             index = load_store(settings, expected_embedder=embedder.info)
-            if build and (_documents_changed(settings.documents_dir, index)
-                          or index.manifest.get("chunk_size") != settings.chunk_size
-                          or index.manifest.get("pipeline_version") != PIPELINE_VERSION):
+            older = index.manifest.get("pipeline_version") != PIPELINE_VERSION
+            kept_older = older and index.chunk_count() > UPGRADE_AT_START_MAX_CHUNKS
+            if kept_older:
+                warnings.append(
+                    f"the index at {index.path} was built by text processing {index.manifest.get('pipeline_version')} "
+                    f"and this policy-rag has {PIPELINE_VERSION}; its {index.chunk_count():,} chunks are served as "
+                    f"they are (rebuilding them would hold up the start), so answers may differ from a fresh "
+                    f"index's until `rag index` rebuilds it (re-using every vector)")
+            if build and ((older and not kept_older) or _documents_changed(settings.documents_dir, index)
+                          or index.manifest.get("chunk_size") != settings.chunk_size):
                 log.info("documents changed since the index was built: updating it")
-                index, warnings = _build(settings, embedder, progress)
+                index, more = _build(settings, embedder, progress, upgrade=not kept_older)
+                warnings += more
         except (IndexNotFoundError, IndexVersionError):
             # No index yet, or one written by an older policy-rag: (re)build it from the documents.
             if not build:

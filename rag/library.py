@@ -173,7 +173,8 @@ def _upload_target(documents_dir: Path, name: str, data: bytes) -> Path:
     return target
 
 
-def _build(settings: Settings, embedder, progress: bool, deadline: float | None = None) -> tuple[Store, list[str]]:
+def _build(settings: Settings, embedder, progress: bool, deadline: float | None = None, *,
+           upgrade: bool = True) -> tuple[Store, list[str]]:
     if progress:
         print(f"building the index at {settings.index_dir} from {settings.documents_dir} "
               "(first run or documents changed; unchanged text is not re-embedded)…", file=sys.stderr, flush=True)
@@ -184,7 +185,7 @@ def _build(settings: Settings, embedder, progress: bool, deadline: float | None 
     # Files the loader skipped (empty, too large, binary, duplicate id): remembered by their bytes' hash, so
     # the next start does not rebuild for them again until they change.
     ignored = {p.name: _file_sha(p) for p in candidate_files(settings.documents_dir) if p.name not in loaded}
-    build_store(documents, embedder, settings, progress=progress, ignored=ignored, deadline=deadline)
+    build_store(documents, embedder, settings, progress=progress, ignored=ignored, deadline=deadline, upgrade=upgrade)
     return load_store(settings, expected_embedder=embedder.info), warnings
 
 

@@ -243,6 +243,45 @@ def test_editing_only_a_sidecar_updates_the_index(workspace):
     assert (after.place, after.level, after.city, after.province) == ("章贡区", "county", "赣州", "江西")
 
 
+def _older_pipeline(index_dir) -> None:
+    import json
+
+    path = index_dir / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["pipeline_version"] = "2020.01.01-1"
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+
+def test_an_index_of_an_older_pipeline_is_rebuilt_at_start_when_small(workspace):
+    from rag.store import PIPELINE_VERSION
+
+    _older_pipeline(workspace.index_dir)
+    assistant = Assistant.from_settings(workspace.settings)
+    assert assistant.index.manifest["pipeline_version"] == PIPELINE_VERSION and not assistant.warnings
+
+
+def test_a_large_index_of_an_older_pipeline_is_served_with_a_warning_and_takes_uploads(workspace, monkeypatch):
+    """Rebuilding a million chunks would hold the start up for an hour: the index is served as it is, changed
+    documents are written into it, and `rag index` (an explicit build) upgrades it."""
+    import rag.assistant as assistant_module
+    from rag.store import PIPELINE_VERSION
+    from rag.stores.backends import build_store
+
+    monkeypatch.setattr(assistant_module, "UPGRADE_AT_START_MAX_CHUNKS", 10)
+    _older_pipeline(workspace.index_dir)
+    (workspace.documents_dir / "zz_ningbo.txt").write_text(
+        "2025年宁波市科技工作要点\n一、主要目标\n全市技术合同成交额突破333亿元。\n", encoding="utf-8")
+    assistant = Assistant.from_settings(workspace.settings)
+    manifest = assistant.index.manifest
+    assert manifest["pipeline_version"] == "2020.01.01-1" and len(manifest["segments"]) == 2  # only the new plan
+    assert len(assistant.warnings) == 1 and "`rag index`" in assistant.warnings[0]
+    assert "450亿元" in assistant.ask("绍兴2025年技术交易额目标是多少?").answer
+    assert "333亿元" in assistant.ask("宁波2025年技术合同成交额目标是多少?").answer
+    docs = [assistant.index.document(d) for d in assistant.index.catalog]
+    build_store(docs, assistant.embedder, workspace.settings, progress=False)  # what `rag index` runs
+    assert Assistant.from_settings(workspace.settings).index.manifest["pipeline_version"] == PIPELINE_VERSION
+
+
 def test_reupload_with_a_failing_rebuild_keeps_the_original(workspace, monkeypatch):
     """#8.1: uploading the same bytes again, then failing to rebuild (disk full), must not delete the plan."""
     assistant = Assistant.from_settings(workspace.settings)

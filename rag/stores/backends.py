@@ -46,20 +46,22 @@ def load_store(settings: Settings, *, expected_embedder=None) -> Store:
 
 
 def build_store(documents, embedder, settings: Settings, *, progress: bool = True, rebuild: bool = False,
-                ignored: dict[str, str] | None = None, deadline: float | None = None) -> dict:
-    """Build (or rebuild, re-using vectors of unchanged text) the whole index from `documents`; build stats."""
+                ignored: dict[str, str] | None = None, deadline: float | None = None, upgrade: bool = True) -> dict:
+    """Bring the index up to date with `documents`, writing only what changed unless a full build is due
+    (re-using vectors of unchanged text); build stats. `upgrade=False` writes changed documents into an index of
+    an older pipeline version instead of rebuilding it whole (an Assistant starting on a large index)."""
     if settings.vector_store == "milvus":
         from .milvus_update import sync_milvus_index  # the local rule: only changed documents, unless a build pays
 
         return sync_milvus_index(
             documents, embedder, uri=milvus_uri_of(settings), index_dir=settings.index_dir,
             chunk_size=settings.chunk_size, progress=progress, rebuild=rebuild, ignored=ignored, deadline=deadline,
-            lexical=settings.milvus_lexical, token=settings.milvus_token,
+            lexical=settings.milvus_lexical, token=settings.milvus_token, upgrade=upgrade,
             vectors=None if rebuild else _local_vectors(settings.index_dir, embedder.info))
     from .local_update import sync_index  # only the changed documents are written, unless a full build pays
 
     return sync_index(documents, embedder, settings.index_dir, chunk_size=settings.chunk_size, progress=progress,
-                      rebuild=rebuild, ignored=ignored, deadline=deadline)
+                      rebuild=rebuild, ignored=ignored, deadline=deadline, upgrade=upgrade)
 
 
 def update_store(store: Store, embedder, *, add=(), remove=(), progress: bool = False,

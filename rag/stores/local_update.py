@@ -71,17 +71,18 @@ def compact(store: LocalStore) -> tuple[LocalStore, dict]:
 
 def sync_index(documents: list[PlanDocument], embedder, index_dir: Path, *, chunk_size: int = 300,
                progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
-               deadline: float | None = None) -> dict:
+               deadline: float | None = None, upgrade: bool = True) -> dict:
     """Make the index at `index_dir` hold exactly `documents`: only changed documents are written, unless a
-    full build is due (no index, `rebuild`, another pipeline version or chunk size, or REBUILD_SHARE of the
-    documents changed, when relearning the dictionary and bridge from the whole corpus costs little more)."""
+    full build is due (no index, `rebuild`, another chunk size, another pipeline version unless not `upgrade`,
+    or REBUILD_SHARE of the documents changed, when relearning the dictionary and bridge from the whole corpus
+    costs little more)."""
     index_dir = Path(index_dir)
     try:
         current = None if rebuild else load_index(index_dir, expected_embedder=embedder.info)
     except (IndexNotFoundError, IndexCorruptError, EmbedderMismatchError):
         current = None
     if current is None or current.manifest.get("chunk_size") != chunk_size \
-            or current.manifest.get("pipeline_version") != PIPELINE_VERSION:
+            or (upgrade and current.manifest.get("pipeline_version") != PIPELINE_VERSION):
         return build_index(documents, embedder, index_dir, chunk_size=chunk_size, progress=progress, rebuild=rebuild,
                            ignored=ignored, deadline=deadline)
     wanted = {d.doc_id: d for d in documents}

@@ -231,10 +231,11 @@ def _counts(manifest: dict) -> dict:
 def sync_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str, index_dir, chunk_size: int = 300,
                       progress: bool = True, rebuild: bool = False, ignored: dict[str, str] | None = None,
                       deadline: float | None = None, lexical: str = "sparse", token: str | None = None,
-                      vectors=None) -> dict:
+                      vectors=None, upgrade: bool = True) -> dict:
     """Make the Milvus index hold exactly `documents`, with the local index's rule (rag/stores/local_update.py
     sync_index): only changed documents are written, unless a full build is due (no index, `rebuild`, another
-    pipeline version, chunk size or lexical mode, or REBUILD_SHARE of the documents changed)."""
+    chunk size or lexical mode, another pipeline version unless not `upgrade`, or REBUILD_SHARE of the
+    documents changed)."""
     from ..errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError
     from ..store import PIPELINE_VERSION
     from .local_update import REBUILD_SHARE
@@ -250,7 +251,7 @@ def sync_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str, 
     except (IndexNotFoundError, IndexCorruptError, EmbedderMismatchError):  # IndexVersionError is an IndexCorruptError
         current = None
     if current is None or current.manifest.get("chunk_size") != chunk_size \
-            or current.manifest.get("pipeline_version") != PIPELINE_VERSION or current.lexical != lexical:
+            or (upgrade and current.manifest.get("pipeline_version") != PIPELINE_VERSION) or current.lexical != lexical:
         return full()
     wanted = {d.doc_id: d for d in documents}
     changed = [d for d in wanted.values() if (r := current.catalog.get(d.doc_id)) is None
