@@ -424,12 +424,17 @@ def main(argv: list[str] | None = None) -> int:
         "build_code": built["build_code"],
         "date": time.strftime("%Y-%m-%d %H:%M"), "code": _code_version(),
     }
-    text = json.dumps(out, ensure_ascii=False, indent=1)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    emit(out, args.out)
     return 0
+
+
+def emit(figures: dict, out: Path | None) -> None:
+    """Print the figures as JSON, and write them to `out` when given."""
+    text = json.dumps(figures, ensure_ascii=False, indent=1)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":

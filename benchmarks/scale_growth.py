@@ -21,9 +21,9 @@ faster than log N, i.e. a ratio at most log(N large) / log(N small) (1.5 from 10
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
+import platform
 import statistics
 import sys
 import time
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from rag.encoders import load_encoder
-    from scale import _code_version, percentile
+    from scale import _code_version, emit, percentile
     from scale_corpus import INFO, questions_for
 
     embedder = load_encoder(INFO.name)  # real query vectors, as scale.py's default
@@ -116,14 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         "median_ratio": {m: round(statistics.median(r[m]["ratio"] for r in rounds), 2) for m in MEASURES},
         "within_log_bound": {m: statistics.median(r[m]["ratio"] for r in rounds) <= bound for m in MEASURES},
         "rounds": rounds, "query_vectors": "e5 (real, local model)",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average": [round(x, 2) for x in load_before + os.getloadavg()],
         "date": time.strftime("%Y-%m-%d %H:%M"), "code": _code_version(),
     }
-    text = json.dumps(out, ensure_ascii=False, indent=1)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    emit(out, args.out)
     return 0
 
 

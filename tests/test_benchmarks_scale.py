@@ -58,3 +58,23 @@ def test_synthetic_plans_read_as_plans_of_their_place():
     questions = questions_for(catalog, 10)
     assert len(questions) == 10
     assert all(any(d.metadata.place in q or (d.metadata.city or "#") in q for d in docs) for q in questions)
+
+
+def test_scale_growth_compares_two_kept_indexes_side_by_side(tmp_path):
+    for n in (300, 600):
+        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--chunks", str(n), "--questions",
+                               "4", "--query-vectors", "synthetic", "--work", str(tmp_path / f"w{n}"), "--keep"],
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "growth.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale_growth.py"), "--small", str(tmp_path / "w300"),
+                           "--large", str(tmp_path / "w600"), "--questions", "6", "--rounds", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["small_chunks"] < figures["large_chunks"] and len(figures["rounds"]) == 2
+    assert set(figures["median_ratio"]) == {"retrieve", "retrieve_all", "ask"}
+    for row in figures["rounds"]:
+        for measure in row.values():
+            assert measure["questions"] >= 4 and measure["small_p50_ms"] > 0 and measure["large_p50_ms"] > 0
+            assert abs(measure["ratio"] - measure["large_p50_ms"] / measure["small_p50_ms"]) < 0.02 * measure["ratio"] + 0.01
