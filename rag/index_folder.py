@@ -7,7 +7,7 @@
 A crash at any point leaves either the old or the new index loadable (`recover`), and the next build clears
 what is left over (`clear_debris`). Every file an index holds is checksummed in its manifest, and the loader
 only ever opens the format's own files, as regular files inside the folder (`check_file`; which files those
-are is rag/stores/local.py's `verify_files`).
+are is rag/stores/local_open.py's `verify_files`).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def load_store(settings: Settings, *, expected_embedder=None) -> Store:
                                     f"ask for {settings.milvus_lexical!r}; rebuild it with `rag index "
                                     f"--vector-store milvus`")
         return store
-    from .local import load_index
+    from .local_open import load_index
 
     return load_index(settings.index_dir, expected_embedder=expected_embedder)
 

@@ -31,7 +31,8 @@ from ..index_folder import check_file, clear_debris, index_lock, write_error
 from ..store import PIPELINE_VERSION
 from ..tokenize import Tokenizer
 from .doc_freq import adjusted, save_table, segment_doc_freq
-from .local import _GLOBAL_FILE, FORMAT_VERSION, GLOBAL_KEYS, LocalStore, _load_once, load_index
+from .local import FORMAT_VERSION, LocalStore
+from .local_open import _GLOBAL_FILE, GLOBAL_KEYS, _load_once, load_index
 from .local_write import (COMPACT_DEAD_SHARE, MAX_SEGMENTS, _add_segment_files, _chunk, _global_files, _now,
                           _segment_vectors, _tokens, _write_jsonl, build_index, learn_terms)
 from .segment_write import merge_segments, write_segment

@@ -43,7 +43,8 @@ from ..store import PIPELINE_VERSION
 from ..tokenize import Tokenizer, learn_indicator_terms
 from .doc_freq import save_table, table_of
 from .base import index_order
-from .local import FORMAT_VERSION, READABLE_FORMATS, read_manifest
+from .local import FORMAT_VERSION, READABLE_FORMATS
+from .local_open import read_manifest
 from .segment_write import segment_files, write_segment
 from .segments import EMPTY_TOKEN, Segment
 from .write_embedding import WriteEmbedding
