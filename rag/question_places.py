@@ -190,11 +190,17 @@ def find_places(text: str, catalog: PlaceCatalog) -> tuple[list[PlaceMention], l
     out.sort(key=lambda pm: pm.start)
     spans.sort()
     taken = [range(s, e) for s, e in spans]
-    # Near-misses of indexed places, by sound: only words that are no place name at all.
+    # Near-misses of indexed places, by sound: only words that are no place name at all, and only whole words:
+    # with thousands of places indexed, some always sound like a stretch across two words ("合同成交额" holds
+    # tong-cheng, 桐城), so a near-miss must start where a word does and end where one does or at a level word
+    # (赣洲市 is one word to jieba).
+    starts, ends = _word_bounds(text) if _CJK_RUN.search(text) else (set(), set())
     for run in _CJK_RUN.finditer(text):
         for size in (3, 2):
             for i in range(run.start(), run.end() - size + 1):
                 if any(i in r or i + size - 1 in r for r in taken):
+                    continue
+                if i not in starts or not (i + size in ends or text[i + size:i + size + 1] in _CJK_LEVEL):
                     continue
                 word = text[i:i + size]
                 if not catalog.may_sound_like_a_place(word):
@@ -337,6 +343,15 @@ def _word_freq() -> dict[str, int]:
 
     jieba.initialize()
     return jieba.dt.FREQ
+
+
+def _word_bounds(text: str) -> tuple[set[int], set[int]]:
+    """Where jieba's words start and end in `text` (its own dictionary, as _common_word's)."""
+    import jieba
+
+    jieba.initialize()
+    words = list(jieba.tokenize(text))
+    return {s for _, s, _ in words}, {e for _, _, e in words}
 
 
 def _common_word(word: str) -> bool:

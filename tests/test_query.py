@@ -143,6 +143,17 @@ def test_a_look_alike_of_an_indexed_county_resolves_and_says_so(tools, counties)
     assert q.cities == ("淄博市桓台县",) and q.assumed == (("恒台县", "淄博市桓台县"),) and q.unknown_places == ()
 
 
+def test_a_near_miss_is_a_whole_word_never_a_stretch_across_two(tools):
+    """With 桐城 indexed (as it is among thousands of plans), 合同成交额 must not be read as 桐城 (tong-cheng
+    straddles 合同|成交额); a near-miss written as a word of its own still is."""
+    tk, _ = tools
+    tongcheng = PlaceCatalog.from_metadata({
+        "tongcheng": DocumentMetadata(title="桐城市科技创新行动方案", district="桐城市", city="安庆", province="安徽")})
+    assert analyse_query("2025年技术合同成交额目标是多少?", tongcheng, tk).cities == ()
+    q = analyse_query("桐成2025年技术合同成交额目标是多少?", tongcheng, tk)
+    assert q.cities == ("安庆市桐城市",) and q.assumed == (("桐成", "安庆市桐城市"),)
+
+
 def test_an_english_district_with_no_plan_is_read_and_refused_by_name(tools, counties):
     tk, _ = tools
     q = analyse_query("What is Linping District's 2024 target for newly certified high-tech enterprises?", counties, tk)
