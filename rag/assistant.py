@@ -52,6 +52,10 @@ __all__ = ["Assistant", "validate_question"]
 log = logging.getLogger(__name__)
 # A question naming no city lists every city whose best clause scores within this share of the best one.
 OPEN_QUESTION_KEEP = 0.85
+# ... among at most this many places: with plans of more places than this, the places whose plans rank best for
+# the question over all of them are answered (each place is a retrieval and a clause scoring, ~10 ms; thousands of
+# places would take a minute), and the answer says how many more have plans.
+OPEN_QUESTION_MAX_PLACES = 20
 CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -206,7 +210,11 @@ class Assistant(DocumentLibrary):
         min_support = self.settings.min_support * (0.8 if len(plan.subquestions) > 1 else 1.0)
         whole = query
         notes = []
-        for sub in plan.subquestions:
+        subquestions, unsearched = plan.subquestions, 0
+        if plan.open and len(subquestions) > OPEN_QUESTION_MAX_PLACES:
+            subquestions = self._likely_places(index, whole, vector, subquestions)
+            unsearched = len(plan.subquestions) - len(subquestions)
+        for sub in subquestions:
             query = whole.for_city(sub.place)
             if sub.names:  # a place answered from a plan above it: only a passage naming it answers
                 if query.asks_for or query.intent:  # who issued 锡林浩特's plan? It has none of its own.
@@ -261,6 +269,8 @@ class Assistant(DocumentLibrary):
             return refusal(query, reason, reason, best_support)
         answer = compose_answer(index, query, groups, missing,
                                 snap.catalog.english if en else None)  # English names need pypinyin (0.2 s)
+        if unsearched:
+            notes.append(say("more_places", en, shown=len(subquestions), n=unsearched))
         if notes:
             answer.answer = "".join(notes) + "\n" + answer.answer
         use_llm = self.settings.llm if llm is None else llm
@@ -270,6 +280,18 @@ class Assistant(DocumentLibrary):
             answer = generate_answer(self.settings, query, answer, index,
                                      llm=self.chat_model if use_llm is True else use_llm)
         return self._with_assumptions(answer, query)
+
+    def _likely_places(self, index: Store, query: Query, vector, subquestions) -> tuple:
+        """The OPEN_QUESTION_MAX_PLACES places whose plans hold the question's best passages, searched over every
+        place's eligible plans at once, in the order their best passage ranks."""
+        eligible = {d: sub for sub in subquestions if not sub.names
+                    for d in eligible_documents(index, query.for_city(sub.place), sub.docs)}
+        if not eligible:
+            return subquestions[:OPEN_QUESTION_MAX_PLACES]
+        fetch = max(self.settings.fetch_k, 4 * OPEN_QUESTION_MAX_PLACES)
+        ranked = retrieve(index, query, vector, k=fetch, fetch_k=fetch, allowed=set(eligible))
+        chosen = dict.fromkeys(eligible[sc.chunk.doc_id] for sc in ranked)
+        return tuple(list(chosen)[:OPEN_QUESTION_MAX_PLACES])
 
     @staticmethod
     def _with_assumptions(answer: Answer, query: Query) -> Answer:

@@ -30,6 +30,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_content": ("问题里没有可检索的内容（只有符号或表情）；请用文字提问，例如“绍兴2025年技术交易额目标是多少?”",
                    "the question has no words to search for (only symbols or emoji); ask in words, e.g. "
                    "“What is Shaoxing's 2025 technology transaction target?”"),
+    "more_places": ("（只列出了与问题最相关的{shown}个地方；另有{n}个地方的规划未查看，写明地点可查询）",
+                    "(Only the {shown} places whose plans match the question best are listed; the plans of {n} more "
+                    "places were not searched: name a place to ask about it.)"),
     "understood_as": ("（按上文理解为：{question}）", "(Read with the previous question as: {question})"),
     # answer frames
     "refusal": ("文档中没有相关内容：{reason}。", "The documents do not state this: {reason}."),

@@ -165,6 +165,22 @@ def test_question_without_a_city_answers_for_each_city_labelled(assistant):
     assert assistant.ask("2030年科技目标是什么?").refused
 
 
+def test_a_question_without_a_place_over_many_places_answers_the_best_and_says_how_many_more(assistant, monkeypatch):
+    """With plans of thousands of places, answering each would take a minute: the places whose plans rank best for
+    the question are answered (here 2 of the 4), and the answer says how many more have plans."""
+    import rag.assistant as assistant_module
+
+    full = assistant.ask("2025年技术合同成交额目标是多少?")
+    monkeypatch.setattr(assistant_module, "OPEN_QUESTION_MAX_PLACES", 2)
+    a = assistant.ask("2025年技术合同成交额目标是多少?")
+    assert not a.refused and "只列出了与问题最相关的2个地方；另有2个地方的规划未查看" in a.answer
+    assert 1 <= len({c.city for c in a.citations}) <= 2
+    assert {c.city for c in a.citations} <= {c.city for c in full.citations}  # the best places are still there
+    _valid(assistant, a)
+    english = assistant.ask("What are the 2025 targets for technology contract turnover?")
+    assert "the plans of 2 more places were not searched" in english.answer
+
+
 # ---------------------------------------------------------------- places at every level, open-world questions (#7)
 
 
