@@ -36,11 +36,6 @@ from .retrieval import eligible_documents, plans_compared, preferred_documents, 
 from .settings import Settings
 from .library import DocumentLibrary, _build, _documents_changed, _Snapshot
 from .store import PIPELINE_VERSION
-
-# An index written by an older pipeline version is rebuilt when an Assistant starts on it if it is this small
-# (the build re-uses every vector, but re-chunks and re-tokenises every plan: ~5 s a 1,000 chunks here, an hour
-# at a million); a larger one is served as it is, with a warning, until `rag index` rebuilds it.
-UPGRADE_AT_START_MAX_CHUNKS = 50_000
 from .stores.base import Store
 from .stores.backends import load_store
 
@@ -50,6 +45,10 @@ if TYPE_CHECKING:
 __all__ = ["Assistant", "validate_question"]
 
 log = logging.getLogger(__name__)
+# An index written by an older pipeline version is rebuilt when an Assistant starts on it if it is this small
+# (the build re-uses every vector, but re-chunks and re-tokenises every plan: ~5 s a 1,000 chunks here, an hour
+# at a million); a larger one is served as it is, with a warning, until `rag index` rebuilds it.
+UPGRADE_AT_START_MAX_CHUNKS = 50_000
 # A question naming no city lists every city whose best clause scores within this share of the best one.
 OPEN_QUESTION_KEEP = 0.85
 # ... among at most this many places: with plans of more places than this, the places whose plans rank best for
