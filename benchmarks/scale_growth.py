@@ -10,7 +10,7 @@ rounds of fresh questions; each round is one pair of p50s, and their ratio is th
     python benchmarks/scale.py --chunks 10000 --work /data/scale-10k --keep --out /tmp/s10k.json
     python benchmarks/scale.py --chunks 1000000 --work /data/scale-1m --keep --out /tmp/s1m.json
     python benchmarks/scale_growth.py --small /data/scale-10k --large /data/scale-1m \\
-        --out benchmarks/results/scale-growth-local.json
+        --out benchmarks/results/growth-local-1000000.json
 
 Timed per question, as scale.py times them: "retrieve" (rag.retrieval.retrieve over the plans of the question's
 place, as the Assistant filters it), "retrieve_all" (the same search with no filter) and "ask" (Assistant.ask,
