@@ -42,6 +42,7 @@ TIE_MARGIN = 16  # extra hits fetched per segment so that ties at the k-th place
 DOC_CACHE = 32  # documents (with their texts) kept after reading
 CHUNK_CACHE = 4096  # chunks kept after reading (a question reads the same few dozen several times)
 TERM_CACHE = 65536  # (segment, term) postings places remembered (~150 bytes each)
+_UNSEEN = object()
 
 
 def build_index(*args, **kwargs) -> dict:
@@ -268,11 +269,13 @@ class LocalStore:
         """The postings of the term with hash h in segment si (None where it is absent). Remembered: a snapshot
         never changes, and questions share most of their words."""
         key = (si, h)
-        if key not in self._ranges:
+        got = self._ranges.get(key, _UNSEEN)  # one read: another thread may clear the cache in between
+        if got is _UNSEEN:
+            got = self.segments[si].term_range(h)
             if len(self._ranges) >= TERM_CACHE:
                 self._ranges.clear()
-            self._ranges[key] = self.segments[si].term_range(h)
-        return self._ranges[key]
+            self._ranges[key] = got
+        return got
 
     def _df(self, h: int) -> int:
         return self.doc_freqs.get(h) - self._dead_df.get(h, 0)
