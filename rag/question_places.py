@@ -339,18 +339,16 @@ def _plain_pinyin(chinese: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _word_freq() -> dict[str, int]:
-    import jieba
+    from .tokenize import _default_jieba
 
-    jieba.initialize()
-    return jieba.dt.FREQ
+    return _default_jieba().FREQ
 
 
 def _word_bounds(text: str) -> tuple[set[int], set[int]]:
     """Where jieba's words start and end in `text` (its own dictionary, as _common_word's)."""
-    import jieba
+    from .tokenize import _default_jieba  # initialised with its cache in policy-rag's folder, not /tmp
 
-    jieba.initialize()
-    words = list(jieba.tokenize(text))
+    words = list(_default_jieba().tokenize(text))
     return {s for _, s, _ in words}, {e for _, _, e in words}
 
 
