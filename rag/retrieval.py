@@ -6,14 +6,13 @@ retriever module imports its tracers and langsmith (~0.6 s), which `rag ask` nev
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .chunking import Chunk, chunk_doc_id
 from .query import Query
-from .stores.base import Store
+from .stores.base import Store, section_years
 
 __all__ = ["ScoredChunk", "CrossEncoderReranker", "retrieve", "eligible_documents",
            "preferred_documents", "plans_compared"]
@@ -24,7 +23,6 @@ KIND_BOOST = 0.5  # in units of one top RRF rank: a plan named by kind ("十四�
 # A chunk under a heading naming the year asked ("一、2024年工作回顾" for a 2024 question) over one under another
 # year's heading in the same plan (review vs plan sections of a report); half a kind match.
 SECTION_YEAR_BOOST = 0.25
-SECTION_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 
 
 @dataclass(frozen=True)
@@ -108,13 +106,18 @@ def plans_compared(index: Store, query: Query, allowed: set[str]) -> list[set[st
     return sets
 
 
+def _years_asked(index: Store, doc_id: str, query: Query) -> set[int]:
+    """The years the question asks about, "去年" counted from the plan's date."""
+    if query.years or query.relative_year is None:
+        return {int(y) for y in query.years}
+    meta = index.catalog[doc_id].metadata
+    return {int(meta.dated[:4]) + query.relative_year} if meta.dated else set()
+
+
 def _section_names_year(index: Store, chunk: Chunk, query: Query) -> bool:
     """Whether the chunk's section heading names the year asked (written, or "去年" counted from the plan's date)."""
-    years = set(query.years)
-    if not years and query.relative_year is not None:
-        meta = index.catalog[chunk.doc_id].metadata
-        years = {int(meta.dated[:4]) + query.relative_year} if meta.dated else set()
-    return bool(years) and any(int(y) in years for y in SECTION_YEAR.findall(chunk.section))
+    years = _years_asked(index, chunk.doc_id, query)
+    return bool(years) and not years.isdisjoint(section_years(chunk.section))
 
 
 def preferred_documents(index: Store, query: Query, allowed: set[str]) -> set[str]:
@@ -153,24 +156,40 @@ def retrieve(index: Store, query: Query, query_vector: np.ndarray, *, k: int, fe
     # Fusion favours chunks both rankers half-like; each ranker's own top 2 are kept as well, so a clear
     # BM25 hit (the only chunk with "技术合同交易额") is not lost to a noisy cross-lingual dense ranking.
     ensured = dense_rank[:ENSURE_TOP] + bm25_rank[:ENSURE_TOP]
-    # The section boost needs the chunk's section heading, so only the chunks it could lift into the top n are
-    # read (at 1M chunks a median of 34 rows a question instead of ~50): one scoring below the n-th score by more
-    # than the boost stays out of the top with or without it.
-    section_boost = SECTION_YEAR_BOOST / (RRF_K + 1)
-    bar = sorted(fused.values(), reverse=True)[min(n_top, len(fused)) - 1] if fused else 0.0
-    read = [c for c in fused if fused[c] + section_boost >= bar or c in ensured]
-    chunks = dict(zip(read, index.chunks(read)))
-    if SECTION_YEAR_BOOST:
-        for c, chunk in chunks.items():
-            if _section_names_year(index, chunk, query):
-                fused[c] += section_boost
+    if SECTION_YEAR_BOOST and (query.years or query.relative_year is not None):
+        _boost_section_years(index, query, fused, SECTION_YEAR_BOOST / (RRF_K + 1), n_top, ensured)
     top = sorted(fused, key=lambda c: -fused[c])[:n_top]
     for c in ensured:
         if c not in top:
             top.append(c)
+    chunks = dict(zip(top, index.chunks(top)))  # only what is returned is read
     # dense: the chunk's similarity when the dense ranking reached it, else -1
     fused_top = [ScoredChunk(chunks[c], fused[c], dense_sim.get(c, -1.0), r) for r, c in enumerate(top)]
     return reranker.rerank(query.simplified, fused_top, k) if reranker else fused_top
+
+
+def _boost_section_years(index: Store, query: Query, fused: dict[str, float], boost: float, n_top: int,
+                         ensured: list[str]) -> None:
+    """Add `boost` to the candidates whose section heading names the year asked. The catalog records which
+    chunks' headings name which years, so no chunk is read. An index written before it did has its headings read,
+    only for the candidates the boost could lift into the top n (at 1M chunks a median of 34 a question) and the
+    `ensured` ones, which are returned whatever their score."""
+    unknown = []
+    for c in fused:
+        doc_id, _, number = c.rpartition("#")
+        years = _years_asked(index, doc_id, query)
+        if years:
+            named = index.catalog[doc_id].years_in_section(int(number))
+            if named is None:
+                unknown.append(c)
+            elif not years.isdisjoint(named):
+                fused[c] += boost
+    if unknown:  # one scoring below the n-th score by more than the boost stays out of the top with or without it
+        bar = sorted(fused.values(), reverse=True)[min(n_top, len(fused)) - 1]
+        read = [c for c in unknown if fused[c] + boost >= bar or c in ensured]
+        for c, chunk in zip(read, index.chunks(read)):
+            if _section_names_year(index, chunk, query):
+                fused[c] += boost
 
 
 def __getattr__(name: str):

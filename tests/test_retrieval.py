@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda
@@ -118,3 +119,93 @@ def test_only_chunks_that_could_rank_are_read(assistant):
             assert got == _every_candidate_read(index, query, vector, 5, 30, allowed), row["question"]
             fewer += sum(read) < len({c for c, _ in index.dense_search(vector, 30, doc_ids=allowed)})
     assert fewer > len(rows) // 2
+
+
+
+# An invented district report whose headings name years: the same indicators under 2024 (done) and 2025 (planned).
+HEADINGS_PLAN = """鄂州市华容区科学技术局2024年工作总结和2025年工作要点
+
+一、2024年工作总结
+
+（一）创新主体。全年新认定高新技术企业46家，有效高新技术企业总数达到212家，科技型中小企业入库318家。
+（二）成果转化。全年技术合同成交额达到38.6亿元，同比增长21.4%，其中技术开发合同占比过半。
+（三）平台载体。新增省级企业技术中心3家、省级科技企业孵化器1家，区级以上研发平台达到57个。
+（四）人才引育。引进高层次科技人才团队9个，选派科技特派员120名，服务企业和合作社460家次。
+
+二、2025年工作要点
+
+（一）壮大创新主体。新认定高新技术企业50家以上，有效高新技术企业总数达到240家，科技型中小企业入库350家。
+（二）促进成果转化。全年技术合同成交额力争达到45亿元，建设技术转移服务站点6个，举办成果对接活动12场。
+（三）建强平台载体。新增省级以上研发平台4个，区级以上研发平台达到62个，推动规上工业企业研发机构全覆盖。
+（四）集聚创新人才。引进高层次科技人才团队10个，选派科技特派员130名，新建院士专家工作站2家。
+"""
+HEADINGS_QUESTIONS = ["华容区2025年技术合同成交额目标是多少?", "华容区2024年技术合同成交额是多少?",
+                      "华容区2025年有效高新技术企业总数目标是多少?", "华容区2024年引进了多少个高层次科技人才团队?",
+                      "华容区2025年要选派多少名科技特派员?", "华容区2024年区级以上研发平台有多少个?",
+                      "华容区去年新认定了多少家高新技术企业?"]
+
+
+@pytest.fixture(scope="module")
+def headings(built, tmp_path_factory):
+    """The five plans and the invented district report above."""
+    from rag.assistant import Assistant
+
+    from .conftest import copy_workspace
+
+    ws = copy_workspace(built, tmp_path_factory.mktemp("headings"))
+    (ws.documents_dir / "huarong_2024_summary_2025_points.txt").write_text(HEADINGS_PLAN, encoding="utf-8")
+    return Assistant.from_settings(ws.settings)
+
+def test_catalog_records_which_headings_name_years(headings):
+    """Each record knows the years every one of its chunks' headings names, as reading the chunk would tell, and
+    keeps them through its stored form."""
+    from rag.stores.base import DocumentRecord, section_years
+
+    index = headings.index
+    named = 0
+    for doc_id, record in index.catalog.items():
+        chunks = index.chunks_of(doc_id)
+        assert [record.years_in_section(n) for n in range(len(chunks))] == [section_years(c.section) for c in chunks]
+        assert DocumentRecord.from_dict(record.to_dict()) == record
+        named += sum(bool(section_years(c.section)) for c in chunks)
+    assert named  # the report's "一、2024年工作总结" and "二、2025年工作要点"
+    assert section_years("三、2023年、2024 年重点任务") == (2023, 2024)
+
+
+def test_a_catalog_without_heading_years_reads_them_and_ranks_the_same(headings):
+    """An index an older policy-rag wrote has no heading years in its records: retrieve() reads the headings of the
+    candidates the boost could lift, and ranks exactly as with the records."""
+    import dataclasses
+    import json
+
+    from rag.retrieval import retrieve
+
+    from .conftest import REPO
+
+    index = headings.index
+    old_catalog = {d: dataclasses.replace(r, section_years=None) for d, r in index.catalog.items()}
+    read: list[int] = []
+
+    class Older:
+        catalog = old_catalog
+
+        def __getattr__(self, name):
+            return getattr(index, name)
+
+        def chunks(self, ids):
+            read.append(len(ids))
+            return index.chunks(ids)
+
+    questions = HEADINGS_QUESTIONS + [json.loads(line)["question"]
+                                      for line in (REPO / "eval" / "set.jsonl").open(encoding="utf-8")][:30]
+    boosted = 0
+    for question in questions:
+        query = headings.analyse(question)
+        vector = headings.embedder.embed_queries([query.simplified])[0]
+        allowed = eligible_documents(index, query) or None
+        new = [(s.chunk.chunk_id, s.score) for s in retrieve(index, query, vector, k=5, fetch_k=30, allowed=allowed)]
+        read.clear()
+        old = [(s.chunk.chunk_id, s.score) for s in retrieve(Older(), query, vector, k=5, fetch_k=30, allowed=allowed)]
+        assert old == new, question
+        boosted += len(read) > 1  # the headings, then the chunks returned
+    assert boosted >= len(HEADINGS_QUESTIONS)

@@ -12,6 +12,7 @@ in document order); `chunks_of` and `clauses_of` return document order.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Collection, Iterator, Mapping, Protocol, Sequence, runtime_checkable
@@ -25,7 +26,8 @@ from ..encoders import EmbedderInfo
 from ..numbers import relative_years_written
 from ..tokenize import Tokenizer
 
-__all__ = ["Store", "DocumentRecord", "DocumentView", "ClauseBlock", "record_of", "text_years", "index_order"]
+__all__ = ["Store", "DocumentRecord", "DocumentView", "ClauseBlock", "record_of", "records_of", "text_years", "section_years",
+           "index_order"]
 
 # "2025年" written in a document's text, as the year filter reads it (ASCII digits only, like `f"{y}年" in text`).
 _TEXT_YEAR = re.compile(r"(?=([0-9]{4})年)")
@@ -34,6 +36,28 @@ _TEXT_YEAR = re.compile(r"(?=([0-9]{4})年)")
 def text_years(text: str) -> frozenset[int]:
     """Every 4-digit y such that f"{y}年" occurs in `text` (overlapping digit runs included: "12025年" holds 2025年)."""
     return frozenset(int(y) for y in _TEXT_YEAR.findall(text))
+
+
+# A year a section heading names ("一、2024年工作回顾"), as retrieval's section-year boost reads it. A change here
+# changes what indexes record: bump rag.documents.PIPELINE_VERSION with it.
+_SECTION_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+
+
+def section_years(section: str) -> tuple[int, ...]:
+    """The years a chunk's section heading names, in order."""
+    return tuple(int(y) for y in _SECTION_YEAR.findall(section))
+
+
+def _section_year_runs(chunks: Sequence[Chunk]) -> tuple[tuple[int, int, tuple[int, ...]], ...]:
+    """(first chunk, end chunk, years) for each run of a document's chunks under headings naming the same years."""
+    runs: list[tuple[int, int, tuple[int, ...]]] = []
+    for n, chunk in enumerate(chunks):
+        years = section_years(chunk.section)
+        if runs and runs[-1][1] == n and runs[-1][2] == years:
+            runs[-1] = (runs[-1][0], n + 1, years)
+        elif years:
+            runs.append((n, n + 1, years))
+    return tuple(runs)
 
 
 @dataclass(frozen=True)
@@ -48,11 +72,24 @@ class DocumentRecord:
     characters: int  # len(text)
     chunks: int  # how many chunks it has in the index
     text_years: frozenset[int] = field(default=frozenset())  # see text_years(), plus the years 去年/明年 name
+    # (first chunk, end chunk, years) for the runs of chunks whose section headings name years (section_years());
+    # None in a record an older policy-rag wrote: retrieval then reads the chunks' headings
+    section_years: tuple[tuple[int, int, tuple[int, ...]], ...] | None = None
+
+    def years_in_section(self, number: int) -> tuple[int, ...] | None:
+        """The years the heading of this document's chunk `number` names (None: this record does not know)."""
+        if self.section_years is None:
+            return None
+        i = bisect.bisect_right(self.section_years, number, key=lambda run: run[0]) - 1
+        return self.section_years[i][2] if i >= 0 and number < self.section_years[i][1] else ()
 
     def to_dict(self) -> dict:
-        return {"doc_id": self.doc_id, "source": self.source, "sha256": self.sha256,
-                "sidecar_sha256": self.sidecar_sha256, "metadata": self.metadata.to_dict(),
-                "characters": self.characters, "chunks": self.chunks, "text_years": sorted(self.text_years)}
+        row = {"doc_id": self.doc_id, "source": self.source, "sha256": self.sha256,
+               "sidecar_sha256": self.sidecar_sha256, "metadata": self.metadata.to_dict(),
+               "characters": self.characters, "chunks": self.chunks, "text_years": sorted(self.text_years)}
+        if self.section_years is not None:
+            row["section_years"] = [[lo, hi, list(years)] for lo, hi, years in self.section_years]
+        return row
 
     @classmethod
     def from_dict(cls, row: dict) -> "DocumentRecord":
@@ -61,7 +98,9 @@ class DocumentRecord:
         if not all(isinstance(v, str) for v in names) or not isinstance(row["metadata"], dict):
             raise ValueError(f"not a document record: {str(row)[:80]}")
         return cls(*names, DocumentMetadata.from_dict(row["metadata"]), int(row["characters"]), int(row["chunks"]),
-                   frozenset(int(y) for y in row.get("text_years", ())))
+                   frozenset(int(y) for y in row.get("text_years", ())),
+                   None if row.get("section_years") is None else
+                   tuple((int(lo), int(hi), tuple(int(y) for y in years)) for lo, hi, years in row["section_years"]))
 
 
 def index_order(documents: Sequence[PlanDocument]) -> list[PlanDocument]:
@@ -77,10 +116,21 @@ def index_order(documents: Sequence[PlanDocument]) -> list[PlanDocument]:
     return [documents[i] for i in order]
 
 
-def record_of(doc: PlanDocument, chunks: int) -> DocumentRecord:
+def record_of(doc: PlanDocument, chunks: Sequence[Chunk]) -> DocumentRecord:
+    """The record of a document and its chunks (in document order)."""
     # ...and the years its 去年/今年/明年 name: a question about 2023 may be answered by a 2024 report's 去年.
-    return DocumentRecord(doc.doc_id, doc.source, doc.sha256, doc.sidecar_sha256, doc.metadata, len(doc.text), chunks,
-                          text_years(doc.text) | relative_years_written(doc.text, doc.metadata.dated))
+    return DocumentRecord(doc.doc_id, doc.source, doc.sha256, doc.sidecar_sha256, doc.metadata, len(doc.text),
+                          len(chunks), text_years(doc.text) | relative_years_written(doc.text, doc.metadata.dated),
+                          _section_year_runs(chunks))
+
+
+def records_of(documents: Sequence[PlanDocument], chunks: Sequence[Chunk]) -> list[DocumentRecord]:
+    """record_of() for each document, its chunks picked from `chunks` (any documents', each in document order)."""
+    per_doc: dict[str, list[Chunk]] = {d.doc_id: [] for d in documents}
+    for c in chunks:
+        if c.doc_id in per_doc:
+            per_doc[c.doc_id].append(c)
+    return [record_of(d, per_doc[d.doc_id]) for d in documents]
 
 
 # A chunk's clauses (document order) and their vectors, one float32 row per clause.

@@ -18,7 +18,7 @@ from typing import Sequence
 from ..bridge import build_bridge, merged_bridge
 from ..documents import PlanDocument
 from ..tokenize import Tokenizer
-from .base import record_of
+from .base import records_of
 from .milvus import MilvusStore, check_embedder, latest
 from .milvus_collections import PLACEHOLDER, MilvusIndex, quote_list
 from .milvus_write import (FLAT_MAX_CHUNKS, _catalog_rows, _now, _old_vectors, _prepare, _stored, _write_rows,
@@ -203,8 +203,7 @@ def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedde
     _apply_df(index, df)
     manifest["pending"]["terms_applied"] = True
     index.write_manifest(manifest)
-    per_doc_chunks = Counter(c.doc_id for c in chunks)
-    records = [record_of(d, per_doc_chunks[d.doc_id]) for d in documents]
+    records = records_of(documents, chunks)
     index.insert("documents", _catalog_rows(records, documents, int(manifest["next_doc_seq"])))
     delta = {"documents": len(documents), "chunks": len(chunks), "clauses": len(clauses), "tokens": added_tokens}
     _count(manifest, delta, +1)

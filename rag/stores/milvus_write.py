@@ -23,7 +23,7 @@ from ..documents import PlanDocument
 from ..encoders import EmbedderInfo
 from ..errors import SettingsError
 from ..tokenize import Tokenizer
-from .base import DocumentRecord, index_order, record_of
+from .base import DocumentRecord, index_order, records_of
 from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore
 from .milvus_collections import MAX_TOPK, PLACEHOLDER, MilvusIndex, collection_prefix, connect, filter_values, quote_list
 from .sparse_bm25 import chunk_tokens, term_chunk_counts, tf_weights
@@ -212,8 +212,7 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
             # tf-parts use the average length so far; exact BM25 re-scoring makes the final scores exact anyway
             seq = _write_rows(index, docs, chunks, clauses, tokens, chunk_vecs, chunk_keys, clause_vecs, clause_keys,
                               dims, counts["tokens"] / max(1, counts["chunks"]), lexical, seq)
-            per_doc_chunks = Counter(c.doc_id for c in chunks)
-            batch_records = [record_of(d, per_doc_chunks[d.doc_id]) for d in docs]
+            batch_records = records_of(docs, chunks)
             index.insert("documents", _catalog_rows(batch_records, docs, len(records)))
             records.extend(batch_records)
         embedding.close()

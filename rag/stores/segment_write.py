@@ -20,7 +20,7 @@ import numpy as np
 from ..chunking import Chunk, Clause
 from ..documents import PlanDocument
 from ..index_folder import file_sha
-from .base import record_of
+from .base import records_of
 from .segments import ANN_MIN, SEGMENT_FILES, Segment, term_hash
 
 __all__ = ["write_segment", "merge_segments", "ann_params", "build_ann", "segment_files"]
@@ -113,7 +113,7 @@ def write_segment(folder: Path, documents: Sequence[PlanDocument], chunks: Seque
         {"doc_id": d.doc_id, "source": d.source, "sha256": d.sha256, "sidecar_sha256": d.sidecar_sha256,
          "metadata": d.metadata.to_dict(), "spans": [list(s) for s in d.spans], "page_starts": list(d.page_starts),
          "text": d.text} for d in documents), write_jsonl)
-    write_jsonl(folder / "records.jsonl", _lines(record_of(d, per_doc[d.doc_id]).to_dict() for d in documents))
+    write_jsonl(folder / "records.jsonl", _lines(r.to_dict() for r in records_of(documents, chunks)))
     # vars(): Chunk and Clause hold plain fields, and dataclasses.asdict's deep copy took a third of the writing
     _save_rows(folder, "chunks", _lines({**vars(c), "embed_sha": s} for c, s in zip(chunks, chunk_shas)), write_jsonl)
     _save_rows(folder, "clauses", _lines({**vars(c), "embed_sha": s} for c, s in zip(clauses, clause_shas)),
