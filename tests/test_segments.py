@@ -106,6 +106,38 @@ def test_filtered_bm25_is_the_unfiltered_ranking_restricted(workspace):
             assert store.lexical_search(tokens, 3, doc_ids=allowed) == want[:3], (q, allowed)
 
 
+
+def test_unfiltered_bm25_skips_what_cannot_rank_and_ranks_the_same(workspace, monkeypatch):
+    """A search over every chunk bounds each term by its IDF and reads only the postings that could still reach the
+    k best (rag/stores/local_lexical.py); its k best are the exhaustive ranking's, scores to the bit, ties in
+    index order, over two segments and a removed document."""
+    import rag.stores.local as local
+
+    store = load_index(workspace.index_dir)
+    store, _ = add_documents(store, [_ningbo(workspace)], load_embedder())
+    store, _ = remove_documents(store, ["nanchang_2015_st_work_points"])
+    narrowed = []
+
+    def counting(*args, **kwargs):
+        got = pruned(*args, **kwargs)
+        narrowed.append(got is not None)
+        return got
+
+    pruned = local.pruned_segment_scores
+    monkeypatch.setattr(local, "pruned_segment_scores", counting)
+    chunks = [c for d in store.catalog for c in store.chunks_of(d)]
+    vocab = sorted({t for c in chunks for t in store.tokenizer.search_tokens(c.indexed_text)})
+    everyone = list(store.catalog)  # a filter that allows every chunk: scored without bounds
+    rng = random.Random(9)
+    queries = [store.tokenizer.search_tokens(q) for q in QUESTIONS]
+    queries += [rng.sample(vocab, rng.randint(2, 10)) + store.tokenizer.search_tokens(rng.choice(QUESTIONS))
+                for _ in range(150)]
+    for tokens in queries:
+        for k in (1, 3, 10, 30):
+            assert store.lexical_search(tokens, k) == store.lexical_search(tokens, k, doc_ids=everyone), (tokens, k)
+    assert sum(narrowed) > 0.8 * len(narrowed)
+
+
 def test_adding_a_document_writes_only_its_segment(workspace):
     before = _files(workspace.index_dir)
     store = load_index(workspace.index_dir)

@@ -31,7 +31,8 @@ from ..encoders import EmbedderInfo
 from ..tokenize import Tokenizer
 from .base import ClauseBlock, DocumentRecord, DocumentView
 from .doc_freq import DocFreq
-from .segments import Segment, bm25_values, chunk_of, clause_of, document_of, term_hash
+from .local_lexical import pruned_segment_scores, segment_scores
+from .segments import Segment, chunk_of, clause_of, document_of, term_hash
 
 __all__ = ["LocalStore", "load_index", "build_index", "FORMAT_VERSION", "READABLE_FORMATS"]
 
@@ -291,35 +292,24 @@ class LocalStore:
             if df > 0:  # bm25s's lucene IDF, rounded to float32 as bm25s stores it
                 terms.append((h, np.float32(math.log(1 + (self._n - df + 0.5) / (df + 0.5)))))
         hits: list[tuple[float, int, int]] = []
+        floor = 0.0  # a score k chunks of the segments searched so far reach
         for si, (seg, ranges) in enumerate(zip(self.segments, self._allowed_ranges(doc_ids))):
             if ranges is not None and not ranges:
                 continue  # none of the allowed documents is here: its postings are never read
-            scores = None
-            bounds = None if ranges is None else np.asarray(ranges, dtype=np.int64).ravel()
-            for h, idf32 in terms:
-                r = self._term_range(si, h)
-                if r is None:
-                    continue
-                prow, ptf = seg.post_rows[r[0]:r[1]], seg.post_tf[r[0]:r[1]]
-                if bounds is not None:  # only the allowed chunks' postings (rows ascend within a term)
-                    cuts = np.searchsorted(prow, bounds)
-                    keep = np.concatenate([np.arange(a, b) for a, b in cuts.reshape(-1, 2) if b > a] or
-                                          [np.zeros(0, dtype=np.int64)])
-                    prow, ptf = prow[keep], ptf[keep]
-                if not len(prow):
-                    continue
-                if scores is None:
-                    scores = np.zeros(seg.size, dtype=np.float32)
-                scores[prow] += bm25_values(ptf, seg.chunk_tokens[prow], idf32, self._avgdl)
-            if scores is None:
-                continue
-            if self._live[si] is not None:
-                scores[~self._live[si]] = 0.0
-            found = np.nonzero(scores > 0)[0]
-            if len(found) > k:  # the k best, and every row tied with the k-th
-                kth = np.partition(scores[found], len(found) - k)[len(found) - k]
-                found = found[scores[found] >= kth]
-            hits.extend((float(scores[r]), si, int(r)) for r in found)
+            live, term_range = self._live[si], lambda h, si=si: self._term_range(si, h)
+            got = None
+            if ranges is None and len(terms) > 1:  # every row: bound first (rag/stores/local_lexical.py)
+                got = pruned_segment_scores(seg, live, terms, term_range, self._avgdl, k, floor)
+            if got is None:
+                rows, scores = segment_scores(seg, live, terms, term_range, self._avgdl,
+                                              None if ranges is None else np.asarray(ranges, dtype=np.int64).ravel())
+            else:
+                rows, scores, floor = got
+            if len(rows) >= k:  # the k best, and every row tied with the k-th
+                kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+                rows, scores = rows[scores >= kth], scores[scores >= kth]
+                floor = max(floor, float(kth))
+            hits.extend((float(s), si, int(r)) for s, r in zip(scores, rows))
         return self._top(hits, k)
 
     def doc_freq(self, token: str) -> int:
