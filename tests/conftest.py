@@ -51,6 +51,14 @@ def copy_workspace(built: Workspace, dest: Path) -> Workspace:
     return ws
 
 
+def assistant_with(built: Workspace, dest: Path, files: dict[str, str]) -> Assistant:
+    """An Assistant over a copy of the built workspace with these documents (file name -> text) added."""
+    ws = copy_workspace(built, dest)
+    for name, text in files.items():
+        (ws.documents_dir / name).write_text(text, encoding="utf-8")
+    return Assistant.from_settings(ws.settings)
+
+
 @pytest.fixture
 def workspace(built, tmp_path) -> Workspace:
     """A private copy of documents + built index, for tests that change them."""

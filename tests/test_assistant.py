@@ -437,13 +437,10 @@ UNSEEN_RECORDS = {
 def unseen_md(built, tmp_path_factory):
     """The five plans plus invented unseen documents: a Markdown district plan (summary + next year's plan),
     a county notice with a colophon, a news item, a government work report."""
-    from .conftest import copy_workspace
+    from .conftest import assistant_with
 
-    ws = copy_workspace(built, tmp_path_factory.mktemp("unseen_md"))
-    (ws.documents_dir / "yuhang_2023_summary_2024_plan.md").write_text(UNSEEN_MD, encoding="utf-8")
-    for name, text in UNSEEN_RECORDS.items():
-        (ws.documents_dir / name).write_text(text, encoding="utf-8")
-    return Assistant.from_settings(ws.settings)
+    return assistant_with(built, tmp_path_factory.mktemp("unseen_md"),
+                          {"yuhang_2023_summary_2024_plan.md": UNSEEN_MD, **UNSEEN_RECORDS})
 
 
 def test_markdown_summary_answers_the_plan_year_not_the_summary_year(unseen_md):

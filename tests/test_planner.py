@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from rag import Assistant
-
 # An invented prefecture news item that names two of its counties with figures of their own.
 ENSHI_NEWS = ("恩施州召开2024年全州科技创新大会\n发布时间:2024-02-28 08:45    来源:恩施日报    作者:记者 向晓岚\n\n"
               "本报讯 2月27日,全州科技创新大会在恩施市召开。会议部署了2024年重点任务。\n"
@@ -15,11 +13,9 @@ ENSHI_NEWS = ("恩施州召开2024年全州科技创新大会\n发布时间:2024
 
 @pytest.fixture(scope="module")
 def enshi(built, tmp_path_factory):
-    from .conftest import copy_workspace
+    from .conftest import assistant_with
 
-    ws = copy_workspace(built, tmp_path_factory.mktemp("enshi"))
-    (ws.documents_dir / "enshi_2024_st_conference_news.txt").write_text(ENSHI_NEWS, encoding="utf-8")
-    return Assistant.from_settings(ws.settings)
+    return assistant_with(built, tmp_path_factory.mktemp("enshi"), {"enshi_2024_st_conference_news.txt": ENSHI_NEWS})
 
 
 def test_a_place_with_no_plan_is_answered_only_by_a_passage_of_a_plan_above_it_that_names_it(enshi):

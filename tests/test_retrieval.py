@@ -148,13 +148,11 @@ HEADINGS_QUESTIONS = ["华容区2025年技术合同成交额目标是多少?", "
 @pytest.fixture(scope="module")
 def headings(built, tmp_path_factory):
     """The five plans and the invented district report above."""
-    from rag.assistant import Assistant
+    from .conftest import assistant_with
 
-    from .conftest import copy_workspace
+    return assistant_with(built, tmp_path_factory.mktemp("headings"),
+                          {"huarong_2024_summary_2025_points.txt": HEADINGS_PLAN})
 
-    ws = copy_workspace(built, tmp_path_factory.mktemp("headings"))
-    (ws.documents_dir / "huarong_2024_summary_2025_points.txt").write_text(HEADINGS_PLAN, encoding="utf-8")
-    return Assistant.from_settings(ws.settings)
 
 def test_catalog_records_which_headings_name_years(headings):
     """Each record knows the years every one of its chunks' headings names, as reading the chunk would tell, and

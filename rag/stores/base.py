@@ -26,8 +26,8 @@ from ..encoders import EmbedderInfo
 from ..numbers import relative_years_written
 from ..tokenize import Tokenizer
 
-__all__ = ["Store", "DocumentRecord", "DocumentView", "ClauseBlock", "record_of", "records_of", "text_years", "section_years",
-           "index_order"]
+__all__ = ["Store", "DocumentRecord", "DocumentView", "ClauseBlock", "record_of", "records_of", "text_years",
+           "section_years", "index_order"]
 
 # "2025年" written in a document's text, as the year filter reads it (ASCII digits only, like `f"{y}年" in text`).
 _TEXT_YEAR = re.compile(r"(?=([0-9]{4})年)")
