@@ -107,15 +107,27 @@ def test_filtered_bm25_is_the_unfiltered_ranking_restricted(workspace):
 
 
 
-def test_unfiltered_bm25_skips_what_cannot_rank_and_ranks_the_same(workspace, monkeypatch):
-    """A search over every chunk bounds each term by its IDF and reads only the postings that could still reach the
-    k best (rag/stores/local_lexical.py); its k best are the exhaustive ranking's, scores to the bit, ties in
-    index order, over two segments and a removed document."""
+def test_bm25_over_many_rows_skips_what_cannot_rank_and_ranks_the_same(workspace, monkeypatch):
+    """A search over every chunk, or filtered to many rows (here any number: BOUND_MIN_ROWS = 0), bounds each term
+    by its IDF and reads only the postings that could still reach the k best (rag/stores/local_lexical.py); its
+    k best are the exhaustive ranking's, scores to the bit, ties in index order, over two segments and a removed
+    document."""
     import rag.stores.local as local
 
     store = load_index(workspace.index_dir)
     store, _ = add_documents(store, [_ningbo(workspace)], load_embedder())
     store, _ = remove_documents(store, ["nanchang_2015_st_work_points"])
+    chunks = [c for d in store.catalog for c in store.chunks_of(d)]
+    vocab = sorted({t for c in chunks for t in store.tokenizer.search_tokens(c.indexed_text)})
+    docs = list(store.catalog) + ["nanchang_2015_st_work_points"]
+    rng = random.Random(9)
+    queries = [store.tokenizer.search_tokens(q) for q in QUESTIONS]
+    queries += [rng.sample(vocab, rng.randint(2, 10)) + store.tokenizer.search_tokens(rng.choice(QUESTIONS))
+                for _ in range(150)]
+    filters = [None, list(store.catalog)] + [set(rng.sample(docs, rng.randint(1, len(docs) - 1))) for _ in range(4)]
+    # exhaustive: each filter's rows' postings, every one (the whole corpus = a filter allowing every document)
+    want = {(i, j, k): store.lexical_search(tokens, k, doc_ids=list(store.catalog) if f is None else f)
+            for i, tokens in enumerate(queries) for j, f in enumerate(filters) for k in (1, 3, 10, 30)}
     narrowed = []
 
     def counting(*args, **kwargs):
@@ -125,16 +137,9 @@ def test_unfiltered_bm25_skips_what_cannot_rank_and_ranks_the_same(workspace, mo
 
     pruned = local.pruned_segment_scores
     monkeypatch.setattr(local, "pruned_segment_scores", counting)
-    chunks = [c for d in store.catalog for c in store.chunks_of(d)]
-    vocab = sorted({t for c in chunks for t in store.tokenizer.search_tokens(c.indexed_text)})
-    everyone = list(store.catalog)  # a filter that allows every chunk: scored without bounds
-    rng = random.Random(9)
-    queries = [store.tokenizer.search_tokens(q) for q in QUESTIONS]
-    queries += [rng.sample(vocab, rng.randint(2, 10)) + store.tokenizer.search_tokens(rng.choice(QUESTIONS))
-                for _ in range(150)]
-    for tokens in queries:
-        for k in (1, 3, 10, 30):
-            assert store.lexical_search(tokens, k) == store.lexical_search(tokens, k, doc_ids=everyone), (tokens, k)
+    monkeypatch.setattr(local, "BOUND_MIN_ROWS", 0)
+    for (i, j, k), expected in want.items():
+        assert store.lexical_search(queries[i], k, doc_ids=filters[j]) == expected, (queries[i], filters[j], k)
     assert sum(narrowed) > 0.8 * len(narrowed)
 
 
@@ -298,6 +303,10 @@ def test_a_large_segment_is_searched_through_ivf_pq_like_exact_search(workspace,
         found += len({c for c, _ in want} & {c for c, _ in got})
         small = {"yingtan_2025_st_work_opinions"}  # fewer allowed chunks than exact_max: searched exactly
         assert store.dense_search(v, 5, doc_ids=small) == exact.dense_search(v, 5, doc_ids=small)
+        many = {"ganzhou_14th_fyp_st_plan_implementation", "shaoxing_2025_st_innovation_work_points"}
+        got = store.dense_search(v, 10, doc_ids=many)  # more than exact_max: IVF-PQ among the allowed rows only
+        allowed = dict(exact.dense_search(v, 10_000, doc_ids=many))
+        assert len(allowed) > 40 and len(got) == 10 and all(abs(allowed[c] - s) < 1e-6 for c, s in got)
     assert found >= 0.7 * 40
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from functools import partial
 from pathlib import Path
 from typing import Collection, Sequence
 
@@ -43,6 +44,7 @@ TIE_MARGIN = 16  # extra hits fetched per segment so that ties at the k-th place
 DOC_CACHE = 32  # documents (with their texts) kept after reading
 CHUNK_CACHE = 4096  # chunks kept after reading (a question reads the same few dozen several times)
 TERM_CACHE = 65536  # (segment, term) postings places remembered (~150 bytes each)
+BOUND_MIN_ROWS = 10_000  # a filter allowing fewer rows of a segment reads just their postings, every one
 _UNSEEN = object()
 
 
@@ -207,10 +209,17 @@ class LocalStore:
             joined.append(runs)
         return joined
 
-    def _allowed_rows(self, doc_ids: Collection[str] | None) -> list[np.ndarray | None]:
-        """Per segment, the chunk rows of doc_ids' documents (ascending), or None for every row."""
-        return [None if r is None else np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in r]) if r
-                else np.zeros(0, dtype=np.int64) for r in self._allowed_ranges(doc_ids)]
+    def _usable(self, si: int, ranges: list[tuple[int, int]] | None) -> np.ndarray | None:
+        """Segment si's rows that are live and in `ranges` (all when None), as a mask; None when every row is."""
+        live = self._live[si]
+        if ranges is None:
+            return live
+        edges = np.zeros(self.segments[si].size + 1, dtype=np.int32)
+        bounds = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
+        np.add.at(edges, bounds[:, 0], 1)
+        np.add.at(edges, bounds[:, 1], -1)
+        mask = np.cumsum(edges[:-1]) > 0
+        return mask if live is None else mask & live
 
     def _top(self, hits: list[tuple[float, int, int]], k: int) -> list[tuple[str, float]]:
         """Best first; equal scores in index order (segment, then row)."""
@@ -226,20 +235,24 @@ class LocalStore:
         q = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
         want = k + TIE_MARGIN
         hits: list[tuple[float, int, int]] = []
-        for si, (seg, rows) in enumerate(zip(self.segments, self._allowed_rows(doc_ids))):
+        for si, (seg, ranges) in enumerate(zip(self.segments, self._allowed_ranges(doc_ids))):
             live = self._live[si]
-            ann = seg.ann() if rows is None or len(rows) > seg.entry["ann"].get("exact_max", 0) else None
+            allowed = None if ranges is None else sum(hi - lo for lo, hi in ranges)
+            ann = seg.ann() if allowed is None or allowed > seg.entry["ann"].get("exact_max", 0) else None
             if ann is not None:  # IVF-PQ candidates, re-ranked exactly below
-                rows = self._ann_candidates(ann, seg, q, rows, live, max(4 * want, 100))
-            elif rows is None and live is None:  # exact over the whole memory-mapped segment
+                rows = self._ann_candidates(ann, seg, q, self._usable(si, ranges), max(4 * want, 100))
+            elif ranges is None and live is None:  # exact over the whole memory-mapped segment
                 if seg.size:
                     sims, idx = faiss.knn(q, seg.chunk_vectors, min(want, seg.size), metric=faiss.METRIC_INNER_PRODUCT)
                     hits.extend((float(s), si, int(r)) for s, r in zip(sims[0], idx[0]) if r >= 0)
                 continue
-            elif rows is None:
+            elif ranges is None:
                 rows = np.nonzero(live)[0]
-            elif live is not None:
-                rows = rows[live[rows]]
+            else:
+                rows = np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in ranges] or
+                                      [np.zeros(0, dtype=np.int64)])
+                if live is not None:
+                    rows = rows[live[rows]]
             if len(rows):  # exact inner products of the allowed live rows
                 sims, idx = faiss.knn(q, np.ascontiguousarray(seg.chunk_vectors[rows]), min(want, len(rows)),
                                       metric=faiss.METRIC_INNER_PRODUCT)
@@ -247,20 +260,16 @@ class LocalStore:
         return self._top(hits, k)
 
     @staticmethod
-    def _ann_candidates(ann, seg: Segment, q: np.ndarray, rows, live, n: int) -> np.ndarray:
-        """Chunk rows the segment's IVF-PQ index finds among the allowed live rows (re-ranked exactly after)."""
+    def _ann_candidates(ann, seg: Segment, q: np.ndarray, usable: np.ndarray | None, n: int) -> np.ndarray:
+        """Chunk rows the segment's IVF-PQ index finds among the usable (allowed, live) rows; None: all of them.
+        Re-ranked exactly after."""
         import faiss
 
         params = faiss.SearchParametersIVF()
         params.nprobe = int(seg.entry["ann"]["nprobe"])
         keep = None
-        if rows is not None or live is not None:
-            mask = np.ones(seg.size, dtype=bool) if rows is None else np.zeros(seg.size, dtype=bool)
-            if rows is not None:
-                mask[rows] = True
-            if live is not None:
-                mask &= live
-            keep = np.packbits(mask, bitorder="little")
+        if usable is not None:
+            keep = np.packbits(usable, bitorder="little")
             params.sel = faiss.IDSelectorBitmap(seg.size, faiss.swig_ptr(keep))
         _, idx = ann.search(q, min(n, seg.size), params=params)
         del keep  # the selector read it during the search
@@ -296,15 +305,17 @@ class LocalStore:
         for si, (seg, ranges) in enumerate(zip(self.segments, self._allowed_ranges(doc_ids))):
             if ranges is not None and not ranges:
                 continue  # none of the allowed documents is here: its postings are never read
-            live, term_range = self._live[si], lambda h, si=si: self._term_range(si, h)
-            got = None
-            if ranges is None and len(terms) > 1:  # every row: bound first (rag/stores/local_lexical.py)
-                got = pruned_segment_scores(seg, live, terms, term_range, self._avgdl, k, floor)
-            if got is None:
-                rows, scores = segment_scores(seg, live, terms, term_range, self._avgdl,
-                                              None if ranges is None else np.asarray(ranges, dtype=np.int64).ravel())
-            else:
-                rows, scores, floor = got
+            term_range = partial(self._term_range, si)
+            if ranges is not None and sum(hi - lo for lo, hi in ranges) < BOUND_MIN_ROWS:  # a place's plans
+                rows, scores = segment_scores(seg, self._live[si], terms, term_range, self._avgdl,
+                                              np.asarray(ranges, dtype=np.int64).ravel())
+            else:  # many rows (no place named, or every place's plans for a year): bound first (local_lexical.py)
+                usable = self._usable(si, ranges)
+                got = pruned_segment_scores(seg, usable, terms, term_range, self._avgdl, k, floor)
+                if got is None:
+                    rows, scores = segment_scores(seg, usable, terms, term_range, self._avgdl)
+                else:
+                    rows, scores, floor = got
             if len(rows) >= k:  # the k best, and every row tied with the k-th
                 kth = np.partition(scores, len(scores) - k)[len(scores) - k]
                 rows, scores = rows[scores >= kth], scores[scores >= kth]

@@ -1,9 +1,9 @@
 """The local backend's BM25 search: a segment's chunks scored from its postings (rag/stores/segments.py).
 
 Scores are exact: each chunk's score is the float32 sum of its terms' bm25_values, added in the question's term
-order, as bm25s computes them. A filtered search reads only the allowed rows' postings. A search over every
-chunk would read every posting of the question's common words (科技, 创新: most of a segment), so it bounds
-first: no chunk can gain more from a term than the term's IDF (a BM25 term frequency part is below 1). Terms
+order, as bm25s computes them. A search filtered to a few rows (a place's plans) reads only their postings. One
+over most of a segment (no place named, or every place's plans for a year) would read every posting of the
+question's common words (科技, 创新: most of a segment), so it bounds first: no chunk can gain more from a term than the term's IDF (a BM25 term frequency part is below 1). Terms
 are taken rarest first; once the terms left could not lift a chunk not yet seen (nor one too far behind) to
 the k-th best score so far, only the remaining candidates' postings are looked up (MaxScore, Turtle & Flood
 1995). At 1M chunks that reads about a fifteenth of the postings.
@@ -25,10 +25,11 @@ TermRange = Callable[[int], "tuple[int, int] | None"]  # a term hash -> its post
 Terms = Sequence["tuple[int, np.float32]"]  # (term hash, IDF) in the question's order
 
 
-def segment_scores(seg: Segment, live: np.ndarray | None, terms: Terms, term_range: TermRange, avgdl: float,
+def segment_scores(seg: Segment, usable: np.ndarray | None, terms: Terms, term_range: TermRange, avgdl: float,
                    bounds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, scores) of the segment's live chunks that any term is in, every posting read; with `bounds`
-    (allowed row ranges, flat [lo, hi, lo, hi, ...] ascending) only the postings in those ranges."""
+    """(rows, scores) of the segment's usable chunks (a mask of the live, allowed rows; None: all) that any term
+    is in, every posting read; with `bounds` (allowed row ranges, flat [lo, hi, lo, hi, ...] ascending) only the
+    postings in those ranges."""
     scores = None
     for h, idf32 in terms:
         r = term_range(h)
@@ -47,8 +48,8 @@ def segment_scores(seg: Segment, live: np.ndarray | None, terms: Terms, term_ran
         scores[prow] += bm25_values(ptf, seg.chunk_tokens[prow], idf32, avgdl)
     if scores is None:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    if live is not None:
-        scores[~live] = 0.0
+    if usable is not None:
+        scores[~usable] = 0.0
     rows = np.nonzero(scores > 0)[0]
     return rows, scores[rows]
 
@@ -65,8 +66,8 @@ def _kth_best(values: np.ndarray, k: int) -> float:
     return float(np.partition(values, len(values) - k)[len(values) - k]) if len(values) >= k else 0.0
 
 
-def pruned_segment_scores(seg: Segment, live: np.ndarray | None, terms: Terms, term_range: TermRange, avgdl: float,
-                          k: int, floor: float) -> tuple[np.ndarray, np.ndarray, float] | None:
+def pruned_segment_scores(seg: Segment, usable: np.ndarray | None, terms: Terms, term_range: TermRange,
+                          avgdl: float, k: int, floor: float) -> tuple[np.ndarray, np.ndarray, float] | None:
     """segment_scores() over every row, less the rows that cannot be among the k best: (rows, scores, new floor),
     or None when bounding did not narrow the candidates (score with segment_scores then). `floor` is a score
     that k chunks already reach (from segments searched before; 0 at first): rows below it are left out."""
@@ -86,8 +87,8 @@ def pruned_segment_scores(seg: Segment, live: np.ndarray | None, terms: Terms, t
         if r is not None:
             prow, ptf = seg.post_rows[r[0]:r[1]], seg.post_tf[r[0]:r[1]]
             if candidates is None:
-                if live is not None:
-                    keep = live[prow]
+                if usable is not None:
+                    keep = usable[prow]
                     prow, ptf = prow[keep], ptf[keep]
                 partial[prow] += bm25_values(ptf, lengths[prow], idf32, avgdl)
                 pool = np.concatenate([pool, prow[~seen[prow]]])
