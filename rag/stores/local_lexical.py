@@ -2,11 +2,12 @@
 
 Scores are exact: each chunk's score is the float32 sum of its terms' bm25_values, added in the question's term
 order, as bm25s computes them. A search filtered to a few rows (a place's plans) reads only their postings. One
-over most of a segment (no place named, or every place's plans for a year) would read every posting of the
-question's common words (科技, 创新: most of a segment), so it bounds first: no chunk can gain more from a term than the term's IDF (a BM25 term frequency part is below 1). Terms
-are taken rarest first; once the terms left could not lift a chunk not yet seen (nor one too far behind) to
-the k-th best score so far, only the remaining candidates' postings are looked up (MaxScore, Turtle & Flood
-1995). At 1M chunks that reads about a fifteenth of the postings.
+over many rows (no place named, or every place's plans for a year) would read every posting of the question's
+common words (科技, 创新: most of a segment), so it bounds first: no chunk can gain more from a term than the
+term's IDF (a BM25 term frequency part is below 1). Terms are taken rarest first; once the terms left could not
+lift a chunk not yet seen (nor one too far behind) to the k-th best score so far, only the remaining candidates'
+postings are looked up (MaxScore, Turtle & Flood 1995). At 1M chunks that reads about a fifteenth of the
+postings in full and looks up candidates in the rest.
 """
 
 from __future__ import annotations
