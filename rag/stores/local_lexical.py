@@ -69,9 +69,10 @@ def _kth_best(values: np.ndarray, k: int) -> float:
 
 def pruned_segment_scores(seg: Segment, usable: np.ndarray | None, terms: Terms, term_range: TermRange,
                           avgdl: float, k: int, floor: float) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """segment_scores() over every row, less the rows that cannot be among the k best: (rows, scores, new floor),
-    or None when bounding did not narrow the candidates (score with segment_scores then). `floor` is a score
-    that k chunks already reach (from segments searched before; 0 at first): rows below it are left out."""
+    """segment_scores() without `bounds` (every posting of the usable rows), less the rows that cannot be among the
+    k best: (rows, scores, new floor), or None when bounding did not narrow the candidates (score with
+    segment_scores then). `floor` is a score that k chunks already reach (from segments searched before; 0 at
+    first): rows below it are left out."""
     lengths = seg.chunk_tokens
     order = sorted(terms, key=lambda t: -t[1])
     left = np.cumsum([float(idf) for _, idf in order][::-1])[::-1].tolist() + [0.0]  # IDF sum of terms j and on
