@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 
 from .documents import PlanDocument
 
-__all__ = ["Chunk", "Clause", "chunk_document", "chunk_doc_id", "chunk_in_batches", "heading_level",
-           "split_clauses"]
+__all__ = ["Chunk", "Clause", "chunk_document", "chunk_doc_id", "make_chunk_id", "make_clause_id", "chunk_in_batches",
+           "heading_level", "split_clauses"]
 
 HEADING_PATTERNS = (
     re.compile(r"^[一二三四五六七八九十]{1,3}\s*[、.．]"),  # 一、
@@ -177,16 +177,28 @@ def chunk_document(doc: PlanDocument, chunk_size: int = 300) -> tuple[list[Chunk
     clauses: list[Clause] = []
     for section, spans in groups:
         for piece in _pack(doc.text, spans, chunk_size):
-            chunk_id = f"{doc.doc_id}#{len(chunks)}"
+            chunk_id = make_chunk_id(doc.doc_id, len(chunks))
             text = "\n".join(doc.text[s:e] for s, e in piece)
             chunk = Chunk(chunk_id, doc.doc_id, section, piece[0][0], piece[-1][1], text,
                           _context_header(doc, section))
             chunks.append(chunk)
             for s, e in piece:
                 for cs, ce, ss, se in split_clauses(doc.text[s:e], base=s):
-                    clauses.append(Clause(f"{chunk_id}/{len(clauses)}", chunk_id, doc.doc_id,
+                    clauses.append(Clause(make_clause_id(chunk_id, len(clauses)), chunk_id, doc.doc_id,
                                           cs, ce, doc.text[cs:ce], ss, se))
     return chunks, clauses
+
+
+def make_chunk_id(doc_id: str, n: int) -> str:
+    """The id of a document's n-th chunk: a store that knows a document's chunk count knows its chunk ids."""
+    return f"{doc_id}#{n}"
+
+
+def make_clause_id(chunk_id: str, n: int) -> str:
+    """The id of a document's n-th clause (numbered over the document), which lies in chunk `chunk_id`: a
+    chunk's clauses are numbered consecutively, so a store keeping each chunk's first number and count can
+    look its clauses up by id."""
+    return f"{chunk_id}/{n}"
 
 
 def chunk_doc_id(chunk_id: str) -> str:

@@ -86,6 +86,17 @@ def test_build_reads_back_what_was_indexed(small, embedder):
         assert vectors.shape == (len(clauses), 384) and vectors.dtype == np.float32
         assert all(cl.chunk_id == chunk.chunk_id for cl in clauses)
         assert [cl.start for cl in clauses] == sorted(cl.start for cl in clauses)
+    # Clauses are read by id from each chunk's clause_first/clause_count: every one of a document's clauses
+    # comes back, in order, whether or not its chunk was read first (a fresh snapshot has read none).
+    yingtan = next(d for d in docs if d.doc_id == YINGTAN)
+    expected = chunk_document(yingtan, store.manifest["chunk_size"])[1]
+    fresh = open_milvus_store(uri, index_dir, expected_embedder=embedder.info)
+    ids = [c.chunk_id for c in chunks]
+    unread = fresh.clauses_of(ids[::-1] + ["no-such-chunk"])
+    for got in (blocks, unread):
+        assert [cl for cid in ids for cl in got[cid][0]] == expected
+    assert all(np.array_equal(unread[cid][1], blocks[cid][1]) for cid in ids)
+    assert unread["no-such-chunk"][0] == [] and unread["no-such-chunk"][1].shape == (0, 384)
     # the tokenizer and bridge are stored and read back
     assert reopened.tokenizer.user_terms == store.tokenizer.user_terms and reopened.bridge == store.bridge
     assert reopened.chunk_count() == store.manifest["counts"]["chunks"]
@@ -407,8 +418,35 @@ def test_a_build_in_batches_with_hnsw_answers_the_same(small, embedder, tmp_path
     batched, stats = build_milvus_index(docs, embedder, uri=default_uri(index_dir), index_dir=index_dir,
                                         progress=False, vectors=vectors)
     assert stats["embedded"] == 0 and batched.manifest["dense_index"]["type"] == "HNSW"
+    client, names = batched.index.client, batched.index.names
+    # clause vectors are read by id, never searched: no HNSW graph is built for them
+    assert client.describe_index(names["clauses"], "vector")["index_type"] == "FLAT"
+    assert client.describe_index(names["chunks"], "vector")["index_type"] == "HNSW"
     assert batched.manifest["counts"] == store.manifest["counts"] and list(batched.catalog) == list(store.catalog)
     _assert_bm25s_scores(batched, ("技术合同成交额", "高新技术企业 科技型中小企业", "R&D经费投入"))
     for q in ("鹰潭2025年技术合同成交额目标", "赣州 高新技术企业"):
         v = embedder.embed_queries([q])[0]
         assert [c for c, _ in batched.dense_search(v, 10)] == [c for c, _ in store.dense_search(v, 10)]
+
+
+def test_clause_spans_follow_chunk_documents_numbering(small):
+    """Chunk rows record where their clauses start and how many there are; a numbering that readers could not
+    rebuild the clause ids from is refused at write time instead of losing clauses at read time."""
+    from dataclasses import replace
+
+    from rag.errors import IndexWriteError
+    from rag.stores.milvus_write import _clause_spans
+
+    docs = small[3]
+    chunks, clauses = [], []
+    for doc in docs:
+        c, cl = chunk_document(doc, 300)
+        chunks.extend(c)
+        clauses.extend(cl)
+    spans = _clause_spans(clauses)
+    rebuilt = [f"{cid}/{n}" for c in chunks if c.chunk_id in spans
+               for cid, (first, count) in [(c.chunk_id, spans[c.chunk_id])] for n in range(first, first + count)]
+    assert rebuilt == [cl.clause_id for cl in clauses]
+    assert spans[f"{GANZHOU}#0"][0] == 0 and spans[f"{YINGTAN}#0"][0] == 0  # numbered per document
+    with pytest.raises(IndexWriteError, match="numbering"):
+        _clause_spans(clauses[:3] + [replace(clauses[3], clause_id=clauses[3].clause_id + "x")])

@@ -25,7 +25,7 @@ from typing import Collection, Mapping, Sequence
 import numpy as np
 
 from ..bridge import TermBridge
-from ..chunking import Chunk, Clause
+from ..chunking import Chunk, Clause, make_chunk_id, make_clause_id
 from ..documents import PlanDocument
 from ..encoders import LANGCHAIN_PREFIX, EmbedderInfo
 from ..errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, IndexVersionError
@@ -37,14 +37,17 @@ from .sparse_bm25 import exact_score, idf, term_frequency
 __all__ = ["MilvusStore", "open_milvus_store", "open_prefix", "latest", "MILVUS_FORMAT_VERSION", "LEXICAL_MODES",
            "check_embedder"]
 
-MILVUS_FORMAT_VERSION = 3  # 3: chunks carry n_tokens and bm25_norm (exact BM25 re-scoring); builds in batches
+# 3: chunks carry n_tokens and bm25_norm (exact BM25 re-scoring); builds in batches.
+# 4: chunks carry clause_first and clause_count (clauses and a document's chunks are read by primary key).
+MILVUS_FORMAT_VERSION = 4
 # "sparse": BM25 weights of our tokenizer stored as sparse vectors (the local index's scores; the default).
 # "milvus-bm25": Milvus's BM25 function with its jieba analyzer (server-side statistics, Milvus's tokens).
 LEXICAL_MODES = ("sparse", "milvus-bm25")
 # Searches ask Milvus for this many more hits than wanted, so that ties at the cut are broken by index order
 # (the Store contract) rather than by whichever tied rows Milvus returned first.
 TIE_MARGIN = 16
-CHUNK_FIELDS = ["chunk_id", "doc_id", "seq", "section", "start", "end", "header_chars", "indexed_text"]
+CHUNK_FIELDS = ["chunk_id", "doc_id", "seq", "section", "start", "end", "header_chars", "indexed_text", "clause_first",
+                "clause_count"]
 CLAUSE_FIELDS = ["clause_id", "chunk_id", "doc_id", "seq", "start", "end", "text", "sentence_start", "sentence_end",
                  "vector"]
 CACHED_DOCUMENTS = 64
@@ -111,6 +114,7 @@ class MilvusStore:
         self._chunks = _Lru(CACHED_CHUNKS)
         self._doc_chunks = _Lru(CACHED_DOCUMENTS)  # doc_id -> its chunks in document order
         self._clauses = _Lru(CACHED_CLAUSE_BLOCKS)  # chunk_id -> its clauses and their vectors (~12 kB each)
+        self._clause_ids = _Lru(CACHED_CHUNKS)  # chunk_id -> the ids of its clauses
         self._terms = _Lru(CACHED_TERMS)  # token -> (sparse dimension, df) or None
 
     @property
@@ -152,17 +156,25 @@ class MilvusStore:
     def chunk_count(self) -> int:
         return int(self.manifest["counts"]["chunks"])
 
+    def _read_chunks(self, chunk_ids: Sequence[str]) -> tuple[dict[str, Chunk], dict[str, list[str]]]:
+        """These chunks (those of documents this snapshot knows) and their clauses' ids, read by id."""
+        rows = [r for r in self.index.get("chunks", list(chunk_ids), CHUNK_FIELDS) if r["doc_id"] in self.catalog]
+        chunks = {r["chunk_id"]: chunk_of(r) for r in rows}
+        clause_ids = {r["chunk_id"]: [make_clause_id(r["chunk_id"], n) for n in
+                                      range(int(r["clause_first"]), int(r["clause_first"]) + int(r["clause_count"]))]
+                      for r in rows}
+        with self._lock:
+            for cid in chunks:
+                self._chunks.put(cid, chunks[cid])
+                self._clause_ids.put(cid, clause_ids[cid])
+        return chunks, clause_ids
+
     def chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         with self._lock:
             found = {cid: self._chunks[cid] for cid in chunk_ids if cid in self._chunks}
         missing = list(dict.fromkeys(cid for cid in chunk_ids if cid not in found))
         if missing:
-            fresh = {row["chunk_id"]: chunk_of(row) for row in self.index.get("chunks", missing, CHUNK_FIELDS)
-                     if row["doc_id"] in self.catalog}
-            with self._lock:
-                for cid, chunk in fresh.items():
-                    self._chunks.put(cid, chunk)
-            found.update(fresh)
+            found.update(self._read_chunks(missing)[0])
         return [found[cid] for cid in chunk_ids]  # KeyError for an unknown id, as the contract says
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
@@ -172,9 +184,9 @@ class MilvusStore:
         with self._lock:
             chunks = self._doc_chunks.get(doc_id)
         if chunks is None:
-            rows = self.index.where("chunks", f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}", CHUNK_FIELDS,
-                                    limit=record.chunks + 1)
-            chunks = tuple(chunk_of(r) for r in sorted(rows, key=lambda r: r["seq"]))
+            ids = [make_chunk_id(doc_id, n) for n in range(record.chunks)]
+            fresh = self._read_chunks(ids)[0]
+            chunks = tuple(fresh[cid] for cid in ids if cid in fresh)
             with self._lock:
                 self._doc_chunks.put(doc_id, chunks)
         return list(chunks)
@@ -189,9 +201,13 @@ class MilvusStore:
         return {cid: cached[cid] if cid in cached else fresh[cid] for cid in dict.fromkeys(chunk_ids)}
 
     def _read_clauses(self, wanted: list[str]) -> dict[str, ClauseBlock]:
-        rows: list[dict] = []
-        for i in range(0, len(wanted), 256):  # ~8 clauses a chunk: each request stays far below the query window
-            rows.extend(self.index.where("clauses", f"chunk_id in {quote_list(wanted[i:i + 256])}", CLAUSE_FIELDS))
+        with self._lock:
+            ids = {cid: self._clause_ids.get(cid) for cid in wanted}
+        unknown = [cid for cid, got in ids.items() if got is None]
+        if unknown:
+            read = self._read_chunks(unknown)[1]
+            ids.update({cid: read.get(cid, []) for cid in unknown})
+        rows = self.index.get("clauses", [i for cid in wanted for i in ids[cid]], CLAUSE_FIELDS)
         by_chunk: dict[str, list[dict]] = {cid: [] for cid in wanted}
         for r in rows:
             by_chunk[r["chunk_id"]].append(r)

@@ -18,14 +18,14 @@ from typing import Callable, Mapping, Sequence, Union
 import numpy as np
 
 from ..bridge import build_bridge
-from ..chunking import Chunk, Clause, chunk_document, chunk_in_batches
+from ..chunking import Chunk, Clause, chunk_document, chunk_in_batches, make_chunk_id, make_clause_id
 from ..documents import PlanDocument
 from ..encoders import EmbedderInfo
-from ..errors import SettingsError
+from ..errors import IndexWriteError, SettingsError
 from ..tokenize import Tokenizer
 from .base import DocumentRecord, index_order, records_of
 from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore
-from .milvus_collections import MAX_TOPK, PLACEHOLDER, MilvusIndex, collection_prefix, connect, filter_values, quote_list
+from .milvus_collections import PLACEHOLDER, MilvusIndex, collection_prefix, connect, filter_values
 from .sparse_bm25 import chunk_tokens, term_chunk_counts, tf_weights
 from .write_embedding import WriteEmbedding
 
@@ -52,31 +52,21 @@ def _now() -> str:
 
 
 def _old_vectors(store: MilvusStore | None, doc_ids: Sequence[str]) -> dict[str, np.ndarray]:
-    """text sha256 -> vector, from these documents' rows in `store` (empty without one), read a few documents
-    per request (their chunks within one query window)."""
+    """text sha256 -> vector, from these documents' rows in `store` (empty without one), read by id."""
     cache: dict[str, np.ndarray] = {}
     if store is None:
         return cache
     index = store.index
-    known = [d for d in doc_ids if d in store.catalog]
-    group: list[str] = []
-    size = 0
-    for doc_id in known + [None]:
-        n = store.catalog[doc_id].chunks + 1 if doc_id is not None else 0
-        if group and (doc_id is None or size + n > MAX_TOPK):
-            rows = index.where("chunks", f"doc_id in {quote_list(group)}", ["chunk_id", "embed_sha", "vector"],
-                               limit=size)
-            for r in rows:
-                cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
-            chunk_ids = [r["chunk_id"] for r in rows]
-            for i in range(0, len(chunk_ids), 256):
-                for r in index.where("clauses", f"chunk_id in {quote_list(chunk_ids[i:i + 256])}",
-                                     ["embed_sha", "vector"]):
-                    cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
-            group, size = [], 0
-        if doc_id is not None:
-            group.append(doc_id)
-            size += n
+    chunk_ids = [make_chunk_id(d, i) for d in doc_ids if d in store.catalog for i in range(store.catalog[d].chunks)]
+    for i in range(0, len(chunk_ids), 1024):
+        clause_ids = []
+        for r in index.get("chunks", chunk_ids[i:i + 1024],
+                           ["chunk_id", "embed_sha", "vector", "clause_first", "clause_count"]):
+            cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
+            first = int(r["clause_first"])
+            clause_ids.extend(make_clause_id(r["chunk_id"], n) for n in range(first, first + int(r["clause_count"])))
+        for r in index.get("clauses", clause_ids, ["embed_sha", "vector"]):
+            cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
     return cache
 
 
@@ -111,11 +101,14 @@ def _write_rows(index: MilvusIndex, documents: Sequence[PlanDocument], chunks: l
             "chunks": len(toks), "clauses": clause_counts[d.doc_id], "tokens": sum(len(t) for t in toks),
             "df": dict(term_chunk_counts(toks))}, ensure_ascii=False)
     index.write_texts(texts)
+    spans = _clause_spans(clauses)
     rows = []
     for c, toks, vec, key in zip(chunks, tokens, chunk_vecs, chunk_keys):
+        first, count = spans.get(c.chunk_id, (0, 0))
         row = {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "seq": seq, "section": c.section, "start": c.start,
-               "end": c.end, "header_chars": len(c.header), "n_tokens": len(toks), "indexed_text": c.indexed_text, "embed_sha": key,
-               "vector": vec.tolist(), **filters[c.doc_id]}
+               "end": c.end, "header_chars": len(c.header), "n_tokens": len(toks), "indexed_text": c.indexed_text,
+               "embed_sha": key, "clause_first": first, "clause_count": count, "vector": vec.tolist(),
+               **filters[c.doc_id]}
         row["lexical"], row["bm25_norm"] = tf_weights(toks, dims, avgdl) if lexical == "sparse" else (None, 0.0)
         if row["lexical"] is None:
             del row["lexical"]  # Milvus's BM25 function fills it
@@ -130,6 +123,24 @@ def _write_rows(index: MilvusIndex, documents: Sequence[PlanDocument], chunks: l
         seq += 1
     index.insert("clauses", rows)
     return seq
+
+
+def _clause_spans(clauses: Sequence[Clause]) -> dict[str, tuple[int, int]]:
+    """chunk_id -> (the number of its first clause in its document, how many it has), checked against the
+    clause ids that readers will rebuild from them (chunking.make_clause_id)."""
+    spans: dict[str, tuple[int, int]] = {}
+    n, doc_id = 0, None
+    for cl in clauses:
+        if cl.doc_id != doc_id:
+            n, doc_id = 0, cl.doc_id
+        if cl.clause_id != make_clause_id(cl.chunk_id, n):
+            raise IndexWriteError(f"clause {cl.clause_id!r} is not its document's clause {n} in chunk "
+                                  f"{cl.chunk_id!r}: the Milvus index reads clauses by id and needs chunk_document's "
+                                  f"numbering")
+        first, count = spans.get(cl.chunk_id, (n, 0))
+        spans[cl.chunk_id] = (first, count + 1)
+        n += 1
+    return spans
 
 
 def _catalog_rows(records: Sequence[DocumentRecord], documents: Sequence[PlanDocument], doc_seq: int) -> list[dict]:
