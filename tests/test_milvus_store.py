@@ -184,6 +184,12 @@ def test_add_and_remove_a_document(small, embedder, tmp_path):
         assert stats["replaced"] == 1 and 0 < stats["embedded"] < stats["chunks"] + stats["clauses"]
         assert "86亿元" in open_milvus_store(uri, index_dir).document(ZHOUSHAN).text
         assert len(store.chunks_of(ZHOUSHAN)) == store.catalog[ZHOUSHAN].chunks
+        # the old version's rows went by id: what is left is exactly the new version's
+        expr = f'doc_id == "{ZHOUSHAN}"'
+        new_clauses = chunk_document(changed[0], store.manifest["chunk_size"])[1]
+        assert sorted(r["clause_id"] for r in store.index.where("clauses", expr, ["clause_id"])) == \
+            sorted(cl.clause_id for cl in new_clauses)
+        assert len(store.index.where("chunks", expr, ["chunk_id"])) == store.catalog[ZHOUSHAN].chunks
     finally:
         store, stats = remove_documents(store, [ZHOUSHAN])
     assert stats["documents"] == 1 and ZHOUSHAN not in store.catalog
@@ -192,6 +198,8 @@ def test_add_and_remove_a_document(small, embedder, tmp_path):
     _assert_bm25s_scores(store, ("技术合同成交额", "高新技术企业"), tokenizers)
     assert not any(cid.startswith(ZHOUSHAN) for cid, _ in store.lexical_search(list(added), 50))
     assert ZHOUSHAN not in open_milvus_store(uri, index_dir).catalog
+    for kind in ("documents", "chunks", "clauses"):
+        assert not store.index.where(kind, f'doc_id == "{ZHOUSHAN}"', ["doc_id"]), kind
 
 
 def test_interrupted_add_is_rolled_back(small, embedder, tmp_path, monkeypatch):
@@ -214,7 +222,8 @@ def test_interrupted_add_is_rolled_back(small, embedder, tmp_path, monkeypatch):
     assert recovered.tokenizer.user_terms == open_milvus_store(uri, index_dir).tokenizer.user_terms
     assert not recovered.index.where("texts", 'name like "userdict@%"', ["key"]) or \
         recovered.manifest.get("userdict", "userdict").startswith("userdict@")
-    assert not recovered.index.where("chunks", f'doc_id == "{ZHOUSHAN}"', ["chunk_id"])
+    for kind in ("chunks", "clauses"):
+        assert not recovered.index.where(kind, f'doc_id == "{ZHOUSHAN}"', ["doc_id"]), kind
     assert open_milvus_store(uri, index_dir).manifest["pending"] is None
 
 

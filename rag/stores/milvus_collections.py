@@ -303,6 +303,11 @@ class MilvusIndex:
     def delete_where(self, kind: str, expr: str) -> None:
         self.client.delete(self.names[kind], filter=expr)
 
+    def delete_ids(self, kind: str, ids: list[str]) -> None:
+        """Rows by primary key (ids without a row are no error)."""
+        for i in range(0, len(ids), MAX_TOPK):
+            self.client.delete(self.names[kind], ids=ids[i:i + MAX_TOPK])
+
     def get(self, kind: str, ids: list[str], fields: list[str]) -> list[dict]:
         """Rows by primary key (any order), in requests of at most MAX_TOPK ids."""
         out: list[dict] = []
