@@ -459,3 +459,19 @@ def test_clause_spans_follow_chunk_documents_numbering(small):
     assert spans[f"{GANZHOU}#0"][0] == 0 and spans[f"{YINGTAN}#0"][0] == 0  # numbered per document
     with pytest.raises(IndexWriteError, match="numbering"):
         _clause_spans(clauses[:3] + [replace(clauses[3], clause_id=clauses[3].clause_id + "x")])
+
+
+def test_texts_of_many_parts_read_back_whole(small):
+    """Texts are stored in parts of at most 60 kB and read back by key in growing windows (8, then 64 parts):
+    one of 75 parts (4.4 MB) crosses both windows; rewritten shorter, its old parts are gone."""
+    index = small[0].index
+    long = "".join(f"第{i}条：研发投入强度达到{i % 97}.{i % 7}%。\n" for i in range(95_000))
+    assert 72 * 60_000 < len(long.encode("utf-8")) < 80 * 60_000
+    index.write_text("test/long", long)
+    assert index.read_text("test/long") == long
+    index.write_text("test/long", long[:200_000])  # 600 kB: 10 parts
+    assert index.read_text("test/long") == long[:200_000]
+    index.write_text("test/long", "短")
+    assert index.read_text("test/long") == "短" and index.read_text("test/none") is None
+    index.delete_texts(["test/long"])
+    assert index.read_text("test/long") is None

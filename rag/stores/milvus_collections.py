@@ -337,7 +337,7 @@ class MilvusIndex:
 
     def write_text(self, name: str, value: str) -> None:
         parts = _split_utf8(value, PART_BYTES)
-        self.upsert("texts", [{"key": f"{name}/{i:06d}", "name": name, "part": i, "data": p,
+        self.upsert("texts", [{"key": _part_key(name, i), "name": name, "part": i, "data": p,
                                "placeholder": PLACEHOLDER} for i, p in enumerate(parts)])
         self.delete_where("texts", f"name == {json.dumps(name, ensure_ascii=False)} and part >= {len(parts)}")
 
@@ -345,12 +345,21 @@ class MilvusIndex:
         """Several new blobs at once (upserted: what an interrupted write left under these names is replaced)."""
         rows = []
         for name, value in items.items():
-            rows.extend({"key": f"{name}/{i:06d}", "name": name, "part": i, "data": p, "placeholder": PLACEHOLDER}
+            rows.extend({"key": _part_key(name, i), "name": name, "part": i, "data": p, "placeholder": PLACEHOLDER}
                         for i, p in enumerate(_split_utf8(value, PART_BYTES)))
         self.upsert("texts", rows)
 
     def read_text(self, name: str) -> str | None:
-        rows = self.where("texts", f"name == {json.dumps(name, ensure_ascii=False)}", ["part", "data"])
+        # Parts by key, in growing windows (most texts are one or two parts): a filter on name would scan
+        # every row of the collection on Milvus Lite.
+        rows: list[dict] = []
+        start, width = 0, 8
+        while True:
+            got = self.get("texts", [_part_key(name, i) for i in range(start, start + width)], ["part", "data"])
+            rows.extend(got)
+            if len(got) < width:
+                break
+            start, width = start + width, width * 8
         if not rows:
             return None
         rows.sort(key=lambda r: r["part"])
@@ -362,6 +371,10 @@ class MilvusIndex:
         names = list(names)
         if names:
             self.delete_where("texts", f"name in {quote_list(names)}")
+
+
+def _part_key(name: str, part: int) -> str:
+    return f"{name}/{part:06d}"
 
 
 def _add_filter_fields(schema, DataType) -> None:
