@@ -168,6 +168,7 @@ def add_documents(store: MilvusStore, documents: Sequence[PlanDocument], embedde
             embedding.close()
         clause_vecs = _stored(clause_vecs, current.manifest)
         df = term_chunk_counts(tokens)
+        current.prefetch_terms(list(df))  # one request for all of them, not one each
         fresh = [t for t in df if current.doc_freq(t) == 0]
         if fresh:  # terms the index never had: what English words reach them is learnt now
             live = int(current.manifest["counts"]["chunks"]) + len(chunks)
