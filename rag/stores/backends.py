@@ -22,7 +22,7 @@ VECTOR_STORES = ("local", "milvus")
 
 
 def milvus_uri_of(settings: Settings) -> str:
-    from .milvus_collections import default_uri
+    from .milvus_connect import default_uri
 
     return settings.milvus_uri or default_uri(settings.index_dir)
 

@@ -10,7 +10,7 @@ index's; or Milvus's own BM25 function with its jieba analyzer), filters (`doc_i
 province/city/kind/year scalars on every chunk row for a cluster's own filters), and chunks, clauses, texts
 and term frequencies looked up by id. What is held in memory is small: the catalog (one record per document),
 the tokenizer's user dictionary and the term bridge. Builds are in rag/stores/milvus_write.py, per-document
-writes in milvus_update.py, collections and connecting in milvus_collections.py. Nothing is pickled: rows are
+writes in milvus_update.py, collections in milvus_collections.py, connecting in milvus_connect.py. Nothing is pickled: rows are
 Milvus fields and JSON text.
 """
 
@@ -31,7 +31,8 @@ from ..encoders import LANGCHAIN_PREFIX, EmbedderInfo
 from ..errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, IndexVersionError
 from ..tokenize import Tokenizer
 from .base import ClauseBlock, DocumentRecord, DocumentView
-from .milvus_collections import MilvusIndex, collection_prefix, connect, quote_list
+from .milvus_collections import MilvusIndex, quote_list
+from .milvus_connect import collection_prefix, connect
 from .sparse_bm25 import exact_score, idf, term_frequency
 
 __all__ = ["MilvusStore", "open_milvus_store", "open_prefix", "latest", "MILVUS_FORMAT_VERSION", "LEXICAL_MODES",

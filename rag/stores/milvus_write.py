@@ -25,7 +25,8 @@ from ..errors import IndexWriteError, SettingsError
 from ..tokenize import Tokenizer
 from .base import DocumentRecord, index_order, records_of
 from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore
-from .milvus_collections import PLACEHOLDER, MilvusIndex, collection_prefix, connect, filter_values
+from .milvus_collections import PLACEHOLDER, MilvusIndex, filter_values
+from .milvus_connect import collection_prefix, connect
 from .sparse_bm25 import chunk_tokens, term_chunk_counts, tf_weights
 from .write_embedding import WriteEmbedding
 
