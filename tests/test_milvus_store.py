@@ -446,3 +446,27 @@ def test_texts_of_many_parts_read_back_whole(small):
     assert index.read_text("test/long") == "短" and index.read_text("test/none") is None
     index.delete_texts(["test/long"])
     assert index.read_text("test/long") is None
+
+
+def test_an_index_of_an_older_format_is_rebuilt_from_its_own_vectors(small, embedder, tmp_path):
+    """A Milvus index written by an older policy-rag is refused for reading ("rebuild it"); the rebuild re-uses
+    its vectors (read by filter: its chunk rows may not number their clauses) instead of embedding again."""
+    from rag.errors import IndexVersionError
+    from rag.stores import milvus_write
+
+    store, _, _, docs = small
+    index_dir = tmp_path / "indexes" / "older"
+    uri = default_uri(index_dir)
+    vectors = milvus_write._old_vectors(store, list(store.catalog))
+    built, _ = build_milvus_index(docs, embedder, uri=uri, index_dir=index_dir, progress=False, vectors=vectors)
+    manifest = json.loads(json.dumps(built.manifest))
+    manifest["format_version"] = 3
+    built.index.write_manifest(manifest)
+    built.index.client.close()
+    with pytest.raises(IndexVersionError, match="rag index --rebuild --vector-store milvus"):
+        open_milvus_store(uri, index_dir)
+    rebuilt, stats = build_milvus_index(docs, embedder, uri=uri, index_dir=index_dir, progress=False)
+    assert stats["embedded"] == 0 and stats["reused"] == stats["chunks"] + stats["clauses"]
+    assert rebuilt.manifest["format_version"] == milvus_write.MILVUS_FORMAT_VERSION
+    v = embedder.embed_queries(["鹰潭2025年技术合同成交额目标"])[0]
+    assert rebuilt.dense_search(v, 10) == store.dense_search(v, 10)

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections import ChainMap, Counter
+from functools import partial
 from typing import Callable, Mapping, Sequence, Union
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..errors import IndexWriteError, SettingsError
 from ..tokenize import Tokenizer
 from .base import DocumentRecord, index_order, records_of
 from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore
-from .milvus_collections import PLACEHOLDER, MilvusIndex, filter_values
+from .milvus_collections import MAX_TOPK, PLACEHOLDER, MilvusIndex, filter_values, quote_list
 from .milvus_connect import collection_prefix, connect
 from .sparse_bm25 import chunk_tokens, term_chunk_counts, tf_weights
 from .write_embedding import WriteEmbedding
@@ -69,6 +70,39 @@ def _old_vectors(store: MilvusStore | None, doc_ids: Sequence[str]) -> dict[str,
         for r in index.get("clauses", clause_ids, ["embed_sha", "vector"]):
             cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
     return cache
+
+
+def _older_format_vectors(index: MilvusIndex, manifest: dict) -> Callable[[Sequence[str]], dict[str, np.ndarray]]:
+    """text sha256 -> vector for some documents of a generation written by an older format (its chunk rows may
+    not say where their clauses are numbered): chunks by id, clauses by a filter on doc_id, a few documents
+    per request. Slower on Milvus Lite, which scans the collection for each, but a format upgrade then embeds
+    nothing. A clause missed (a request's window full) is only embedded again."""
+    try:
+        chunk_counts = {r["doc_id"]: int(r["record"]["chunks"]) for r in
+                        index.in_seq_windows("documents", int(manifest["next_doc_seq"]), ["doc_id", "record"])}
+    except Exception as exc:  # noqa: BLE001 - nothing to re-use
+        log.info("previous Milvus index not re-used: %s", exc)
+        chunk_counts = {}
+
+    def read(doc_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        known = [d for d in doc_ids if d in chunk_counts]
+        cache: dict[str, np.ndarray] = {}
+        chunk_ids = [make_chunk_id(d, n) for d in known for n in range(chunk_counts[d])]
+        for r in index.get("chunks", chunk_ids, ["embed_sha", "vector"]):
+            cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
+        group, size = [], 0
+        for doc_id in known + [None]:
+            n = 16 * chunk_counts[doc_id] if doc_id is not None else 0  # ~8 clauses a chunk, with room
+            if group and (doc_id is None or size + n > MAX_TOPK):
+                for r in index.where("clauses", f"doc_id in {quote_list(group)}", ["embed_sha", "vector"]):
+                    cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
+                group, size = [], 0
+            if doc_id is not None:
+                group.append(doc_id)
+                size += n
+        return cache
+
+    return read
 
 
 # ---------------------------------------------------------------- rows
@@ -174,13 +208,19 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
     client = connect(uri, token=token)
     prefix = collection_prefix(index_dir)
     old_manifest = MilvusIndex.read_manifest(client, prefix)
-    old_store = None
+    old_vectors: Callable[[Sequence[str]], Mapping[str, np.ndarray]] = lambda doc_ids: {}
     if old_manifest and old_manifest.get("generation") is not None and not rebuild \
             and old_manifest.get("embedder") == info.to_dict():
+        from ..errors import IndexVersionError
         from .milvus import open_milvus_store
 
         try:
             old_store = open_milvus_store(uri, index_dir, token=token)
+            old_vectors = partial(_old_vectors, old_store)
+        except IndexVersionError as exc:  # an older format: its vectors are still worth hours of embedding
+            log.info("previous Milvus index is of another format (%s): its vectors are read by filter", exc)
+            old_vectors = _older_format_vectors(MilvusIndex(client, prefix, int(old_manifest["generation"])),
+                                                old_manifest)
         except Exception as exc:  # noqa: BLE001 - an unreadable old index only means nothing to re-use
             log.info("previous Milvus index not re-used: %s", exc)
     generation = int((old_manifest or {}).get("generation") or 0) + 1
@@ -206,7 +246,7 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
         for docs, chunks, clauses in chunk_in_batches(documents, chunk_size, BUILD_BATCH_CHUNKS):
             # Vectors to re-use: given ones, and this batch's documents' in the generation being replaced.
             batch_ids = [d.doc_id for d in docs]
-            cache = ChainMap(_old_vectors(old_store, batch_ids), given(batch_ids))
+            cache = ChainMap(old_vectors(batch_ids), given(batch_ids))
             counts["reusable"] += len(cache.maps[0]) + len(cache.maps[1])
             chunk_texts, clause_texts = [c.indexed_text for c in chunks], [cl.text for cl in clauses]
             embed = embedding.segment(chunk_texts + clause_texts, previous=cache)
