@@ -9,9 +9,10 @@ BM25 (sparse vectors of our own tokenizer's BM25 weights, scored by inner produc
 index's; or Milvus's own BM25 function with its jieba analyzer), filters (`doc_id in [...]`, and place/level/
 province/city/kind/year scalars on every chunk row for a cluster's own filters), and chunks, clauses, texts
 and term frequencies looked up by id. What is held in memory is small: the catalog (one record per document),
-the tokenizer's user dictionary and the term bridge. Builds are in rag/stores/milvus_write.py, per-document
-writes in milvus_update.py, collections in milvus_collections.py, connecting in milvus_connect.py. Nothing is pickled: rows are
-Milvus fields and JSON text.
+the tokenizer's user dictionary and the term bridge. Rows are read by primary key, never by a filter (Milvus
+Lite scans every row for one). Builds are in rag/stores/milvus_write.py, per-document writes in
+milvus_update.py, collections in milvus_collections.py, connecting in milvus_connect.py. Nothing is pickled:
+rows are Milvus fields and JSON text.
 """
 
 from __future__ import annotations
