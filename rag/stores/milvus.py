@@ -26,13 +26,13 @@ from typing import Collection, Mapping, Sequence
 import numpy as np
 
 from ..bridge import TermBridge
-from ..chunking import Chunk, Clause, make_chunk_id, make_clause_id
+from ..chunking import Chunk, Clause, make_chunk_id
 from ..documents import PlanDocument
 from ..encoders import LANGCHAIN_PREFIX, EmbedderInfo
 from ..errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, IndexVersionError
 from ..tokenize import Tokenizer
 from .base import ClauseBlock, DocumentRecord, DocumentView
-from .milvus_collections import MilvusIndex, quote_list
+from .milvus_collections import MilvusIndex, clause_ids_of, quote_list
 from .milvus_connect import collection_prefix, connect
 from .sparse_bm25 import exact_score, idf, term_frequency
 
@@ -162,9 +162,7 @@ class MilvusStore:
         """These chunks (those of documents this snapshot knows) and their clauses' ids, read by id."""
         rows = [r for r in self.index.get("chunks", list(chunk_ids), CHUNK_FIELDS) if r["doc_id"] in self.catalog]
         chunks = {r["chunk_id"]: chunk_of(r) for r in rows}
-        clause_ids = {r["chunk_id"]: [make_clause_id(r["chunk_id"], n) for n in
-                                      range(int(r["clause_first"]), int(r["clause_first"]) + int(r["clause_count"]))]
-                      for r in rows}
+        clause_ids = {r["chunk_id"]: clause_ids_of(r) for r in rows}
         with self._lock:
             for cid in chunks:
                 self._chunks.put(cid, chunks[cid])

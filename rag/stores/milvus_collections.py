@@ -23,9 +23,11 @@ import json
 import re
 from typing import Iterable, Iterator
 
+from ..chunking import make_clause_id
 from ..errors import IndexWriteError
 
-__all__ = ["MilvusIndex", "quote_list", "MAX_TOPK", "PLACEHOLDER", "filter_values"]
+__all__ = ["MilvusIndex", "quote_list", "clause_ids_of", "CLAUSE_SPAN_FIELDS", "MAX_TOPK", "PLACEHOLDER",
+           "filter_values"]
 
 MAX_VARCHAR_BYTES = 65_535
 PART_BYTES = 60_000  # a text blob is stored in parts of at most this many UTF-8 bytes
@@ -34,6 +36,15 @@ BATCH_ROWS = 500  # rows per insert/upsert request (a gRPC message stays far bel
 PLACEHOLDER = [1.0, 0.0]  # the vector of collections that hold no vectors of their own
 # place/level/province/city/kind: short names; ids and paths may be long.
 SHORT, LONG = 256, 4096
+
+
+CLAUSE_SPAN_FIELDS = ["chunk_id", "clause_first", "clause_count"]  # what clause_ids_of reads from a chunk row
+
+
+def clause_ids_of(chunk_row: dict) -> list[str]:
+    """The ids of a chunk row's clauses: the row records where they are numbered in the document."""
+    first = int(chunk_row["clause_first"])
+    return [make_clause_id(chunk_row["chunk_id"], n) for n in range(first, first + int(chunk_row["clause_count"]))]
 
 
 def quote_list(values: Iterable[str]) -> str:

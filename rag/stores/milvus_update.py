@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Sequence
 
 from ..bridge import build_bridge, merged_bridge
-from ..chunking import make_chunk_id, make_clause_id
+from ..chunking import make_chunk_id
 from ..documents import PlanDocument
 from ..tokenize import Tokenizer
 from .base import records_of
 from .milvus import MilvusStore, check_embedder, latest
-from .milvus_collections import PLACEHOLDER, MilvusIndex
+from .milvus_collections import CLAUSE_SPAN_FIELDS, PLACEHOLDER, MilvusIndex, clause_ids_of
 from .milvus_write import (FLAT_MAX_CHUNKS, _catalog_rows, _now, _old_vectors, _prepare, _stored, _write_rows,
                            build_milvus_index, dense_index_for)
 from .sparse_bm25 import term_chunk_counts
@@ -50,11 +50,7 @@ def _delete_rows(index: MilvusIndex, doc_ids: Sequence[str]) -> None:
     of the collection): their chunks' ids from their chunk counts, their clauses' from the chunk rows. Clauses
     go first and texts last, so an interrupted delete, done again, still finds what is left."""
     chunk_ids = [make_chunk_id(d, n) for d in doc_ids for n in range(int(_stats_of(index, d)["chunks"]))]
-    clause_ids = []
-    for r in index.get("chunks", chunk_ids, ["chunk_id", "clause_first", "clause_count"]):
-        first = int(r["clause_first"])
-        clause_ids.extend(make_clause_id(r["chunk_id"], n) for n in range(first, first + int(r["clause_count"])))
-    index.delete_ids("clauses", clause_ids)
+    index.delete_ids("clauses", [i for r in index.get("chunks", chunk_ids, CLAUSE_SPAN_FIELDS) for i in clause_ids_of(r)])
     index.delete_ids("chunks", chunk_ids)
     index.delete_ids("documents", list(doc_ids))
     index.delete_texts([f"{p}/{d}" for d in doc_ids for p in ("text", "stats")])

@@ -26,7 +26,8 @@ from ..errors import IndexWriteError, SettingsError
 from ..tokenize import Tokenizer
 from .base import DocumentRecord, index_order, records_of
 from .milvus import LEXICAL_MODES, MILVUS_FORMAT_VERSION, MilvusStore
-from .milvus_collections import MAX_TOPK, PLACEHOLDER, MilvusIndex, filter_values, quote_list
+from .milvus_collections import (CLAUSE_SPAN_FIELDS, MAX_TOPK, PLACEHOLDER, MilvusIndex, clause_ids_of, filter_values,
+                                 quote_list)
 from .milvus_connect import collection_prefix, connect
 from .sparse_bm25 import chunk_tokens, term_chunk_counts, tf_weights
 from .write_embedding import WriteEmbedding
@@ -54,55 +55,49 @@ def _now() -> str:
 
 
 def _old_vectors(store: MilvusStore | None, doc_ids: Sequence[str]) -> dict[str, np.ndarray]:
-    """text sha256 -> vector, from these documents' rows in `store` (empty without one), read by id."""
-    cache: dict[str, np.ndarray] = {}
+    """text sha256 -> vector, from these documents' rows in `store` (empty without one)."""
     if store is None:
-        return cache
-    index = store.index
-    chunk_ids = [make_chunk_id(d, i) for d in doc_ids if d in store.catalog for i in range(store.catalog[d].chunks)]
+        return {}
+    return _stored_vectors(store.index, {d: r.chunks for d, r in store.catalog.items()}, doc_ids)
+
+
+def _stored_vectors(index: MilvusIndex, chunk_counts: Mapping[str, int], doc_ids: Sequence[str], *,
+                    numbered: bool = True) -> dict[str, np.ndarray]:
+    """text sha256 -> vector, from these documents' rows in an index generation (`chunk_counts`: its documents'
+    chunk counts). Chunks are read by id, a thousand at a time; their clauses by id from the chunk rows, or, in
+    a generation of an older format whose chunk rows do not say where their clauses are numbered
+    (`numbered=False`), by a filter on doc_id, a few documents per request: slower on Milvus Lite, which scans
+    the collection for each, but a format upgrade then embeds nothing. A clause missed (a request's window
+    full) is only embedded again."""
+    cache: dict[str, np.ndarray] = {}
+
+    def keep(rows) -> list[dict]:
+        for r in rows:
+            cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
+        return rows
+
+    known = [d for d in doc_ids if d in chunk_counts]
+    chunk_ids = [make_chunk_id(d, n) for d in known for n in range(chunk_counts[d])]
+    fields = ["embed_sha", "vector"] + (CLAUSE_SPAN_FIELDS if numbered else [])
     for i in range(0, len(chunk_ids), 1024):
-        clause_ids = []
-        for r in index.get("chunks", chunk_ids[i:i + 1024],
-                           ["chunk_id", "embed_sha", "vector", "clause_first", "clause_count"]):
-            cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
-            first = int(r["clause_first"])
-            clause_ids.extend(make_clause_id(r["chunk_id"], n) for n in range(first, first + int(r["clause_count"])))
-        for r in index.get("clauses", clause_ids, ["embed_sha", "vector"]):
-            cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
+        chunk_rows = keep(index.get("chunks", chunk_ids[i:i + 1024], fields))
+        if numbered:
+            keep(index.get("clauses", [c for r in chunk_rows for c in clause_ids_of(r)], ["embed_sha", "vector"]))
+    if not numbered:
+        group: list[str] = []
+        for doc_id in known + [None]:
+            if group and (doc_id is None or 16 * sum(chunk_counts[d] for d in group + [doc_id]) > MAX_TOPK):
+                keep(index.where("clauses", f"doc_id in {quote_list(group)}", ["embed_sha", "vector"]))  # ~8 a chunk
+                group = []
+            if doc_id is not None:
+                group.append(doc_id)
     return cache
 
 
-def _older_format_vectors(index: MilvusIndex, manifest: dict) -> Callable[[Sequence[str]], dict[str, np.ndarray]]:
-    """text sha256 -> vector for some documents of a generation written by an older format (its chunk rows may
-    not say where their clauses are numbered): chunks by id, clauses by a filter on doc_id, a few documents
-    per request. Slower on Milvus Lite, which scans the collection for each, but a format upgrade then embeds
-    nothing. A clause missed (a request's window full) is only embedded again."""
-    try:
-        chunk_counts = {r["doc_id"]: int(r["record"]["chunks"]) for r in
-                        index.in_seq_windows("documents", int(manifest["next_doc_seq"]), ["doc_id", "record"])}
-    except Exception as exc:  # noqa: BLE001 - nothing to re-use
-        log.info("previous Milvus index not re-used: %s", exc)
-        chunk_counts = {}
-
-    def read(doc_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        known = [d for d in doc_ids if d in chunk_counts]
-        cache: dict[str, np.ndarray] = {}
-        chunk_ids = [make_chunk_id(d, n) for d in known for n in range(chunk_counts[d])]
-        for r in index.get("chunks", chunk_ids, ["embed_sha", "vector"]):
-            cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
-        group, size = [], 0
-        for doc_id in known + [None]:
-            n = 16 * chunk_counts[doc_id] if doc_id is not None else 0  # ~8 clauses a chunk, with room
-            if group and (doc_id is None or size + n > MAX_TOPK):
-                for r in index.where("clauses", f"doc_id in {quote_list(group)}", ["embed_sha", "vector"]):
-                    cache[r["embed_sha"]] = np.asarray(r["vector"], dtype=np.float32)
-                group, size = [], 0
-            if doc_id is not None:
-                group.append(doc_id)
-                size += n
-        return cache
-
-    return read
+def _chunk_counts(index: MilvusIndex, manifest: dict) -> dict[str, int]:
+    """doc_id -> chunk count, from a generation's catalog rows (readable whatever their format)."""
+    return {r["doc_id"]: int(r["record"]["chunks"])
+            for r in index.in_seq_windows("documents", int(manifest["next_doc_seq"]), ["doc_id", "record"])}
 
 
 # ---------------------------------------------------------------- rows
@@ -219,8 +214,12 @@ def build_milvus_index(documents: Sequence[PlanDocument], embedder, *, uri: str,
             old_vectors = partial(_old_vectors, old_store)
         except IndexVersionError as exc:  # an older format: its vectors are still worth hours of embedding
             log.info("previous Milvus index is of another format (%s): its vectors are read by filter", exc)
-            old_vectors = _older_format_vectors(MilvusIndex(client, prefix, int(old_manifest["generation"])),
-                                                old_manifest)
+            old_index = MilvusIndex(client, prefix, int(old_manifest["generation"]))
+            try:
+                old_vectors = partial(_stored_vectors, old_index, _chunk_counts(old_index, old_manifest),
+                                      numbered=False)
+            except Exception as exc:  # noqa: BLE001 - an unreadable old index only means nothing to re-use
+                log.info("previous Milvus index not re-used: %s", exc)
         except Exception as exc:  # noqa: BLE001 - an unreadable old index only means nothing to re-use
             log.info("previous Milvus index not re-used: %s", exc)
     generation = int((old_manifest or {}).get("generation") or 0) + 1
